@@ -1,0 +1,141 @@
+"""One Settings object for every function, worker and command.
+
+Explicit arguments beat the environment, the environment beats defaults. A setting that
+a code path needs and that is missing fails with its name (`Settings.require`). Outside
+local mode, the fixed local secrets are refused, so a deploy cannot run on them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Fixed secrets that make `restoreclick dev` work with no set-up. They are public (they
+# are in this file), so production refuses them.
+LOCAL_WEBHOOK_SECRET = "whsec_local_restoreclick_development_only"
+LOCAL_SIGNING_SECRET = "local-signing-secret-development-only"
+LOCAL_WORKER_SECRET = "local-worker-secret-development-only"
+LOCAL_SECRETS = frozenset({LOCAL_WEBHOOK_SECRET, LOCAL_SIGNING_SECRET, LOCAL_WORKER_SECRET})
+
+
+class Settings(BaseSettings):
+    """Configuration read from the environment (and a `.env` file when present)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    app_env: Literal["local", "test", "production"] = "local"
+
+    # Databases. Empty DATABASE_URL means: start the embedded PostgreSQL (local only).
+    database_url: str | None = None
+    production_database_url: str | None = None
+    db_connect_timeout_seconds: int = 5
+    db_statement_timeout_ms: int = 15_000
+    db_lock_timeout_ms: int = 5_000
+    migrations_dir: Path = PROJECT_ROOT / "supabase" / "migrations"
+    local_data_dir: Path = PROJECT_ROOT / ".restoreclick"
+
+    # Public address of the functions, used to build links and redirect URLs.
+    public_base_url: str = "http://127.0.0.1:8000"
+    allowed_origins: str = "http://127.0.0.1:8000,http://localhost:8000"
+
+    # Storage.
+    storage_backend: Literal["local", "supabase", "s3"] | None = None
+    storage_bucket: str = "photos"
+    local_storage_dir: Path | None = None
+    storage_signing_secret: SecretStr = SecretStr(LOCAL_SIGNING_SECRET)
+    supabase_url: str | None = None
+    supabase_service_role_key: SecretStr | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+
+    # Uploads and pricing.
+    upload_max_bytes: int = Field(25 * 1024 * 1024, gt=0)
+    upload_request_max_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    upload_max_files: int = Field(50, gt=0)
+    upload_max_pixels: int = Field(80_000_000, gt=0)
+    upload_session_ttl_hours: int = Field(48, gt=0)
+    price_per_photo: int = Field(999, ge=0)
+    currency: str = Field("usd", pattern=r"^[a-z]{3}$")
+    checkout_expiry_minutes: int = Field(60, ge=30, le=1440)
+
+    # Payments.
+    payments_provider: Literal["stripe", "local"] | None = None
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr = SecretStr(LOCAL_WEBHOOK_SECRET)
+    stripe_webhook_tolerance_seconds: int = 300
+    stripe_api_base: str | None = None
+
+    # Restoration, email, workers.
+    restoration_provider: Literal["replicate", "local"] = "local"
+    replicate_api_token: SecretStr | None = None
+    replicate_model: str = "tencentarc/gfpgan"
+    sendgrid_api_key: SecretStr | None = None
+    email_from: str = "RestoreClick <orders@restoreclick.local>"
+    worker_secret_key: SecretStr = SecretStr(LOCAL_WORKER_SECRET)
+    cleanup_retention_days: int = Field(7, gt=0)
+    max_restoration_attempts: int = Field(3, ge=1, le=100)
+    email_retry_delay_ms: int = Field(60_000, ge=0)
+    download_link_ttl_days: int = Field(30, gt=0)
+    download_max_uses: int = Field(10, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_local_secrets_outside_local(self) -> Settings:
+        if self.app_env != "production":
+            return self
+        for name in ("stripe_webhook_secret", "storage_signing_secret", "worker_secret_key"):
+            if getattr(self, name).get_secret_value() in LOCAL_SECRETS:
+                raise ValueError(
+                    f"{name.upper()} must be set to a real secret when APP_ENV=production"
+                )
+        return self
+
+    # -- derived choices ------------------------------------------------------------
+
+    @property
+    def effective_storage_backend(self) -> str:
+        """`local` unless a backend was named or Supabase credentials are configured."""
+        if self.storage_backend:
+            return self.storage_backend
+        if self.supabase_url and self.supabase_service_role_key:
+            return "supabase"
+        return "local"
+
+    @property
+    def effective_payments_provider(self) -> str:
+        """`stripe` when a Stripe key is configured, `local` otherwise."""
+        if self.payments_provider:
+            return self.payments_provider
+        return "stripe" if self.stripe_secret_key else "local"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.local_storage_dir or self.local_data_dir / "storage"
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
+
+    def require(self, name: str) -> str:
+        """The value of a setting a code path cannot do without, or a clear error naming it."""
+        value = getattr(self, name.lower(), None)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value in (None, ""):
+            raise ConfigurationError(f"{name.upper()} is not set; it is required here")
+        return str(value)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once per Lambda container."""
+    return Settings()

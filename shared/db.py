@@ -1,0 +1,267 @@
+"""Connection, transaction and error translation: the only module that talks to psycopg.
+
+A Lambda container serves one request at a time, so each container keeps one lazily
+opened connection and reuses it across invocations. The connection is checked before
+reuse after an idle spell (Lambda may have frozen the container and the server or pooler
+may have dropped it) and reopened when it broke. Server-side prepared statements are
+off (`prepare_threshold=None`): Supabase's transaction pooler hands each transaction to
+any backend, where a statement prepared on another one does not exist.
+
+The edge owns the transaction: request handlers and worker loops open it with
+`Database.transaction()`; repositories take the caller's connection and never commit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar, overload
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from pydantic import BaseModel
+
+from shared.errors import (
+    Conflict,
+    NoResult,
+    RestoreClickError,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from shared.sql import QUERIES
+
+Connection = psycopg.Connection[dict[str, Any]]
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# After this long unused, a connection is pinged before it is trusted again.
+IDLE_CHECK_SECONDS = 30.0
+
+
+class ConstraintViolation(Conflict):
+    """A database constraint refused a write. `constraint` names it, as the migrations do."""
+
+    code = "constraint_violation"
+
+    def __init__(self, message: str, *, constraint: str | None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.constraint = constraint
+
+
+class InvalidValue(ValidationFailed):
+    """A CHECK or NOT NULL constraint refused a value."""
+
+    code = "invalid_value"
+
+    def __init__(self, message: str, *, constraint: str | None) -> None:
+        super().__init__(message)
+        self.constraint = constraint
+
+
+def translate(exc: psycopg.Error) -> RestoreClickError:
+    """Turn a psycopg error into the domain error the rest of the shop understands."""
+    constraint = getattr(exc.diag, "constraint_name", None)
+    if isinstance(exc, pg_errors.UniqueViolation | pg_errors.ExclusionViolation):
+        return ConstraintViolation(
+            f"already exists ({constraint})", constraint=constraint, code="already_exists"
+        )
+    if isinstance(exc, pg_errors.ForeignKeyViolation):
+        return ConstraintViolation(
+            f"refers to something that does not exist or is still in use ({constraint})",
+            constraint=constraint,
+            code="reference_violation",
+        )
+    if isinstance(exc, pg_errors.CheckViolation | pg_errors.NotNullViolation):
+        return InvalidValue(f"value refused by {constraint or 'a constraint'}", constraint=constraint)
+    if isinstance(exc, pg_errors.DataError):
+        return ValidationFailed("value has the wrong form for the database", code="invalid_value")
+    if isinstance(exc, psycopg.OperationalError):
+        return ServiceUnavailable("the database is unavailable; try again", code="database_unavailable")
+    return RestoreClickError("database error", code="database_error")
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Re-raise psycopg errors as domain errors, keeping the original as the cause."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+
+
+def connect(url: str, *, connect_timeout: int = 5, application_name: str = "restoreclick") -> Connection:
+    """A new autocommit connection with dict rows and no server-side prepared statements."""
+    conn = psycopg.connect(
+        url,
+        autocommit=True,
+        prepare_threshold=None,
+        row_factory=dict_row,
+        connect_timeout=connect_timeout,
+        application_name=application_name,
+    )
+    return conn
+
+
+class Database:
+    """Lazily opened connections, reused across invocations and reopened when broken.
+
+    One connection per thread: a Lambda container has one thread, so one connection;
+    the dev server runs sync endpoints in a thread pool, where each thread gets its own
+    and concurrent requests really are concurrent in the database.
+    """
+
+    def __init__(self, url: str, *, connect_timeout: int = 5, application_name: str = "restoreclick"):
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self.application_name = application_name
+        self._local = threading.local()
+        self._all: list[Connection] = []
+        self._all_lock = threading.Lock()
+
+    def _healthy(self, conn: Connection) -> bool:
+        if conn.closed or conn.broken:
+            return False
+        if time.monotonic() - getattr(self._local, "last_used", 0.0) < IDLE_CHECK_SECONDS:
+            return True
+        try:
+            conn.execute("select 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    def connection(self) -> Connection:
+        """This thread's connection, opened on first use and replaced if it broke."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or not self._healthy(conn):
+            self.close()
+            with translated_errors():
+                conn = connect(
+                    self.url,
+                    connect_timeout=self.connect_timeout,
+                    application_name=self.application_name,
+                )
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        self._local.last_used = time.monotonic()
+        return conn
+
+    @contextmanager
+    def transaction(self, actor: str | None = None) -> Iterator[Connection]:
+        """Open a transaction: commit when the block ends, roll back if it raises.
+
+        `actor` is recorded by the audit trigger for every order status change made inside.
+        A connection error closes the connection, so the next call opens a fresh one.
+        """
+        conn = self.connection()
+        try:
+            with translated_errors(), conn.transaction():
+                if actor:
+                    conn.execute("select set_config('restoreclick.actor', %s, true)", [actor])
+                yield conn
+        except ServiceUnavailable:
+            self.close()
+            raise
+        finally:
+            self._local.last_used = time.monotonic()
+
+    def close(self) -> None:
+        """Close this thread's connection, if it has one."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._all_lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            conn.close()
+
+    def close_all(self) -> None:
+        """Close every thread's connection (shutdown, tests)."""
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+
+# -- the tiny executor: named queries, named parameters -------------------------------
+
+
+def _query(name: str) -> str:
+    try:
+        return QUERIES[name]
+    except KeyError:
+        raise KeyError(f"no query named {name!r} in shared/sql") from None
+
+
+def execute(conn: Connection, name: str, /, **params: Any) -> int:
+    """Run a named statement; return the number of rows it touched."""
+    with translated_errors():
+        cur = conn.execute(_query(name), params)
+        return cur.rowcount
+
+
+@overload
+def one(conn: Connection, name: str, model: None = None, /, **params: Any) -> dict[str, Any]: ...
+@overload
+def one(conn: Connection, name: str, model: type[ModelT], /, **params: Any) -> ModelT: ...
+def one(
+    conn: Connection, name: str, model: type[BaseModel] | None = None, /, **params: Any
+) -> Any:
+    """Run a named query that must return one row; `NoResult` when it returns none."""
+    row = maybe_one(conn, name, model, **params)
+    if row is None:
+        raise NoResult(f"{name}: no matching row")
+    return row
+
+
+def maybe_one(
+    conn: Connection, name: str, model: type[BaseModel] | None = None, /, **params: Any
+) -> Any:
+    """Run a named query; its first row (as `model` when given), or None."""
+    with translated_errors():
+        row = conn.execute(_query(name), params).fetchone()
+    if row is None or model is None:
+        return row
+    return model.model_validate(row)
+
+
+def all_rows(
+    conn: Connection, name: str, model: type[BaseModel] | None = None, /, **params: Any
+) -> list[Any]:
+    """Run a named query; every row (as `model` when given)."""
+    with translated_errors():
+        rows = conn.execute(_query(name), params).fetchall()
+    if model is None:
+        return rows
+    return [model.model_validate(row) for row in rows]
+
+
+_default: Database | None = None
+_default_lock = threading.Lock()
+
+
+def get_database() -> Database:
+    """The container-wide Database for DATABASE_URL, created on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            from shared.config import get_settings
+
+            settings = get_settings()
+            _default = Database(
+                settings.require("database_url"),
+                connect_timeout=settings.db_connect_timeout_seconds,
+            )
+        return _default
+
+
+def set_database(database: Database | None) -> None:
+    """Replace the container-wide Database (the dev server and tests point it elsewhere)."""
+    global _default
+    with _default_lock:
+        if _default is not None and _default is not database:
+            _default.close_all()
+        _default = database

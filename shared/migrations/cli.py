@@ -1,0 +1,111 @@
+"""`restoreclick db`: status, push and verify over one or more named databases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared import db
+from shared.config import get_settings
+from shared.migrations.manager import (
+    MigrationFailed,
+    MigrationRefused,
+    plan_migrations,
+    push_migrations,
+)
+from shared.migrations.targets import chosen_names, open_targets
+
+app = typer.Typer(help="Apply and check the schema migrations in supabase/migrations/.")
+console = Console()
+
+TargetOption = Annotated[
+    list[str] | None,
+    typer.Option("--target", "-t", help="dev (DATABASE_URL) or prod (PRODUCTION_DATABASE_URL)."),
+]
+AllOption = Annotated[bool, typer.Option("--all", help="Every configured target.")]
+
+STATE_STYLE = {
+    "applied": "green",
+    "pending": "yellow",
+    "drifted": "bold red",
+    "missing_file": "bold red",
+}
+
+
+@app.command()
+def status(target: TargetOption = None, every: AllOption = False) -> None:
+    """Print, per target, which migrations are applied, pending or drifted."""
+    settings = get_settings()
+    with open_targets(chosen_names(target or [], every, settings), settings) as targets:
+        for t in targets:
+            with db.connect(t.url) as conn:
+                plan = plan_migrations(conn, settings.migrations_dir)
+            table = Table(title=f"{t.name}  {t.display_url}")
+            for column in ("version", "name", "state"):
+                table.add_column(column)
+            for entry in plan.entries:
+                table.add_row(
+                    entry.version, entry.name, f"[{STATE_STYLE[entry.state]}]{entry.state}[/]"
+                )
+            console.print(table)
+            counts = {s: len(plan.having(s)) for s in STATE_STYLE}  # type: ignore[arg-type]
+            console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
+
+
+@app.command()
+def push(
+    target: TargetOption = None,
+    every: AllOption = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be applied.")] = False,
+    include_all: Annotated[
+        bool, typer.Option("--include-all", help="Also apply files older than the newest applied.")
+    ] = False,
+) -> None:
+    """Apply pending migrations in version order, each file in one transaction."""
+    settings = get_settings()
+    failed = False
+    with open_targets(chosen_names(target or [], every, settings), settings) as targets:
+        for t in targets:
+            console.print(f"[bold]{t.name}[/]  {t.display_url}")
+            try:
+                result = push_migrations(
+                    t.url,
+                    settings.migrations_dir,
+                    dry_run=dry_run,
+                    include_all=include_all,
+                    on_apply=lambda f: console.print(f"  applied {f.filename}"),
+                )
+            except (MigrationRefused, MigrationFailed) as exc:
+                console.print(f"  [bold red]{exc}[/]")
+                failed = True
+                continue
+            if dry_run:
+                for f in result.applied:
+                    console.print(f"  would apply {f.filename}")
+            if not result.applied:
+                console.print("  nothing to apply: up to date")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def verify(target: TargetOption = None, every: AllOption = False) -> None:
+    """Exit non-zero, naming the file, when an applied migration changed or vanished."""
+    settings = get_settings()
+    failed = False
+    with open_targets(chosen_names(target or [], every, settings), settings) as targets:
+        for t in targets:
+            with db.connect(t.url) as conn:
+                plan = plan_migrations(conn, settings.migrations_dir)
+            if plan.problems:
+                failed = True
+                for line in plan.problems:
+                    console.print(f"[bold red]{t.name}[/]: {line}")
+            else:
+                pending = len(plan.having("pending"))
+                console.print(f"[green]{t.name}[/]: history matches the files ({pending} pending)")
+    if failed:
+        raise typer.Exit(1)
