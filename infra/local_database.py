@@ -12,7 +12,7 @@ from psycopg import sql
 
 from infra.embedded_postgres import EmbeddedPostgres
 
-DEV_PORT = 54329
+DEV_PORT = 54380
 DEV_DATABASE = "restoreclick"
 ROLES_SQL = Path(__file__).with_name("supabase_roles.sql")
 

@@ -1,0 +1,193 @@
+"""Real PostgreSQL for every test.
+
+The controlling pytest process starts one throw-away server (embedded, from pgserver) or
+uses the server behind DATABASE_URL, gives it the Supabase roles, and builds a template
+database from supabase/migrations/ with `restoreclick db push` once. Each test that needs
+the database gets its own copy of the template (CREATE DATABASE ... TEMPLATE), so tests
+never see each other's rows and nothing is re-migrated. xdist workers inherit the
+server's address through the environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from infra.local_database import bootstrap_server
+from shared import db
+from shared.config import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = ROOT / "supabase" / "migrations"
+TEST_SERVERS = ROOT / ".restoreclick" / "test-postgres"
+ADMIN_ENV = "RESTORECLICK_TEST_ADMIN_URL"
+TEMPLATE_ENV = "RESTORECLICK_TEST_TEMPLATE"
+
+
+def _migrations_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(MIGRATIONS.glob("*.sql")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _remove_abandoned_servers() -> None:
+    """Stop and delete clusters left by test runs that died without cleaning up."""
+    from infra.embedded_postgres import EmbeddedPostgres
+
+    if not TEST_SERVERS.exists():
+        return
+    for folder in TEST_SERVERS.iterdir():
+        try:
+            os.kill(int(folder.name), 0)
+            continue  # that run is still going
+        except (ValueError, ProcessLookupError):
+            pass
+        except PermissionError:
+            continue
+        EmbeddedPostgres(folder, 0).stop(mode="immediate")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _build_template(admin_url: str) -> str:
+    from shared.migrations import push_migrations
+
+    name = f"rc_template_{_migrations_digest()}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        # Two test runs sharing one DATABASE_URL server must not build it at once.
+        conn.execute("select pg_advisory_lock(hashtext('restoreclick.test_template'))")
+        try:
+            exists = conn.execute("select 1 from pg_database where datname = %s", [name]).fetchone()
+            if not exists:
+                building = f"{name}_building"
+                conn.execute(sql.SQL("drop database if exists {}").format(sql.Identifier(building)))
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(building)))
+                push_migrations(_with_database(admin_url, building), MIGRATIONS)
+                conn.execute(
+                    sql.SQL("alter database {} rename to {}").format(
+                        sql.Identifier(building), sql.Identifier(name)
+                    )
+                )
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext('restoreclick.test_template'))")
+    return name
+
+
+def _with_database(url: str, database: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(url)
+    params["dbname"] = database
+    return make_conninfo(**params)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get(ADMIN_ENV):
+        return  # the controlling process has set everything up
+    admin_url = os.environ.get("DATABASE_URL")
+    if not admin_url:
+        from infra.embedded_postgres import EmbeddedPostgres, free_port
+
+        _remove_abandoned_servers()
+        server = EmbeddedPostgres(TEST_SERVERS / str(os.getpid()), free_port(), fast=True)
+        admin_url = server.start()
+        config.stash[_SERVER] = server
+    bootstrap_server(admin_url)
+    os.environ[ADMIN_ENV] = admin_url
+    os.environ[TEMPLATE_ENV] = _build_template(admin_url)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_SERVER, None)
+    if server is not None:
+        server.destroy()
+        os.environ.pop(ADMIN_ENV, None)
+
+
+_SERVER = pytest.StashKey[object]()
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    """Superuser URL of the test server (its `postgres` database)."""
+    return os.environ[ADMIN_ENV]
+
+
+def create_test_database(admin_url: str, template: str | None = None) -> str:
+    """A new database cloned from the migrated template (or empty); returns its URL."""
+    name = f"rc_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        statement = sql.SQL("create database {}").format(sql.Identifier(name))
+        if template:
+            statement += sql.SQL(" template {}").format(sql.Identifier(template))
+        conn.execute(statement)
+    return _with_database(admin_url, name)
+
+
+def drop_test_database(admin_url: str, url: str) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    name = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def database_url(admin_url: str) -> Iterator[str]:
+    """URL of a fresh, fully migrated database for this test alone."""
+    url = create_test_database(admin_url, os.environ[TEMPLATE_ENV])
+    yield url
+    db.set_database(None)
+    drop_test_database(admin_url, url)
+
+
+@pytest.fixture
+def empty_database_url(admin_url: str) -> Iterator[str]:
+    """URL of a fresh database with no schema at all (for migration tests)."""
+    url = create_test_database(admin_url)
+    yield url
+    drop_test_database(admin_url, url)
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[db.Database]:
+    """The shop's Database over this test's database, installed as the process default."""
+    database = db.Database(database_url)
+    db.set_database(database)
+    yield database
+    db.set_database(None)
+
+
+@pytest.fixture
+def conn(database: db.Database) -> Iterator[db.Connection]:
+    """An autocommit connection to this test's database."""
+    with db.connect(database.url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def settings(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """Settings for this test: its own database, storage folder and outbox."""
+    monkeypatch.setenv("APP_ENV", "test")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("LOCAL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STORAGE_BACKEND", "local")
+    monkeypatch.setenv("PAYMENTS_PROVIDER", "local")
+    for name in ("STRIPE_SECRET_KEY", "SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "PRODUCTION_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
