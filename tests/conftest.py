@@ -130,7 +130,9 @@ def create_test_database(admin_url: str, template: str | None = None) -> str:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         statement = sql.SQL("create database {}").format(sql.Identifier(name))
         if template:
-            statement += sql.SQL(" template {}").format(sql.Identifier(template))
+            # FILE_COPY copies the template's files directly: for a small database it is
+            # several times faster than the default WAL_LOG strategy.
+            statement += sql.SQL(" template {} strategy file_copy").format(sql.Identifier(template))
         conn.execute(statement)
     return _with_database(admin_url, name)
 
@@ -143,13 +145,56 @@ def drop_test_database(admin_url: str, url: str) -> None:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
+class _ClonePool:
+    """Migrated databases made ahead of need.
+
+    CREATE DATABASE waits on a checkpoint (about 0.3 s here) whatever the template's size,
+    so a few clones are kept in the making on background threads; a test takes a ready one
+    and its database is dropped in the background afterwards.
+    """
+
+    AHEAD = 3
+
+    def __init__(self, admin_url: str, template: str) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.admin_url = admin_url
+        self.template = template
+        self.executor = ThreadPoolExecutor(max_workers=self.AHEAD, thread_name_prefix="clone")
+        self.ready = [self._make() for _ in range(self.AHEAD)]
+
+    def _make(self):  # type: ignore[no-untyped-def]
+        return self.executor.submit(create_test_database, self.admin_url, self.template)
+
+    def take(self) -> str:
+        future = self.ready.pop(0)
+        self.ready.append(self._make())
+        return future.result()
+
+    def give_back(self, url: str) -> None:
+        self.executor.submit(drop_test_database, self.admin_url, url)
+
+    def close(self) -> None:
+        for future in self.ready:
+            if not future.cancel():
+                drop_test_database(self.admin_url, future.result())
+        self.executor.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def clone_pool(admin_url: str) -> Iterator[_ClonePool]:
+    pool = _ClonePool(admin_url, os.environ[TEMPLATE_ENV])
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def database_url(admin_url: str) -> Iterator[str]:
+def database_url(clone_pool: _ClonePool) -> Iterator[str]:
     """URL of a fresh, fully migrated database for this test alone."""
-    url = create_test_database(admin_url, os.environ[TEMPLATE_ENV])
+    url = clone_pool.take()
     yield url
     db.set_database(None)
-    drop_test_database(admin_url, url)
+    clone_pool.give_back(url)
 
 
 @pytest.fixture
