@@ -1,0 +1,112 @@
+"""`restoreclick dev`: the whole shop in one process on one port.
+
+Embedded PostgreSQL with the migrations applied, every function's routes, and the local
+stand-ins (storage, payments, email outbox) that need no account or key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from fastapi import APIRouter, FastAPI
+from rich.console import Console
+from rich.panel import Panel
+
+from shared import db
+from shared.config import Settings, get_settings
+
+
+def function_routers() -> list[APIRouter]:
+    """The routes of every Lambda function, as they are deployed one by one."""
+    from shared.health import router as health_router
+
+    return [health_router]
+
+
+def build_dev_app(settings: Settings) -> FastAPI:
+    """One app with every function's routes and the local stand-ins."""
+    from shared.http import create_app
+
+    return create_app("dev", function_routers())
+
+
+@dataclass
+class DevEnvironment:
+    database_url: str
+    base_url: str
+
+
+@contextmanager
+def dev_environment(settings: Settings, *, port: int, reset: bool, console: Console) -> Iterator[DevEnvironment]:
+    """Start (or reuse) the embedded database, apply migrations, point the settings at it."""
+    from shared.migrations import push_migrations
+
+    with _database(settings, reset=reset, console=console) as url:
+        with console.status("Applying migrations…"):
+            result = push_migrations(url, settings.migrations_dir)
+        console.print(f"[green]✓[/] migrations: {len(result.applied)} applied now, schema up to date")
+        os.environ["DATABASE_URL"] = url
+        os.environ.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+        get_settings.cache_clear()
+        db.set_database(None)
+        try:
+            yield DevEnvironment(database_url=url, base_url=f"http://127.0.0.1:{port}")
+        finally:
+            db.set_database(None)
+
+
+@contextmanager
+def _database(settings: Settings, *, reset: bool, console: Console) -> Iterator[str]:
+    if settings.database_url:
+        console.print("[green]✓[/] database: DATABASE_URL")
+        yield settings.database_url
+        return
+    from infra.local_database import dev_server, local_database
+
+    if reset:
+        dev_server(settings.local_data_dir).destroy()
+        console.print("[yellow]•[/] --reset: embedded database deleted")
+    with console.status("Starting embedded PostgreSQL…"):
+        ctx = local_database(settings.local_data_dir)
+        url = ctx.__enter__()
+    console.print(f"[green]✓[/] database: embedded PostgreSQL in {settings.local_data_dir / 'postgres'}")
+    try:
+        yield url
+    finally:
+        with console.status("Stopping embedded PostgreSQL…"):
+            ctx.__exit__(None, None, None)
+        console.print("[green]✓[/] embedded PostgreSQL stopped")
+
+
+def banner(env: DevEnvironment) -> Panel:
+    lines = [
+        f"[bold]RestoreClick is running[/] at [link={env.base_url}]{env.base_url}[/]",
+        "",
+        f"  health     {env.base_url}/api/health",
+        "",
+        "Ctrl-C stops everything, the database included.",
+    ]
+    return Panel("\n".join(lines), title="restoreclick dev", border_style="green")
+
+
+def run_dev(*, port: int, reset: bool, host: str = "127.0.0.1") -> None:
+    import uvicorn
+
+    console = Console()
+    settings = get_settings()
+    if reset and settings.local_data_dir.exists():
+        import shutil
+
+        for sub in ("storage", "outbox", "payments"):
+            shutil.rmtree(settings.local_data_dir / sub, ignore_errors=True)
+    with dev_environment(settings, port=port, reset=reset, console=console) as env:
+        app = build_dev_app(get_settings())
+        console.print(banner(env))
+        try:
+            # lifespan off, as under Mangum: nothing may depend on startup hooks.
+            uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off")
+        except KeyboardInterrupt:
+            console.print("Stopping…")

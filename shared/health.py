@@ -1,0 +1,41 @@
+"""`GET /api/health`: is the database reachable, and is its schema up to date?"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from shared import db
+from shared.config import get_settings
+from shared.errors import RestoreClickError
+
+router = APIRouter(tags=["health"])
+
+
+def database_state() -> dict[str, Any]:
+    """Server version, applied migrations and, where the files are at hand, pending ones."""
+    with db.get_database().transaction() as conn:
+        state = dict(db.one(conn, "database_health"))
+    folder = get_settings().migrations_dir
+    if folder.is_dir():
+        from shared.migrations import migration_files
+
+        versions = {f.version for f in migration_files(folder)}
+        latest = state["latest_migration"] or ""
+        state["pending_migrations"] = len([v for v in versions if v > latest])
+    return state
+
+
+@router.get("/api/health")
+def health() -> JSONResponse:
+    """200 with the database's state when it answers; 503 when it does not."""
+    try:
+        state = database_state()
+    except RestoreClickError as exc:
+        return JSONResponse(
+            {"status": "unavailable", "database": {"reachable": False, "error": exc.code}},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "database": {"reachable": True, **state}})

@@ -1,0 +1,240 @@
+"""What every function's FastAPI app has in common: one error shape, security headers,
+CORS limited to ALLOWED_ORIGINS, and a request body limit enforced before parsing.
+
+Nothing here runs at startup: Mangum runs with lifespan off, and each invocation of a
+warm container reuses the app and its lazily opened connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import PayloadTooLarge, RestoreClickError
+
+log = logging.getLogger("restoreclick.http")
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+# JSON answers need no scripts, frames or anything else; HTML pages set their own policy.
+API_SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    "cross-origin-resource-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return {"error": body}
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response that did not set its own, and turns an
+    unexpected exception into the JSON 500 (logged with its traceback, never shown)."""
+
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+        self.app = app
+        self.headers = dict(API_SECURITY_HEADERS)
+        if https:
+            self.headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.decode().lower() for k, _ in message.get("headers", [])}
+                extra = [
+                    (k.encode(), v.encode()) for k, v in self.headers.items() if k not in present
+                ]
+                if "cache-control" not in present:
+                    extra.append((b"cache-control", b"no-store"))
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_headers(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            body = json.dumps(
+                error_body("internal_error", "something went wrong on our side; please try again")
+            ).encode()
+            await tracking_send(
+                {"type": "http.response.start", "status": 500,
+                 "headers": [(b"content-type", b"application/json")]}
+            )
+            await tracking_send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """Refuses request bodies over the limit before anything parses them.
+
+    A declared Content-Length over the limit is answered 413 at once; a body without one
+    (chunked) is counted as it streams and cut off with 413 when it passes the limit.
+    Routes may allow more by path prefix (multipart uploads).
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, overrides: dict[str, int] | None = None):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.overrides = overrides or {}
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.overrides.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None:
+            try:
+                too_large = int(declared) > limit
+            except ValueError:
+                too_large = False
+            if too_large:
+                await _send_too_large(send, limit)
+                return
+        received = 0
+        responded = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLarge(
+                        f"request body is larger than {limit} bytes", code="request_too_large"
+                    )
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal responded
+            if message["type"] == "http.response.start":
+                responded = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except PayloadTooLarge:
+            if not responded:
+                await _send_too_large(send, limit)
+
+
+async def _send_too_large(send: Send, limit: int) -> None:
+    body = json.dumps(
+        error_body("request_too_large", f"request body is larger than {limit} bytes")
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RestoreClickError)
+    if exc.status_code >= 500:
+        log.error("request failed: %s", exc.code, exc_info=exc.__cause__ or exc)
+    return JSONResponse(exc.to_body(), status_code=exc.status_code)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("msg")}
+        for e in exc.errors()
+    ]
+    first = details[0] if details else {"field": "", "problem": "invalid request"}
+    message = f"{first['field'] or 'request'}: {first['problem']}"
+    return JSONResponse(error_body("validation_failed", message, details), status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+
+
+def create_app(
+    title: str,
+    routers: Iterable[APIRouter],
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_limit_overrides: dict[str, int] | None = None,
+) -> FastAPI:
+    """A FastAPI app with the shop's error shape, headers, CORS and body limit."""
+    from shared.config import get_settings
+
+    settings = get_settings()
+    app = FastAPI(
+        title=f"RestoreClick {title}",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.app_env != "production" else None,
+    )
+    for router in routers:
+        app.include_router(router)
+    app.add_exception_handler(RestoreClickError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Added inside out: CORS is outermost, so even a 413 or 500 carries its headers.
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, overrides=body_limit_overrides)
+    app.add_middleware(SecurityHeaders, https=settings.public_base_url.startswith("https://"))
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origin_list,
+        allow_methods=["GET", "POST", "DELETE", "PUT"],
+        allow_headers=["content-type", "authorization"],
+        max_age=600,
+    )
+    return app
