@@ -67,10 +67,10 @@ def _database(settings: Settings, *, reset: bool, console: Console) -> Iterator[
     from infra.local_database import dev_server, local_database
 
     if reset:
-        dev_server(settings.local_data_dir).destroy()
+        dev_server(settings.local_data_dir, settings.local_db_port).destroy()
         console.print("[yellow]•[/] --reset: embedded database deleted")
     with console.status("Starting embedded PostgreSQL…"):
-        ctx = local_database(settings.local_data_dir)
+        ctx = local_database(settings.local_data_dir, settings.local_db_port)
         url = ctx.__enter__()
     console.print(f"[green]✓[/] database: embedded PostgreSQL in {settings.local_data_dir / 'postgres'}")
     try:

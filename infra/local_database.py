@@ -12,7 +12,6 @@ from psycopg import sql
 
 from infra.embedded_postgres import EmbeddedPostgres
 
-DEV_PORT = 54380
 DEV_DATABASE = "restoreclick"
 ROLES_SQL = Path(__file__).with_name("supabase_roles.sql")
 
@@ -35,12 +34,12 @@ def ensure_database(admin_url: str, name: str, template: str | None = None) -> N
         conn.execute(statement)
 
 
-def dev_server(data_dir: Path, port: int = DEV_PORT) -> EmbeddedPostgres:
+def dev_server(data_dir: Path, port: int) -> EmbeddedPostgres:
     return EmbeddedPostgres(data_dir / "postgres", port)
 
 
 @contextmanager
-def local_database(data_dir: Path, port: int = DEV_PORT) -> Iterator[str]:
+def local_database(data_dir: Path, port: int) -> Iterator[str]:
     """Start (or join) the embedded dev server; yield the URL of its `restoreclick` database.
 
     A server this call started is stopped when the block ends; one that was already

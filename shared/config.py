@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     db_lock_timeout_ms: int = 5_000
     migrations_dir: Path = PROJECT_ROOT / "supabase" / "migrations"
     local_data_dir: Path = PROJECT_ROOT / ".restoreclick"
+    # Port of the embedded PostgreSQL that `restoreclick dev` starts when DATABASE_URL is unset.
+    local_db_port: int = 54380
 
     # Public address of the functions, used to build links and redirect URLs.
     public_base_url: str = "http://127.0.0.1:8000"

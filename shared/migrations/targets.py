@@ -50,7 +50,9 @@ def open_targets(names: list[str], settings: Settings) -> Iterator[list[Target]]
             if not url and name == "dev":
                 from infra.local_database import local_database
 
-                url = stack.enter_context(local_database(settings.local_data_dir))
+                url = stack.enter_context(
+                    local_database(settings.local_data_dir, settings.local_db_port)
+                )
             if not url:
                 raise ConfigurationError(
                     f"{TARGET_SETTINGS[name].upper()} is not set; it is required for --target {name}"

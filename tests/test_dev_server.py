@@ -1,0 +1,80 @@
+"""`restoreclick dev` starts the embedded database, migrates it and serves the shop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.embedded_postgres import free_port
+from shared.migrations import migration_files
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def start_dev(data_dir: Path, port: int, db_port: int, *extra: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "APP_ENV"}}
+    env.update(LOCAL_DATA_DIR=str(data_dir), LOCAL_DB_PORT=str(db_port), COLUMNS="120")
+    return subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "dev", "--port", str(port), *extra],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def wait_for_health(port: int, process: subprocess.Popen[str], timeout: float = 90) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"dev server exited early:\n{process.stdout.read() if process.stdout else ''}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError("dev server did not answer in time")
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    return output
+
+
+def test_dev_starts_migrates_answers_health_and_stops_cleanly(tmp_path: Path) -> None:
+    port, db_port = free_port(), free_port()
+    process = start_dev(tmp_path, port, db_port)
+    try:
+        response = wait_for_health(port, process)
+    finally:
+        output = stop(process)
+    assert response.status_code == 200, output
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"]["reachable"] is True
+    assert body["database"]["applied_migrations"] == len(migration_files(ROOT / "supabase" / "migrations"))
+    assert body["database"]["pending_migrations"] == 0
+    assert f"http://127.0.0.1:{port}" in output
+    assert process.returncode == 0, output
+    # Ctrl-C stopped the database too.
+    assert not (tmp_path / "postgres" / "pgdata" / "postmaster.pid").exists()
+
+    # A second start reuses the data; --reset starts from empty.
+    again = start_dev(tmp_path, port, db_port)
+    try:
+        wait_for_health(port, again)
+    finally:
+        second = stop(again)
+    assert "0 applied now" in second
+    fresh = start_dev(tmp_path, port, db_port, "--reset")
+    try:
+        wait_for_health(port, fresh)
+    finally:
+        third = stop(fresh)
+    assert f"{len(migration_files(ROOT / 'supabase' / 'migrations'))} applied now" in third
