@@ -7,7 +7,7 @@ stand-ins (storage, payments, email outbox) that need no account or key.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -21,16 +21,60 @@ from shared.config import Settings, get_settings
 
 def function_routers() -> list[APIRouter]:
     """The routes of every Lambda function, as they are deployed one by one."""
-    from shared.health import router as health_router
+    from functions.checkout.handler import router as checkout
+    from functions.stripe_webhook.handler import router as stripe_webhook
+    from functions.upload.handler import router as upload
+    from shared.health import router as health
 
-    return [health_router]
+    return [health, upload, checkout, stripe_webhook]
 
 
-def build_dev_app(settings: Settings) -> FastAPI:
-    """One app with every function's routes and the local stand-ins."""
+def body_limits(settings: Settings) -> dict[str, int]:
+    from functions.upload.handler import body_limits as upload_limits
+
+    return upload_limits(settings)
+
+
+def local_stand_in_routers(settings: Settings, deliver_webhook: Callable[[bytes, str], int]) -> list[APIRouter]:
+    """Storage and payment pages that production gets from Supabase and Stripe."""
+    from shared.deps import get_payments, get_storage
+    from shared.payments import webhook_secrets
+    from shared.payments.local_provider import LocalPayments
+    from shared.payments.local_routes import local_checkout_router
+    from shared.storage.local import LocalObjectStore
+    from shared.storage.local_routes import local_storage_router
+
+    routers = []
+    store = get_storage().store
+    if isinstance(store, LocalObjectStore):
+        routers.append(local_storage_router(store, settings.upload_max_bytes))
+    payments = get_payments()
+    if isinstance(payments, LocalPayments):
+        routers.append(local_checkout_router(payments, webhook_secrets(settings)[0], deliver_webhook))
+    return routers
+
+
+def build_dev_app(settings: Settings, deliver_webhook: Callable[[bytes, str], int] | None = None) -> FastAPI:
+    """One app with every function's routes and the local stand-ins.
+
+    `deliver_webhook` posts a signed event to the webhook endpoint; by default over real
+    HTTP to PUBLIC_BASE_URL, exactly as Stripe would.
+    """
     from shared.http import create_app
 
-    return create_app("dev", function_routers())
+    def post_to_webhook(payload: bytes, signature: str) -> int:
+        import httpx
+
+        response = httpx.post(
+            f"{settings.public_base_url}/api/webhooks/stripe",
+            content=payload,
+            headers={"stripe-signature": signature, "content-type": "application/json"},
+            timeout=30,
+        )
+        return response.status_code
+
+    routers = function_routers() + local_stand_in_routers(settings, deliver_webhook or post_to_webhook)
+    return create_app("dev", routers, body_limit_overrides=body_limits(settings))
 
 
 @dataclass
@@ -86,6 +130,9 @@ def banner(env: DevEnvironment) -> Panel:
         f"[bold]RestoreClick is running[/] at [link={env.base_url}]{env.base_url}[/]",
         "",
         f"  health     {env.base_url}/api/health",
+        f"  uploads    {env.base_url}/api/uploads",
+        f"  checkout   {env.base_url}/api/checkout",
+        f"  webhook    {env.base_url}/api/webhooks/stripe",
         "",
         "Ctrl-C stops everything, the database included.",
     ]

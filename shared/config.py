@@ -62,13 +62,20 @@ class Settings(BaseSettings):
 
     # Uploads and pricing.
     upload_max_bytes: int = Field(25 * 1024 * 1024, gt=0)
+    # A photo sent inside a request (multipart) must fit a Lambda request: 6 MB a request
+    # at most, 4 MB a photo by default. Larger photos go straight to storage.
     upload_request_max_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    upload_request_body_max_bytes: int = Field(6 * 1024 * 1024, gt=0)
     upload_max_files: int = Field(50, gt=0)
     upload_max_pixels: int = Field(80_000_000, gt=0)
     upload_session_ttl_hours: int = Field(48, gt=0)
     price_per_photo: int = Field(999, ge=0)
     currency: str = Field("usd", pattern=r"^[a-z]{3}$")
     checkout_expiry_minutes: int = Field(60, ge=30, le=1440)
+    # Where Stripe sends the customer back. {CHECKOUT_SESSION_ID} is filled in by Stripe;
+    # {UPLOAD_SESSION_ID} by us. Default: the shop's page on PUBLIC_BASE_URL.
+    checkout_success_url: str | None = None
+    checkout_cancel_url: str | None = None
 
     # Payments.
     payments_provider: Literal["stripe", "local"] | None = None
@@ -83,6 +90,8 @@ class Settings(BaseSettings):
     replicate_model: str = "tencentarc/gfpgan"
     sendgrid_api_key: SecretStr | None = None
     email_from: str = "RestoreClick <orders@restoreclick.local>"
+    # Name of the restoration worker Lambda, invoked asynchronously after an order commits.
+    restoration_worker_function: str | None = None
     worker_secret_key: SecretStr = SecretStr(LOCAL_WORKER_SECRET)
     cleanup_retention_days: int = Field(7, gt=0)
     max_restoration_attempts: int = Field(3, ge=1, le=100)
@@ -118,6 +127,18 @@ class Settings(BaseSettings):
         if self.payments_provider:
             return self.payments_provider
         return "stripe" if self.stripe_secret_key else "local"
+
+    @property
+    def success_url(self) -> str:
+        return self.checkout_success_url or (
+            f"{self.public_base_url}/?checkout_session_id={{CHECKOUT_SESSION_ID}}"
+        )
+
+    @property
+    def cancel_url(self) -> str:
+        return self.checkout_cancel_url or (
+            f"{self.public_base_url}/?upload_session_id={{UPLOAD_SESSION_ID}}&checkout=cancelled"
+        )
 
     @property
     def storage_dir(self) -> Path:

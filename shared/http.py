@@ -111,7 +111,7 @@ class BodyLimit:
 
     A declared Content-Length over the limit is answered 413 at once; a body without one
     (chunked) is counted as it streams and cut off with 413 when it passes the limit.
-    Routes may allow more by path prefix (multipart uploads).
+    Routes may allow more by exact path (the multipart upload).
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int, overrides: dict[str, int] | None = None):
@@ -120,10 +120,7 @@ class BodyLimit:
         self.overrides = overrides or {}
 
     def limit_for(self, path: str) -> int:
-        for prefix, limit in self.overrides.items():
-            if path.startswith(prefix):
-                return limit
-        return self.max_bytes
+        return self.overrides.get(path, self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -1,0 +1,62 @@
+"""Stripe webhook function: `POST /api/webhooks/stripe`.
+
+Verify the signature on the raw bytes, record the event (a redelivery of a processed one
+is answered at once), apply it in one transaction, answer fast. Any failure answers 500
+so Stripe retries; the retry completes what the failure left, without duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from mangum import Mangum
+
+from shared.config import Settings, get_settings
+from shared.deps import get_database, get_payments, get_storage
+from shared.errors import BadRequest
+from shared.http import create_app
+from shared.webhook_events import process_stripe_event
+
+log = logging.getLogger("restoreclick.stripe_webhook")
+router = APIRouter(tags=["webhooks"])
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+def verified_event(payload: bytes, signature: str | None, settings: Settings) -> dict[str, Any]:
+    """The event, if the signature is good, fresh, and the JSON has an event's shape."""
+    from shared.payments import verify_webhook, webhook_secrets
+
+    event = verify_webhook(
+        payload, signature, webhook_secrets(settings), settings.stripe_webhook_tolerance_seconds
+    )
+    if not (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and event["id"].startswith("evt_")
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("data"), dict)
+        and isinstance(event["data"].get("object"), dict)
+    ):
+        raise BadRequest("the payload is not a Stripe event", code="malformed_payload")
+    return event
+
+
+@router.post("/api/webhooks/stripe")
+def stripe_webhook(
+    request: Request, payload: bytes = Depends(raw_body), settings: Settings = Depends(get_settings)
+) -> dict[str, Any]:
+    event = verified_event(payload, request.headers.get("stripe-signature"), settings)
+    return process_stripe_event(get_database(), get_payments(), get_storage, settings, event)
+
+
+def create_stripe_webhook_app():  # type: ignore[no-untyped-def]
+    return create_app("stripe webhook", [router], max_body_bytes=512 * 1024)
+
+
+app = create_stripe_webhook_app()
+handler = Mangum(app, lifespan="off")

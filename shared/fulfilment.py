@@ -1,0 +1,175 @@
+"""Turning a paid checkout into exactly one order.
+
+Stripe delivers events at least once, in any order, sometimes many at once. So:
+- the checkout session is fetched from the provider, never trusted from the payload, and
+  checked against the `checkouts` record of what was priced;
+- everything the order needs (customer, order, images, claimed uploads, restoration jobs,
+  confirmation email, audit rows) is written in one transaction;
+- the unique Stripe ids on `orders` decide who wins a race: a losing delivery inserts
+  nothing, rolls back (giving back its order number) and answers with the winner's order;
+- moving photos out of the temporary area happens after commit and is safe to repeat: a
+  redelivery, or the restoration job itself, finishes what a crash left undone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from shared import db
+from shared.checkouts import Checkout
+from shared.config import Settings
+from shared.customers import get_or_create_customer
+from shared.errors import NotFound, RestoreClickError
+from shared.orders import Order, next_order_number, order_by_checkout_session
+from shared.payments import CheckoutSessionInfo, PaymentsProvider
+from shared.stripe_events import mark_stripe_event_processed, payment_reversal_for_intent
+
+log = logging.getLogger("restoreclick.fulfilment")
+
+PAID_STATES = ("paid", "no_payment_required")
+ORDER_EMAIL_MAX_ATTEMPTS = 8
+
+
+class PaymentMismatch(RestoreClickError):
+    """What the provider says was paid is not what we priced: never fulfil it."""
+
+    status_code = 409
+    code = "payment_mismatch"
+
+
+class _OrderExists(Exception):
+    """Another delivery created the order first; roll this transaction back."""
+
+
+@dataclass
+class Fulfilment:
+    order: Order | None
+    created: bool
+    reason: str = ""
+
+
+def check_against_checkout(info: CheckoutSessionInfo, checkout: Checkout) -> None:
+    """The provider's session must match our record: amount, currency, and whose it is."""
+    problems = []
+    if info.amount_total != checkout.amount_total:
+        problems.append(f"amount {info.amount_total} != priced {checkout.amount_total}")
+    if (info.currency or "").lower() != checkout.currency:
+        problems.append(f"currency {info.currency} != priced {checkout.currency}")
+    if info.metadata.get("checkout_id") not in (None, str(checkout.id)):
+        problems.append("metadata.checkout_id names another checkout")
+    if info.client_reference_id not in (None, str(checkout.id)):
+        problems.append("client_reference_id names another checkout")
+    if problems:
+        raise PaymentMismatch(f"checkout session {info.id}: " + "; ".join(problems))
+
+
+def create_order_for(conn: db.Connection, settings: Settings, checkout: Checkout, info: CheckoutSessionInfo) -> Order:
+    """Everything a new order needs, inside the caller's transaction."""
+    reversal = payment_reversal_for_intent(conn, info.payment_intent) if info.payment_intent else None
+    customer = get_or_create_customer(conn, checkout.email, checkout.name)
+    order = db.maybe_one(
+        conn, "create_order", Order,
+        order_number=next_order_number(conn),
+        customer_id=str(customer.id),
+        status=reversal or "paid",
+        payment_status=reversal or "paid",
+        stripe_checkout_session_id=info.id,
+        stripe_payment_intent_id=info.payment_intent,
+        upload_session_id=str(checkout.upload_session_id),
+        image_count=checkout.photo_count,
+        total_amount=checkout.amount_total,
+        currency=checkout.currency,
+        metadata=Jsonb({"checkout_id": str(checkout.id)}),
+    )  # fmt: skip
+    if order is None:
+        raise _OrderExists
+    claim_photos(conn, order, checkout)
+    if reversal is None:
+        queue_order_work(conn, settings, order, checkout)
+    db.execute(conn, "complete_checkout", checkout_id=str(checkout.id))
+    db.execute(conn, "set_upload_session_status", upload_session_id=str(checkout.upload_session_id), status="paid")
+    return order
+
+
+def claim_photos(conn: db.Connection, order: Order, checkout: Checkout) -> None:
+    ids = [str(i) for i in checkout.file_upload_ids]
+    claimed = db.all_rows(conn, "claim_photos_for_order", order_id=str(order.id), file_upload_ids=ids)
+    if len(claimed) != len(ids):
+        # Paid for, but gone (should not happen while the session is frozen): say so loudly.
+        log.error("order %s: %d of %d priced photos could not be claimed", order.id, len(ids) - len(claimed), len(ids))
+    db.all_rows(conn, "create_original_images", order_id=str(order.id), file_upload_ids=ids)
+
+
+def queue_order_work(conn: db.Connection, settings: Settings, order: Order, checkout: Checkout) -> None:
+    """One restoration job per photo, and the confirmation email."""
+    db.all_rows(
+        conn, "queue_restoration_jobs",
+        order_id=str(order.id), max_attempts=settings.max_restoration_attempts,
+    )  # fmt: skip
+    db.maybe_one(
+        conn, "queue_email",
+        order_id=str(order.id), to_email=checkout.email, template="order_confirmation",
+        payload=Jsonb({"order_number": order.order_number, "photo_count": order.image_count,
+                       "amount_total": order.total_amount, "currency": order.currency}),
+        dedupe_key=f"order_confirmation:{order.id}",
+        max_attempts=ORDER_EMAIL_MAX_ATTEMPTS,
+    )  # fmt: skip
+
+
+def fulfil_checkout_session(
+    database: db.Database,
+    payments: PaymentsProvider,
+    settings: Settings,
+    checkout_session_id: str,
+    event_id: str | None = None,
+) -> Fulfilment:
+    """Create the order for a paid checkout session, once, however often this is called."""
+    info = payments.retrieve_checkout_session(checkout_session_id)
+    if info.payment_status not in PAID_STATES:
+        # Delayed payment methods: wait for checkout.session.async_payment_succeeded.
+        return Fulfilment(None, False, f"payment_status is {info.payment_status}")
+    try:
+        with database.transaction(actor="stripe_webhook") as conn:
+            checkout = db.maybe_one(
+                conn, "lock_checkout_by_stripe_session", Checkout, stripe_checkout_session_id=info.id
+            )
+            if checkout is None:
+                raise NotFound(f"no checkout of ours has session {info.id}", code="unknown_checkout")
+            check_against_checkout(info, checkout)
+            order = order_by_checkout_session(conn, info.id)
+            created = order is None
+            if order is None:
+                order = create_order_for(conn, settings, checkout, info)
+            if event_id:
+                mark_stripe_event_processed(conn, event_id)
+    except _OrderExists:
+        with database.transaction(actor="stripe_webhook") as conn:
+            order = order_by_checkout_session(conn, info.id)
+            if event_id:
+                mark_stripe_event_processed(conn, event_id)
+        created = False
+    return Fulfilment(order, created)
+
+
+def move_originals(database: db.Database, storage, order_id: UUID) -> int:  # type: ignore[no-untyped-def]
+    """Move an order's photos from the temporary area to its originals; safe to repeat.
+
+    Returns how many are still waiting (a storage failure leaves them for the next try).
+    """
+    with database.transaction() as conn:
+        waiting = db.all_rows(conn, "images_awaiting_move", order_id=str(order_id))
+    left = 0
+    for image in waiting:
+        try:
+            storage.move(image["temp_path"], image["storage_path"])
+        except RestoreClickError:
+            log.warning("order %s: moving %s failed; it will be retried", order_id, image["temp_path"])
+            left += 1
+            continue
+        with database.transaction() as conn:
+            db.execute(conn, "mark_image_stored", image_id=str(image["id"]))
+    return left

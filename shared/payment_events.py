@@ -1,0 +1,76 @@
+"""What each Stripe event does to the shop, apart from fulfilment itself.
+
+Every handler runs in one transaction that also marks the event processed, so a crash
+leaves the event to be redelivered and a redelivery changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from shared import db
+from shared.checkouts import Checkout
+from shared.orders import Order
+from shared.stripe_events import mark_stripe_event_processed
+
+log = logging.getLogger("restoreclick.payment_events")
+
+
+def checkout_payment_failed(conn: db.Connection, event: dict[str, Any]) -> None:
+    """A delayed payment failed: the checkout fails, the photos are the customer's to
+    check out again, and they are told."""
+    session = event["data"]["object"]
+    failed = db.maybe_one(conn, "fail_checkout", Checkout, checkout_id=_checkout_id(conn, session["id"]))
+    if failed is not None:
+        db.execute(conn, "set_upload_session_status", upload_session_id=str(failed.upload_session_id), status="open")
+        db.maybe_one(
+            conn, "queue_email",
+            order_id=None, to_email=failed.email, template="payment_failed",
+            payload=Jsonb({"upload_session_id": str(failed.upload_session_id),
+                           "amount_total": failed.amount_total, "currency": failed.currency}),
+            dedupe_key=f"payment_failed:{failed.id}", max_attempts=8,
+        )  # fmt: skip
+    mark_stripe_event_processed(conn, event["id"])
+
+
+def checkout_expired(conn: db.Connection, event: dict[str, Any]) -> None:
+    """The payment page expired unpaid: release the upload session for a new checkout.
+    An expiry arriving after the payment changes nothing (only a live checkout expires)."""
+    checkout_id = _checkout_id(conn, event["data"]["object"]["id"])
+    if checkout_id is not None:
+        db.maybe_one(conn, "expire_checkout", checkout_id=checkout_id)
+    mark_stripe_event_processed(conn, event["id"])
+
+
+def payment_reversed(conn: db.Connection, event: dict[str, Any]) -> None:
+    """A full refund or a dispute: the order stops (jobs and emails cancelled, download
+    links revoked). A refund arriving before the order exists is kept in stripe_events,
+    where fulfilment finds it and creates the order already refunded."""
+    obj = event["data"]["object"]
+    status = "disputed" if event["type"] == "charge.dispute.created" else "refunded"
+    if status == "refunded" and int(obj.get("amount_refunded", 0)) < int(obj.get("amount", 0)):
+        log.info("partial refund on %s: recorded, order unchanged", obj.get("payment_intent"))
+    elif obj.get("payment_intent"):
+        order = db.maybe_one(conn, "order_by_payment_intent", Order, payment_intent=obj["payment_intent"])
+        if order is not None:
+            stop_order(conn, order, status)
+    mark_stripe_event_processed(conn, event["id"])
+
+
+def stop_order(conn: db.Connection, order: Order, status: str) -> None:
+    reversed_order = db.maybe_one(conn, "reverse_order_payment", Order, order_id=str(order.id), status=status)
+    if reversed_order is None:
+        return  # already refunded or disputed
+    db.execute(conn, "cancel_pending_restoration_jobs", order_id=str(order.id))
+    db.execute(conn, "cancel_pending_emails", order_id=str(order.id))
+    db.execute(conn, "revoke_download_links", order_id=str(order.id), reason=status)
+
+
+def _checkout_id(conn: db.Connection, stripe_checkout_session_id: str) -> str | None:
+    row = db.maybe_one(
+        conn, "checkout_by_stripe_session", Checkout, stripe_checkout_session_id=stripe_checkout_session_id
+    )
+    return str(row.id) if row else None

@@ -1,0 +1,48 @@
+"""Payments: Stripe Checkout in production, a local stand-in on a laptop.
+
+PAYMENTS_PROVIDER chooses (`stripe` when STRIPE_SECRET_KEY is set, `local` otherwise).
+The stripe package is imported only by the module that calls it.
+"""
+
+from __future__ import annotations
+
+from shared.config import Settings
+from shared.payments.base import (
+    CheckoutRequest,
+    CheckoutSessionInfo,
+    CreatedCheckout,
+    PaymentsProvider,
+    PaymentsRejected,
+    PaymentsUnavailable,
+)
+from shared.payments.signing import sign_webhook_payload, verify_webhook
+
+
+def webhook_secrets(settings: Settings) -> list[str]:
+    """Every accepted webhook secret: several during a rotation, comma-separated."""
+    raw = settings.stripe_webhook_secret.get_secret_value()
+    return [s.strip() for s in raw.split(",") if s.strip()]
+
+
+def payments_from_settings(settings: Settings) -> PaymentsProvider:
+    if settings.effective_payments_provider == "stripe":
+        from shared.payments.stripe_provider import StripePayments
+
+        return StripePayments(settings.require("stripe_secret_key"), settings.stripe_api_base)
+    from shared.payments.local_provider import LocalPayments
+
+    return LocalPayments(settings.local_data_dir / "payments", settings.public_base_url)
+
+
+__all__ = [
+    "CheckoutRequest",
+    "CheckoutSessionInfo",
+    "CreatedCheckout",
+    "PaymentsProvider",
+    "PaymentsRejected",
+    "PaymentsUnavailable",
+    "payments_from_settings",
+    "sign_webhook_payload",
+    "verify_webhook",
+    "webhook_secrets",
+]

@@ -1,0 +1,89 @@
+"""The interface the checkout function and the webhook use, whatever takes the payment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from shared.errors import BadRequest, ServiceUnavailable
+
+
+class PaymentsUnavailable(ServiceUnavailable):
+    """The provider could not be reached or failed on its side; retrying may help."""
+
+    code = "payments_unavailable"
+
+
+class PaymentsRejected(BadRequest):
+    """The provider refused the request; retrying the same request will not help."""
+
+    code = "payments_rejected"
+
+
+class CheckoutRequest(BaseModel):
+    upload_session_id: str
+    checkout_id: str
+    customer_email: str
+    photo_count: int = Field(gt=0)
+    unit_amount: int = Field(ge=0)
+    currency: str
+    product_name: str
+    success_url: str
+    cancel_url: str
+    expires_at: datetime
+    idempotency_key: str
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class CreatedCheckout(BaseModel):
+    id: str
+    url: str
+    expires_at: datetime
+
+
+class CheckoutSessionInfo(BaseModel):
+    """A checkout session as the provider knows it: what the webhook trusts."""
+
+    id: str
+    status: Literal["open", "complete", "expired"] | None
+    payment_status: Literal["paid", "unpaid", "no_payment_required"]
+    amount_total: int | None
+    currency: str | None
+    customer_email: str | None
+    payment_intent: str | None
+    client_reference_id: str | None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created: datetime
+
+
+class PaymentsProvider(Protocol):
+    def create_checkout_session(self, request: CheckoutRequest) -> CreatedCheckout: ...
+
+    def retrieve_checkout_session(self, session_id: str) -> CheckoutSessionInfo: ...
+
+    def list_completed_checkout_sessions(self, created_after: datetime) -> Iterator[CheckoutSessionInfo]:
+        """Completed sessions created after the time, every page of them (reconciliation)."""
+        ...
+
+
+def checkout_session_info(session: Mapping[str, Any]) -> CheckoutSessionInfo:
+    """Our view of a checkout session object in Stripe's shape (from Stripe or the stand-in)."""
+    payment_intent = session.get("payment_intent")
+    if isinstance(payment_intent, dict):
+        payment_intent = payment_intent.get("id")
+    email = session.get("customer_email") or (session.get("customer_details") or {}).get("email")
+    return CheckoutSessionInfo(
+        id=session["id"],
+        status=session.get("status"),
+        payment_status=session["payment_status"],
+        amount_total=session.get("amount_total"),
+        currency=session.get("currency"),
+        customer_email=email,
+        payment_intent=payment_intent,
+        client_reference_id=session.get("client_reference_id"),
+        metadata=dict(session.get("metadata") or {}),
+        created=datetime.fromtimestamp(session["created"], UTC),
+    )

@@ -1,0 +1,102 @@
+-- name: lock_checkout_by_stripe_session
+-- Concurrent deliveries for one payment queue up here, before anything else is touched.
+select * from public.checkouts
+where stripe_checkout_session_id = %(stripe_checkout_session_id)s
+for update;
+
+-- name: create_order
+-- ON CONFLICT DO NOTHING on the unique Stripe ids: if another delivery created the order
+-- first, nothing comes back and the caller rolls back (returning the order number it took).
+insert into public.orders (
+    order_number, customer_id, status, payment_status, stripe_checkout_session_id,
+    stripe_payment_intent_id, upload_session_id, image_count, total_amount, currency,
+    paid_at, metadata
+) values (
+    %(order_number)s, %(customer_id)s, %(status)s, %(payment_status)s,
+    %(stripe_checkout_session_id)s, %(stripe_payment_intent_id)s, %(upload_session_id)s,
+    %(image_count)s, %(total_amount)s, %(currency)s, now(), %(metadata)s
+)
+on conflict do nothing
+returning *;
+
+-- name: claim_photos_for_order
+-- Exactly the priced photos become the order's: claimed, so cleanup never removes them.
+update public.file_uploads
+set status = 'claimed', order_id = %(order_id)s
+where id = any(%(file_upload_ids)s::uuid[]) and status in ('uploaded', 'pending')
+returning *;
+
+-- name: create_original_images
+insert into public.images (
+    order_id, type, file_upload_id, storage_path, filename, content_type, size_bytes,
+    width, height, sha256
+)
+select %(order_id)s, 'original', f.id,
+       'uploads/originals/' || %(order_id)s || '/' || regexp_replace(f.storage_path, '^.*/', ''),
+       f.filename, f.content_type, f.size_bytes, f.width, f.height, f.sha256
+from public.file_uploads f
+where f.id = any(%(file_upload_ids)s::uuid[]) and f.order_id = %(order_id)s
+order by f.created_at, f.id
+returning *;
+
+-- name: queue_restoration_jobs
+-- One job per original image; the partial unique index keeps a second one out.
+insert into public.restoration_jobs (order_id, image_id, max_attempts)
+select i.order_id, i.id, %(max_attempts)s
+from public.images i
+where i.order_id = %(order_id)s and i.type = 'original'
+on conflict do nothing
+returning *;
+
+-- name: queue_email
+insert into public.email_queue (order_id, to_email, template, payload, dedupe_key, max_attempts)
+values (%(order_id)s, %(to_email)s, %(template)s, %(payload)s, %(dedupe_key)s, %(max_attempts)s)
+on conflict (dedupe_key) do nothing
+returning *;
+
+-- name: complete_checkout
+update public.checkouts set status = 'completed', completed_at = coalesce(completed_at, now())
+where id = %(checkout_id)s
+returning *;
+
+-- name: fail_checkout
+update public.checkouts set status = 'failed'
+where id = %(checkout_id)s and status in ('creating', 'open')
+returning *;
+
+-- name: images_awaiting_move
+-- Originals not yet moved out of the temporary area (the move happens after commit).
+select i.id, i.storage_path, f.storage_path as temp_path
+from public.images i
+join public.file_uploads f on f.id = i.file_upload_id
+where i.order_id = %(order_id)s and i.type = 'original' and i.stored_at is null;
+
+-- name: mark_image_stored
+update public.images set stored_at = coalesce(stored_at, now()) where id = %(image_id)s;
+
+-- name: order_by_payment_intent
+select * from public.orders where stripe_payment_intent_id = %(payment_intent)s;
+
+-- name: cancel_pending_restoration_jobs
+update public.restoration_jobs
+set status = 'cancelled', locked_until = null, locked_by = null, finished_at = now()
+where order_id = %(order_id)s and status in ('pending', 'running');
+
+-- name: cancel_pending_emails
+update public.email_queue
+set status = 'cancelled', locked_until = null, locked_by = null
+where order_id = %(order_id)s and status in ('pending', 'sending');
+
+-- name: revoke_download_links
+update public.download_links
+set revoked_at = now(), revoked_reason = %(reason)s
+where order_id = %(order_id)s and revoked_at is null;
+
+-- name: reverse_order_payment
+-- A full refund or a dispute. Only moves forward: a disputed order is not later "refunded"
+-- back over, and a repeated event changes nothing.
+update public.orders
+set status = %(status)s, payment_status = %(status)s
+where id = %(order_id)s
+  and payment_status = 'paid'
+returning *;

@@ -1,0 +1,76 @@
+"""The small interface every storage backend implements, and its errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Protocol
+
+from shared.errors import NotFound, ServiceUnavailable
+
+
+class StorageObjectMissing(NotFound):
+    code = "object_missing"
+
+
+class StorageUnavailable(ServiceUnavailable):
+    code = "storage_unavailable"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    path: str
+    size: int
+    updated_at: datetime | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class SignedUpload:
+    """Where and how a browser sends bytes straight to storage."""
+
+    url: str
+    method: str = "PUT"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ObjectStore(Protocol):
+    """Objects in one bucket, addressed by path. Moves and deletes are idempotent, so an
+    interrupted operation can simply be run again."""
+
+    def put(self, path: str, data: bytes | BinaryIO, content_type: str) -> None: ...
+
+    def open(self, path: str) -> BinaryIO:
+        """A readable stream of the object (close it when done)."""
+        ...
+
+    def read(self, path: str) -> bytes: ...
+
+    def stat(self, path: str) -> StoredObject | None: ...
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        """Every object under `prefix`, however many (pages are fetched as needed)."""
+        ...
+
+    def delete(self, paths: list[str]) -> None: ...
+
+    def move(self, source: str, destination: str) -> None:
+        """Move an object; succeeds again if it was already moved."""
+        ...
+
+    def signed_download_url(self, path: str, expires_in: int, download_name: str | None = None) -> str: ...
+
+    def signed_upload_url(self, path: str, expires_in: int, content_type: str) -> SignedUpload: ...
+
+
+def check_path(path: str) -> str:
+    """Refuse object paths that could escape their folder; backends call this first."""
+    if (
+        not path
+        or path.startswith("/")
+        or "\\" in path
+        or "\x00" in path
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    ):
+        raise ValueError(f"invalid object path {path!r}")
+    return path

@@ -1,0 +1,119 @@
+"""Storage in a folder on disk: the embedded default for `restoreclick dev` and tests.
+
+Signed URLs point at the dev server's `/local-storage/` routes and carry an HMAC over the
+method, path, expiry and download name, so a link works for exactly one purpose until it
+expires (an upload link cannot be used to download).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote, urlencode
+
+from shared.storage.base import SignedUpload, StorageObjectMissing, StoredObject, check_path
+
+CHUNK = 1024 * 1024
+
+
+def sign(secret: str, method: str, path: str, expires: int, download: str = "") -> str:
+    message = "\n".join([method.upper(), path, str(expires), download]).encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+class LocalObjectStore:
+    def __init__(self, root: Path, bucket: str, signing_secret: str, public_base_url: str) -> None:
+        self.root = (root / bucket).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.signing_secret = signing_secret
+        self.public_base_url = public_base_url.rstrip("/")
+
+    def file(self, path: str) -> Path:
+        target = (self.root / check_path(path)).resolve()
+        if not target.is_relative_to(self.root):
+            raise ValueError(f"invalid object path {path!r}")
+        return target
+
+    def put(self, path: str, data: bytes | BinaryIO, content_type: str) -> None:
+        target = self.file(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target, then rename: readers never see half an object.
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".partial-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if isinstance(data, bytes):
+                    out.write(data)
+                else:
+                    shutil.copyfileobj(data, out, CHUNK)
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+    def open(self, path: str) -> BinaryIO:
+        try:
+            return self.file(path).open("rb")
+        except FileNotFoundError:
+            raise StorageObjectMissing(f"no object at {path}") from None
+
+    def read(self, path: str) -> bytes:
+        with self.open(path) as stream:
+            return stream.read()
+
+    def stat(self, path: str) -> StoredObject | None:
+        try:
+            info = self.file(path).stat()
+        except FileNotFoundError:
+            return None
+        return StoredObject(path, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC))
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        base = self.root / prefix if prefix else self.root
+        if not base.resolve().is_relative_to(self.root):
+            raise ValueError(f"invalid prefix {prefix!r}")
+        found = []
+        for file in sorted(base.rglob("*")) if base.is_dir() else []:
+            if file.is_file() and not file.name.startswith(".partial-"):
+                info = file.stat()
+                found.append(
+                    StoredObject(
+                        file.relative_to(self.root).as_posix(),
+                        info.st_size,
+                        datetime.fromtimestamp(info.st_mtime, UTC),
+                    )
+                )
+        return found
+
+    def delete(self, paths: list[str]) -> None:
+        for path in paths:
+            self.file(path).unlink(missing_ok=True)
+
+    def move(self, source: str, destination: str) -> None:
+        src, dst = self.file(source), self.file(destination)
+        if not src.exists():
+            if dst.exists():
+                return  # moved already
+            raise StorageObjectMissing(f"no object at {source} or {destination}")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+
+    def _signed(self, method: str, path: str, expires_in: int, download: str = "") -> str:
+        check_path(path)
+        expires = int(time.time()) + expires_in
+        query = {"expires": expires, "sig": sign(self.signing_secret, method, path, expires, download)}
+        if download:
+            query["download"] = download
+        return f"{self.public_base_url}/local-storage/{quote(path)}?{urlencode(query)}"
+
+    def signed_download_url(self, path: str, expires_in: int, download_name: str | None = None) -> str:
+        return self._signed("GET", path, expires_in, download_name or "")
+
+    def signed_upload_url(self, path: str, expires_in: int, content_type: str) -> SignedUpload:
+        return SignedUpload(self._signed("PUT", path, expires_in), "PUT", {"content-type": content_type})

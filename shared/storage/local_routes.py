@@ -1,0 +1,82 @@
+"""The dev server's side of local signed URLs: `/local-storage/{path}` for GET and PUT.
+
+This plays the part Supabase Storage or S3 play in production: it checks the signature
+and expiry, then streams the bytes; nothing is read whole into memory.
+"""
+
+from __future__ import annotations
+
+import hmac
+import tempfile
+import time
+from collections.abc import Iterator
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from shared.http import error_body
+from shared.storage.local import CHUNK, LocalObjectStore, sign
+
+
+def _refusal(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status)
+
+
+def _check(store: LocalObjectStore, method: str, path: str, request: Request) -> JSONResponse | None:
+    query = request.query_params
+    try:
+        expires = int(query.get("expires", ""))
+    except ValueError:
+        return _refusal(403, "bad_signature", "this link is not valid")
+    expected = sign(store.signing_secret, method, path, expires, query.get("download", ""))
+    if not hmac.compare_digest(expected, query.get("sig", "")):
+        return _refusal(403, "bad_signature", "this link is not valid")
+    if expires < time.time():
+        return _refusal(403, "link_expired", "this link has expired; ask for a new one")
+    return None
+
+
+def local_storage_router(store: LocalObjectStore, max_upload_bytes: int) -> APIRouter:
+    router = APIRouter(tags=["local storage"], include_in_schema=False)
+
+    @router.get("/local-storage/{path:path}")
+    def download(path: str, request: Request) -> Response:
+        refused = _check(store, "GET", path, request)
+        if refused:
+            return refused
+        try:
+            stream = store.open(path)
+        except (ValueError, Exception):
+            return _refusal(404, "not_found", "no such object")
+
+        def chunks() -> Iterator[bytes]:
+            with stream:
+                while chunk := stream.read(CHUNK):
+                    yield chunk
+
+        headers = {"cache-control": "private, no-store", "content-length": str(store.stat(path).size)}  # type: ignore[union-attr]
+        download_name = request.query_params.get("download")
+        if download_name:
+            headers["content-disposition"] = f"attachment; filename*=UTF-8''{quote(download_name)}"
+        media_type = "application/zip" if path.endswith(".zip") else "application/octet-stream"
+        return StreamingResponse(chunks(), media_type=media_type, headers=headers)
+
+    @router.put("/local-storage/{path:path}")
+    async def upload(path: str, request: Request) -> Response:
+        refused = _check(store, "PUT", path, request)
+        if refused:
+            return refused
+        # Spool to disk as the body streams in; refuse as soon as it passes the limit.
+        with tempfile.SpooledTemporaryFile(max_size=CHUNK) as spool:
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_upload_bytes:
+                    return _refusal(413, "payload_too_large", f"uploads are limited to {max_upload_bytes} bytes")
+                spool.write(chunk)
+            spool.seek(0)
+            store.put(path, spool, request.headers.get("content-type", "application/octet-stream"))  # type: ignore[arg-type]
+        return Response(status_code=200)
+
+    return router

@@ -1,0 +1,41 @@
+"""Asking for a worker run now instead of at the next scheduled minute.
+
+Supabase's transaction pooler has no LISTEN/NOTIFY, so nothing waits on notifications:
+after an order commits, the webhook asks for a restoration run explicitly. In AWS that is
+an asynchronous Lambda invoke of the worker; under `restoreclick dev`, the local
+scheduler's immediate run. With neither configured it does nothing: the schedule runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from shared.config import Settings
+
+log = logging.getLogger("restoreclick.triggers")
+
+# The dev server's scheduler registers itself here.
+_local_runner: Callable[[str], None] | None = None
+
+
+def set_local_runner(runner: Callable[[str], None] | None) -> None:
+    global _local_runner
+    _local_runner = runner
+
+
+def request_restoration_run(settings: Settings) -> None:
+    """Start a restoration run soon; never fails the caller (the schedule is the fallback)."""
+    try:
+        if _local_runner is not None:
+            _local_runner("restoration")
+        elif settings.restoration_worker_function:
+            import boto3
+
+            boto3.client("lambda").invoke(
+                FunctionName=settings.restoration_worker_function,
+                InvocationType="Event",
+                Payload=b'{"source": "restoreclick.webhook"}',
+            )
+    except Exception:  # noqa: BLE001 - the schedule will run it anyway
+        log.warning("could not request an immediate restoration run", exc_info=True)

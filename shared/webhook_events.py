@@ -1,0 +1,88 @@
+"""Dispatch of a verified Stripe event: record it, apply it once, report what happened."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from shared import db
+from shared.config import Settings
+from shared.errors import NotFound
+from shared.fulfilment import PaymentMismatch, fulfil_checkout_session, move_originals
+from shared.payment_events import checkout_expired, checkout_payment_failed, payment_reversed
+from shared.payments import PaymentsProvider
+from shared.stripe_events import (
+    mark_stripe_event_processed,
+    record_stripe_event,
+    record_stripe_event_error,
+)
+from shared.triggers import request_restoration_run
+
+log = logging.getLogger("restoreclick.webhook")
+
+FULFILLING = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
+IN_ONE_TRANSACTION: dict[str, Callable[[db.Connection, dict[str, Any]], None]] = {
+    "checkout.session.async_payment_failed": checkout_payment_failed,
+    "checkout.session.expired": checkout_expired,
+    "charge.refunded": payment_reversed,
+    "charge.dispute.created": payment_reversed,
+}
+
+
+def process_stripe_event(
+    database: db.Database,
+    payments: PaymentsProvider,
+    storage: Callable[[], Any],
+    settings: Settings,
+    event: dict[str, Any],
+) -> dict[str, Any]:
+    """Apply one verified event exactly once; the answer says what it did."""
+    with database.transaction(actor="stripe_webhook") as conn:
+        recorded = record_stripe_event(conn, event)
+    if recorded.processed_at is not None:
+        return {"received": True, "duplicate": True}
+    try:
+        return _apply(database, payments, storage, settings, event)
+    except Exception as exc:
+        with database.transaction() as conn:
+            record_stripe_event_error(conn, event["id"], f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _apply(
+    database: db.Database,
+    payments: PaymentsProvider,
+    storage: Callable[[], Any],
+    settings: Settings,
+    event: dict[str, Any],
+) -> dict[str, Any]:
+    kind = event["type"]
+    if kind in FULFILLING:
+        session_id = event["data"]["object"].get("id", "")
+        try:
+            result = fulfil_checkout_session(database, payments, settings, session_id, event["id"])
+        except (PaymentMismatch, NotFound) as exc:
+            # Not ours to fulfil (another product, or a mismatch to look into): retrying
+            # cannot help, so record why and accept the event.
+            log.error("event %s not fulfilled: %s", event["id"], exc.message)
+            with database.transaction() as conn:
+                record_stripe_event_error(conn, event["id"], exc.message)
+                mark_stripe_event_processed(conn, event["id"])
+            return {"received": True, "fulfilled": False, "reason": exc.code}
+        if result.order is None:
+            with database.transaction() as conn:
+                mark_stripe_event_processed(conn, event["id"])
+            return {"received": True, "fulfilled": False, "reason": result.reason}
+        # After commit: move the photos (safe to repeat), then start restoring right away.
+        move_originals(database, storage(), result.order.id)
+        if result.order.status == "paid":
+            request_restoration_run(settings)
+        return {"received": True, "order_number": result.order.order_number, "created": result.created}
+    handler = IN_ONE_TRANSACTION.get(kind)
+    with database.transaction(actor="stripe_webhook") as conn:
+        if handler is not None:
+            handler(conn, event)
+        else:
+            mark_stripe_event_processed(conn, event["id"])
+    return {"received": True}
