@@ -53,9 +53,15 @@ class Checkout(BaseModel):
     created_at: datetime
 
 
-def idempotency_key(session_id: UUID, photo_ids: list[UUID], email: str, amount: int, currency: str) -> str:
-    """Same session, same photos, same buyer, same price: same key, so same provider session."""
-    material = ":".join([str(session_id), *sorted(map(str, photo_ids)), email.lower(), str(amount), currency])
+def idempotency_key(
+    session_id: UUID, attempt: int, photo_ids: list[UUID], email: str, amount: int, currency: str
+) -> str:
+    """Same session, attempt, photos, buyer and price: same key, so the provider hands back
+    the same session. `attempt` counts earlier checkouts of the session, so a new checkout
+    after an expired one gets a new payment page instead of the dead one."""
+    material = ":".join(
+        [str(session_id), str(attempt), *sorted(map(str, photo_ids)), email.lower(), str(amount), currency]
+    )
     return "checkout-" + hashlib.sha256(material.encode()).hexdigest()[:48]
 
 
@@ -82,7 +88,11 @@ def _price_session(
         file_upload_ids=[str(i) for i in photo_ids],
         photo_count=len(ready), unit_amount=settings.price_per_photo, amount_total=amount,
         currency=settings.currency,
-        idempotency_key=idempotency_key(session.id, photo_ids, email, amount, settings.currency),
+        idempotency_key=idempotency_key(
+            session.id,
+            db.one(conn, "count_checkouts_for_session", upload_session_id=str(session.id))["n"],
+            photo_ids, email, amount, settings.currency,
+        ),
         expires_at=datetime.now(UTC) + timedelta(minutes=settings.checkout_expiry_minutes),
     )  # fmt: skip
     db.execute(conn, "set_upload_session_status", upload_session_id=str(session.id), status="checkout")

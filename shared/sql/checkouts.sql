@@ -55,3 +55,6 @@ update public.upload_sessions s set status = 'open'
 from expired
 where s.id = expired.upload_session_id and s.status = 'checkout'
 returning s.*;
+
+-- name: count_checkouts_for_session
+select count(*)::int as n from public.checkouts where upload_session_id = %(upload_session_id)s;

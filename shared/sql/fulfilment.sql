@@ -31,11 +31,12 @@ insert into public.images (
     order_id, type, file_upload_id, storage_path, filename, content_type, size_bytes,
     width, height, sha256
 )
-select %(order_id)s, 'original', f.id,
-       'uploads/originals/' || %(order_id)s || '/' || regexp_replace(f.storage_path, '^.*/', ''),
+select f.order_id, 'original', f.id,
+       -- the same object name, in the order's originals (StorageService.originals_path_for)
+       'uploads/originals/' || f.order_id::text || '/' || regexp_replace(f.storage_path, '^.*/', ''),
        f.filename, f.content_type, f.size_bytes, f.width, f.height, f.sha256
 from public.file_uploads f
-where f.id = any(%(file_upload_ids)s::uuid[]) and f.order_id = %(order_id)s
+where f.id = any(%(file_upload_ids)s::uuid[]) and f.order_id = %(order_id)s::uuid
 order by f.created_at, f.id
 returning *;
 

@@ -1,0 +1,95 @@
+"""Large photos go straight to storage through signed URLs and are checked on completion."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shared import db
+from shared.config import Settings
+from tests import images
+from tests.functions.conftest import rows, stored_files
+
+
+def announce(shop: TestClient, *files: dict, session_id: str | None = None):  # type: ignore[no-untyped-def]
+    body: dict = {"files": list(files)}
+    if session_id:
+        body["upload_session_id"] = session_id
+    return shop.post("/api/uploads/direct", json=body)
+
+
+def put_signed(shop: TestClient, announced: dict, data: bytes):  # type: ignore[no-untyped-def]
+    url = urlsplit(announced["upload_url"])
+    return shop.request(
+        announced["upload_method"], f"{url.path}?{url.query}", content=data, headers=announced["upload_headers"]
+    )
+
+
+def test_direct_upload_round_trip(shop: TestClient, conn: db.Connection, settings: Settings) -> None:
+    photo = images.jpeg((300, 200))
+    response = announce(shop, {"filename": "big scan.jpg", "size": len(photo), "content_type": "image/jpeg"})
+    assert response.status_code == 201, response.text
+    announced = response.json()["files"][0]
+    assert announced["status"] == "pending" and announced["upload_method"] == "PUT"
+    assert rows(conn, "select status from file_uploads") == [{"status": "pending"}]
+
+    early = shop.post(f"/api/uploads/direct/{announced['id']}/complete")
+    assert early.status_code == 409 and early.json()["error"]["code"] == "not_uploaded"
+
+    assert put_signed(shop, announced, photo).status_code == 200
+    done = shop.post(f"/api/uploads/direct/{announced['id']}/complete")
+    assert done.status_code == 200, done.text
+    assert done.json() | {"id": None} == {
+        "id": None, "filename": "big scan.jpg", "size": len(photo), "content_type": "image/jpeg",
+        "width": 300, "height": 200, "status": "uploaded",
+    }
+    # Completing again is harmless.
+    assert shop.post(f"/api/uploads/direct/{announced['id']}/complete").json()["status"] == "uploaded"
+    listed = shop.get(f"/api/uploads/{response.json()['upload_session_id']}").json()
+    assert [p["status"] for p in listed["photos"]] == ["uploaded"]
+    assert len(stored_files(settings)) == 1
+
+
+@pytest.mark.parametrize(
+    ("declared_size", "data", "code"),
+    [
+        (None, b"plain text, not a photo at all" * 20, "unsupported_photo_type"),
+        (10, images.jpeg(), "size_mismatch"),
+        (None, images.jpeg((200, 200))[:-300], "corrupt_photo"),
+    ],
+)
+def test_a_bad_direct_upload_is_deleted_with_the_reason(
+    shop: TestClient, conn: db.Connection, settings: Settings, declared_size: int | None, data: bytes, code: str
+) -> None:
+    size = declared_size if declared_size is not None else len(data)
+    announced = announce(shop, {"filename": "x.jpg", "size": size, "content_type": "image/jpeg"}).json()["files"][0]
+    assert put_signed(shop, announced, data).status_code == 200
+    response = shop.post(f"/api/uploads/direct/{announced['id']}/complete")
+    assert response.json()["error"]["code"] == code
+    assert response.status_code in (413, 415, 422)
+    assert stored_files(settings) == []
+    assert rows(conn, "select status from file_uploads") == [{"status": "deleted"}]
+    assert rows(conn, "select photo_count from upload_sessions") == [{"photo_count": 0}]
+
+
+def test_announcements_that_cannot_be_photos_are_refused_up_front(shop: TestClient, conn: db.Connection) -> None:
+    too_big = announce(shop, {"filename": "x.jpg", "size": 10**9, "content_type": "image/jpeg"})
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "photo_too_large"
+    not_photo = announce(shop, {"filename": "x.pdf", "size": 100, "content_type": "application/pdf"})
+    assert not_photo.status_code == 415
+    tricky = announce(shop, {"filename": "../x.jpg", "size": 100, "content_type": "image/jpeg"})
+    assert tricky.status_code == 400
+    zero = announce(shop, {"filename": "x.jpg", "size": 0, "content_type": "image/jpeg"})
+    assert zero.status_code == 422
+    assert rows(conn, "select * from upload_sessions") == []
+
+
+def test_a_signed_upload_url_cannot_be_reused_for_another_path_or_download(shop: TestClient) -> None:
+    photo = images.jpeg()
+    announced = announce(shop, {"filename": "x.jpg", "size": len(photo), "content_type": "image/jpeg"}).json()["files"][0]
+    url = urlsplit(announced["upload_url"])
+    assert shop.get(f"{url.path}?{url.query}").status_code == 403
+    other = url.path.rsplit("/", 1)[0] + "/other.jpg"
+    assert shop.put(f"{other}?{url.query}", content=photo).status_code == 403
