@@ -28,5 +28,26 @@ def dev(
     run_dev(port=port, reset=reset)
 
 
+@app.command()
+def reconcile(
+    days: Annotated[int, typer.Option(help="How far back to look for paid checkouts.")] = 3,
+) -> None:
+    """Fulfil paid checkouts whose webhook never arrived. Safe to run at any time."""
+    from rich.console import Console
+
+    from shared.config import get_settings
+    from shared.deps import get_database, get_payments, get_storage
+    from shared.reconcile import reconcile_payments
+
+    console = Console()
+    with console.status("Asking the payment provider for completed checkouts…"):
+        report = reconcile_payments(get_database(), get_payments(), get_storage(), get_settings(), days)
+    console.print(f"{report.seen} completed checkout(s) seen, {len(report.fulfilled)} fulfilled now")
+    for number in report.fulfilled:
+        console.print(f"  [green]fulfilled[/] order {number}")
+    for session_id, reason in report.skipped:
+        console.print(f"  [yellow]skipped[/] {session_id}: {reason}")
+
+
 if __name__ == "__main__":
     app()
