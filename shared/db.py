@@ -148,6 +148,22 @@ class Database:
         self._local.last_used = time.monotonic()
         return conn
 
+    def _begin(self) -> tuple[Connection, psycopg.Transaction]:
+        """BEGIN on this thread's connection. A connection the server dropped while idle
+        (a restart, a pooler timeout, a frozen container) fails right here, before any
+        work was done, so it is safe to reconnect and begin once more."""
+        for attempt in (1, 2):
+            conn = self.connection()
+            tx = conn.transaction()
+            try:
+                tx.__enter__()
+                return conn, tx
+            except psycopg.OperationalError as exc:
+                self.close()
+                if attempt == 2:
+                    raise translate(exc) from exc
+        raise AssertionError("unreachable")
+
     @contextmanager
     def transaction(self, actor: str | None = None) -> Iterator[Connection]:
         """Open a transaction: commit when the block ends, roll back if it raises.
@@ -155,12 +171,17 @@ class Database:
         `actor` is recorded by the audit trigger for every order status change made inside.
         A connection error closes the connection, so the next call opens a fresh one.
         """
-        conn = self.connection()
+        conn, tx = self._begin()
         try:
-            with translated_errors(), conn.transaction():
-                if actor:
-                    conn.execute("select set_config('restoreclick.actor', %s, true)", [actor])
-                yield conn
+            with translated_errors():
+                try:
+                    if actor:
+                        conn.execute("select set_config('restoreclick.actor', %s, true)", [actor])
+                    yield conn
+                except BaseException as exc:
+                    tx.__exit__(type(exc), exc, exc.__traceback__)
+                    raise
+                tx.__exit__(None, None, None)
         except ServiceUnavailable:
             self.close()
             raise

@@ -1,0 +1,64 @@
+"""The container's connection: reused across invocations, replaced when it breaks."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+
+from shared import db
+from shared.errors import NoResult, ServiceUnavailable
+
+
+def backend_pid(database: db.Database) -> int:
+    with database.transaction() as conn:
+        return conn.execute("select pg_backend_pid() as pid").fetchone()["pid"]  # type: ignore[index]
+
+
+def test_one_connection_is_reused_across_transactions(database: db.Database) -> None:
+    assert backend_pid(database) == backend_pid(database) == backend_pid(database)
+
+
+def test_a_connection_the_server_dropped_is_replaced_transparently(database: db.Database, admin_url: str) -> None:
+    first = backend_pid(database)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute("select pg_terminate_backend(%s)", [first])
+    assert backend_pid(database) != first  # no error reaches the caller
+
+
+def test_a_failed_transaction_rolls_back_and_the_connection_stays_usable(database: db.Database) -> None:
+    with pytest.raises(RuntimeError), database.transaction() as conn:
+        conn.execute("insert into customers (email) values ('a@example.com')")
+        raise RuntimeError("the handler failed")
+    with database.transaction() as conn:
+        assert conn.execute("select count(*) as n from customers").fetchone() == {"n": 0}
+
+
+def test_no_server_side_prepared_statements(database: db.Database) -> None:
+    # Supabase's transaction pooler moves transactions between backends: a statement
+    # prepared on one does not exist on the next.
+    for _ in range(10):  # psycopg would prepare after 5 runs if it were allowed to
+        with database.transaction() as conn:
+            db.maybe_one(conn, "order_by_number", order_number="20260101-000001")
+    with database.transaction() as conn:
+        assert conn.execute("select count(*) as n from pg_prepared_statements").fetchone() == {"n": 0}
+
+
+def test_each_thread_has_its_own_connection(database: db.Database) -> None:
+    pids: list[int] = []
+    threads = [threading.Thread(target=lambda: pids.append(backend_pid(database))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(pids)) == 3
+
+
+def test_one_raises_no_result_and_an_unreachable_server_is_service_unavailable(database: db.Database) -> None:
+    with database.transaction() as conn, pytest.raises(NoResult):
+        db.one(conn, "order_by_number", order_number="20260101-000001")
+    unreachable = db.Database("postgresql://postgres@127.0.0.1:1/nothing", connect_timeout=1)
+    with pytest.raises(ServiceUnavailable):
+        with unreachable.transaction():
+            pass
