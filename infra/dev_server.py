@@ -24,9 +24,10 @@ def function_routers() -> list[APIRouter]:
     from functions.checkout.handler import router as checkout
     from functions.stripe_webhook.handler import router as stripe_webhook
     from functions.upload.handler import router as upload
+    from functions.workers.handler import router as workers
     from shared.health import router as health
 
-    return [health, upload, checkout, stripe_webhook]
+    return [health, upload, checkout, stripe_webhook, workers]
 
 
 def body_limits(settings: Settings) -> dict[str, int]:
@@ -51,6 +52,10 @@ def local_stand_in_routers(settings: Settings, deliver_webhook: Callable[[bytes,
     payments = get_payments()
     if isinstance(payments, LocalPayments):
         routers.append(local_checkout_router(payments, webhook_secrets(settings)[0], deliver_webhook))
+    if settings.effective_email_provider == "outbox":
+        from shared.email.outbox_routes import outbox_router
+
+        routers.append(outbox_router(settings.outbox_dir))
     return routers
 
 

@@ -6,10 +6,13 @@ from typing import Annotated
 
 import typer
 
+from shared.jobs_cli import jobs_app, worker_app
 from shared.migrations.cli import app as db_app
 
 app = typer.Typer(help="RestoreClick backend: run it locally, migrate it, operate it.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(worker_app, name="worker")
+app.add_typer(jobs_app, name="jobs")
 
 
 @app.callback()

@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     upload_session_ttl_hours: int = Field(48, gt=0)
     price_per_photo: int = Field(999, ge=0)
     currency: str = Field("usd", pattern=r"^[a-z]{3}$")
-    checkout_expiry_minutes: int = Field(60, ge=30, le=1440)
+    # Stripe wants 30 min to 24 h from when it receives the request: keep a margin.
+    checkout_expiry_minutes: int = Field(60, ge=35, le=1380)
     # Where Stripe sends the customer back. {CHECKOUT_SESSION_ID} is filled in by Stripe;
     # {UPLOAD_SESSION_ID} by us. Default: the shop's page on PUBLIC_BASE_URL.
     checkout_success_url: str | None = None
@@ -89,6 +90,15 @@ class Settings(BaseSettings):
     replicate_api_token: SecretStr | None = None
     replicate_model: str = "tencentarc/gfpgan"
     sendgrid_api_key: SecretStr | None = None
+    sendgrid_api_base: str | None = None
+    email_provider: Literal["sendgrid", "smtp", "outbox"] | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    outbox_dir_setting: Path | None = Field(None, alias="outbox_dir")
+    # Restored photos are attached to the completion email while their total stays under this.
+    email_attachment_cap_bytes: int = Field(8 * 1024 * 1024, ge=0)
     email_from: str = "RestoreClick <orders@restoreclick.local>"
     # Name of the restoration worker Lambda, invoked asynchronously after an order commits.
     restoration_worker_function: str | None = None
@@ -139,6 +149,16 @@ class Settings(BaseSettings):
         return self.checkout_cancel_url or (
             f"{self.public_base_url}/?upload_session_id={{UPLOAD_SESSION_ID}}&checkout=cancelled"
         )
+
+    @property
+    def effective_email_provider(self) -> str:
+        if self.email_provider:
+            return self.email_provider
+        return "sendgrid" if self.sendgrid_api_key else "outbox"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.outbox_dir_setting or self.local_data_dir / "outbox"
 
     @property
     def storage_dir(self) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from psycopg import sql
 
 from infra.local_database import bootstrap_server
@@ -236,3 +237,23 @@ def settings(
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def shop(settings: Settings, database: db.Database) -> Iterator[TestClient]:
+    """A client of the dev app; the local checkout delivers its events through it too."""
+    from infra.dev_server import build_dev_app
+
+    holder: dict[str, TestClient] = {}
+
+    def deliver(payload: bytes, signature: str) -> int:
+        response = holder["client"].post(
+            "/api/webhooks/stripe", content=payload,
+            headers={"stripe-signature": signature, "content-type": "application/json"},
+        )
+        return response.status_code
+
+    client = TestClient(build_dev_app(get_settings(), deliver), base_url=settings.public_base_url)
+    holder["client"] = client
+    with client:
+        yield client

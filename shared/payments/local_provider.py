@@ -101,9 +101,12 @@ class LocalPayments:
         return checkout_session_info(self.session(session_id))
 
     def list_completed_checkout_sessions(self, created_after: datetime) -> Iterator[CheckoutSessionInfo]:
+        # Whole seconds, as Stripe compares `created[gte]`: `created` has no fraction, so a
+        # session made in the same second as `created_after` is still included.
+        since = int(created_after.timestamp())
         for path in sorted(self.store_dir.glob("cs_local_*.json")):
             session = json.loads(path.read_text())
-            if session["status"] == "complete" and session["created"] >= created_after.timestamp():
+            if session["status"] == "complete" and session["created"] >= since:
                 yield checkout_session_info(session)
 
     # -- what the payment page does -------------------------------------------------------

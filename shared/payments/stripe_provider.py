@@ -68,7 +68,9 @@ class StripePayments:
 
     def retrieve_checkout_session(self, session_id: str) -> CheckoutSessionInfo:
         try:
-            return checkout_session_info(self.client.v1.checkout.sessions.retrieve(session_id))
+            # A StripeObject is not a dict (it has no .get): hand over plain data.
+            session = self.client.v1.checkout.sessions.retrieve(session_id)
+            return checkout_session_info(session.to_dict())
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
 
@@ -78,6 +80,6 @@ class StripePayments:
                 params={"created": {"gte": int(created_after.timestamp())}, "status": "complete", "limit": 100}
             )
             for session in page.auto_paging_iter():
-                yield checkout_session_info(session)
+                yield checkout_session_info(session.to_dict())
         except stripe.StripeError as exc:
             raise _translate(exc) from exc

@@ -1,0 +1,38 @@
+"""What an email provider is given, and what it must do with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from shared.errors import ServiceUnavailable
+
+
+class EmailUnavailable(ServiceUnavailable):
+    code = "email_unavailable"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    email_id: str  # our email_queue id: travels with the message, for tracing
+    sender: str
+    to: str
+    subject: str
+    text: str
+    html: str
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+class EmailProvider(Protocol):
+    name: str
+
+    def send(self, message: OutgoingEmail) -> str:
+        """Hand the message over; return the provider's message id."""
+        ...

@@ -1,0 +1,37 @@
+"""Email through SendGrid's v3 API with the official `sendgrid` package."""
+
+from __future__ import annotations
+
+import base64
+
+from shared.email.base import EmailUnavailable, OutgoingEmail
+from shared.queue import TerminalJobError
+
+
+class SendGridEmail:
+    name = "sendgrid"
+
+    def __init__(self, api_key: str, api_base: str | None = None) -> None:
+        from sendgrid import SendGridAPIClient
+
+        self.client = SendGridAPIClient(api_key=api_key, host=api_base or "https://api.sendgrid.com")
+
+    def send(self, message: OutgoingEmail) -> str:
+        from python_http_client.exceptions import HTTPError
+        from sendgrid.helpers.mail import Attachment, CustomArg, Mail
+
+        mail = Mail(from_email=message.sender, to_emails=message.to, subject=message.subject,
+                    plain_text_content=message.text, html_content=message.html)
+        mail.custom_arg = CustomArg("restoreclick_email_id", message.email_id)
+        for item in message.attachments:
+            mail.add_attachment(Attachment(base64.b64encode(item.data).decode(), item.filename, item.content_type, "attachment"))
+        try:
+            response = self.client.send(mail)
+        except HTTPError as exc:
+            status = getattr(exc, "status_code", 0) or 0
+            if 400 <= status < 500 and status != 429:
+                raise TerminalJobError(f"SendGrid refused the message ({status})") from exc
+            raise EmailUnavailable(f"SendGrid failed ({status})") from exc
+        except OSError as exc:
+            raise EmailUnavailable(f"SendGrid unreachable: {exc}") from exc
+        return response.headers.get("X-Message-Id", "") or f"sendgrid-{message.email_id}"

@@ -1,0 +1,58 @@
+"""One email job: render, attach, send once, record the provider's message id."""
+
+from __future__ import annotations
+
+from shared import db
+from shared.config import Settings
+from shared.download_links import create_download_link
+from shared.email.base import Attachment, EmailProvider, OutgoingEmail
+from shared.email.templates import render
+from shared.queue import Job, TerminalJobError
+from shared.storage import StorageService
+
+WITH_LINK = {"restoration_complete", "restoration_partial", "download_links_resent"}
+
+
+def send_email(
+    database: db.Database, storage: StorageService, provider: EmailProvider, settings: Settings, job: Job
+) -> None:
+    if job["send_started_at"] is not None and job["provider_message_id"] is None:
+        # An earlier attempt reached the provider and then died: it may have been sent.
+        # Sending again could reach the customer twice, so stop and say so.
+        raise TerminalJobError(
+            f"an earlier attempt via {job['provider']} started at {job['send_started_at']:%Y-%m-%d %H:%M:%S} "
+            "and its outcome is unknown; check the provider's log for this email id, then "
+            "`restoreclick jobs retry` it if it was not delivered"
+        )
+    context: dict = {"ttl_days": settings.download_link_ttl_days}  # type: ignore[type-arg]
+    attachments: list[Attachment] = []
+    if job["template"] in WITH_LINK and job["order_id"]:
+        with database.transaction(actor="email_worker") as conn:
+            token, _ = create_download_link(
+                conn, job["order_id"], ttl_days=settings.download_link_ttl_days, max_uses=settings.download_max_uses
+            )
+        context["download_url"] = f"{settings.public_base_url}/api/download/{token}"
+        if job["template"] == "restoration_complete":
+            attachments = _attachments(database, storage, job, settings.email_attachment_cap_bytes)
+    rendered = render(job["template"], job["payload"], context)
+    message = OutgoingEmail(str(job["id"]), settings.email_from, job["to_email"], rendered.subject,
+                            rendered.text, rendered.html, attachments)
+    with database.transaction() as conn:
+        db.execute(conn, "record_send_attempt", id=str(job["id"]), provider=provider.name, worker=job["locked_by"])
+    try:
+        message_id = provider.send(message)
+    except BaseException:
+        with database.transaction() as conn:
+            db.execute(conn, "clear_send_attempt", id=str(job["id"]))
+        raise
+    with database.transaction() as conn:
+        db.execute(conn, "record_email_sent", id=str(job["id"]), message_id=message_id)
+
+
+def _attachments(database: db.Database, storage: StorageService, job: Job, cap: int) -> list[Attachment]:
+    """The restored photos themselves, while their total stays under the cap; links only beyond it."""
+    with database.transaction() as conn:
+        restored = db.all_rows(conn, "restored_images_of_order", order_id=str(job["order_id"]))
+    if sum(r["size_bytes"] for r in restored) > cap:
+        return []
+    return [Attachment(r["filename"], r["content_type"], storage.store.read(r["storage_path"])) for r in restored]

@@ -1,0 +1,89 @@
+"""Order-level work on the queue: finishing an order once all its photos are final.
+
+Finishing: the order becomes completed, partially_completed or failed; a ZIP of the
+restored photos is written (streamed, constant memory); the matching email is queued
+(the email worker creates the download link when it sends, so the token exists only in
+the email, never in the database).
+"""
+
+from __future__ import annotations
+
+from psycopg.types.json import Jsonb
+
+from shared import db
+from shared.orders import Order
+from shared.queue import Job
+from shared.storage import StorageService
+
+EMAIL_BY_STATUS = {
+    "completed": "restoration_complete",
+    "partially_completed": "restoration_partial",
+    "failed": "restoration_failed",
+}
+
+
+class NotYetFinal(Exception):
+    """Some photos are still being restored; the job retries after its backoff."""
+
+
+def queue_finish_for_settled_orders(database: db.Database) -> int:
+    """Queue a finish job for every order whose photos are all final (once each)."""
+    with database.transaction() as conn:
+        ready = db.all_rows(conn, "orders_ready_to_finish")
+        queued = 0
+        for row in ready:
+            queued += db.maybe_one(
+                conn, "queue_order_job", order_id=str(row["id"]), kind="finish_order",
+                dedupe_key=f"finish_order:{row['id']}", max_attempts=5,
+            ) is not None  # fmt: skip
+    return queued
+
+
+def finish_order(database: db.Database, storage: StorageService, job: Job) -> None:
+    order_id = str(job["order_id"])
+    with database.transaction() as conn:
+        tally = db.one(conn, "restoration_tally", order_id=order_id)
+        order = db.one(conn, "order_by_id", Order, order_id=order_id)
+        restored = db.all_rows(conn, "restored_images_of_order", order_id=order_id)
+    if tally["unfinished"]:
+        raise NotYetFinal(f"{tally['unfinished']} photo(s) still being restored")
+    if order.status not in ("paid", "processing"):
+        return  # refunded, disputed, or finished by an earlier attempt
+    status = (
+        "completed" if tally["failed"] == 0
+        else "failed" if tally["succeeded"] == 0
+        else "partially_completed"
+    )  # fmt: skip
+    zip_path = None
+    if restored:
+        entries = _archive_names(restored)
+        zip_path = storage.write_order_zip(order.id, f"restoreclick-{order.order_number}", entries).path
+    with database.transaction(actor="order_worker") as conn:
+        db.one(conn, "lock_order", order_id=order_id)
+        finished = db.maybe_one(conn, "finish_order", Order, order_id=order_id, status=status)
+        if finished is None:
+            return
+        email = db.one(conn, "customer_email_of_order", order_id=order_id)["email"]
+        template = EMAIL_BY_STATUS[status]
+        db.maybe_one(
+            conn, "queue_email",
+            order_id=order_id, to_email=email, template=template,
+            payload=Jsonb({"order_number": order.order_number, "zip_path": zip_path,
+                           "restored": tally["succeeded"], "failed": tally["failed"]}),
+            dedupe_key=f"{template}:{order_id}", max_attempts=8,
+        )  # fmt: skip
+
+
+def _archive_names(restored: list[dict]) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    """Names inside the ZIP: the customer's own filenames, made unique."""
+    seen: dict[str, int] = {}
+    entries = []
+    for image in restored:
+        name = image["filename"]
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        if count:
+            stem, _, ext = name.rpartition(".")
+            name = f"{stem} ({count + 1}).{ext}"
+        entries.append((name, image["storage_path"]))
+    return entries

@@ -1,0 +1,191 @@
+"""One queue mechanism for every kind of background work (restoration, email, order work).
+
+A run: sweep expired leases back to pending, then claim batches (FOR UPDATE SKIP LOCKED,
+in SQL), handle each job with bounded concurrency while a heartbeat extends the leases,
+acknowledge the finished ones in one statement, and schedule retries with capped
+exponential backoff and full jitter. It stops claiming when the time left is below a
+safety margin and releases what it claimed but did not start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared import db
+
+log = logging.getLogger("restoreclick.queue")
+
+Job = dict[str, Any]
+
+
+class TerminalJobError(Exception):
+    """Retrying cannot help (a photo that cannot be decoded, an address that bounces)."""
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A queue table, named by the prefix of its queries in shared/sql/queue_<name>.sql."""
+
+    name: str
+    base_delay_seconds: float = 30.0
+    max_delay_seconds: float = 3600.0
+    lease_seconds: int = 300
+
+    def query(self, action: str) -> str:
+        return f"{self.name}_{action}"
+
+
+@dataclass
+class RunReport:
+    queue: str
+    worker: str
+    swept: int = 0
+    claimed: int = 0
+    succeeded: int = 0
+    retried: int = 0
+    dead: int = 0
+    released: int = 0
+    stopped_for_time: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "errors"} | {"errors": self.errors[:20]}
+
+
+def worker_name(kind: str) -> str:
+    """Unique per run: the lease says which process holds a job."""
+    return f"{kind}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def backoff_seconds(attempt: int, base: float, cap: float) -> float:
+    """Full jitter: uniform over [0, min(cap, base * 2^(attempt-1))]."""
+    return random.uniform(0, min(cap, base * 2 ** max(0, attempt - 1)))
+
+
+def sweep_expired_leases(database: db.Database, queue: Queue) -> int:
+    with database.transaction(actor="sweeper") as conn:
+        return len(db.all_rows(conn, queue.query("sweep")))
+
+
+class _Heartbeat:
+    """Extends the leases of the jobs a run holds, so a long job is not swept from under it."""
+
+    def __init__(self, database: db.Database, queue: Queue, worker: str) -> None:
+        self.database, self.queue, self.worker = database, queue, worker
+        self.ids: set[str] = set()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True, name=f"heartbeat-{queue.name}")
+
+    def _beat(self) -> None:
+        interval = max(1.0, self.queue.lease_seconds / 3)
+        while not self.stop.wait(interval):
+            with self.lock:
+                ids = list(self.ids)
+            if not ids:
+                continue
+            try:
+                with self.database.transaction() as conn:
+                    db.execute(conn, self.queue.query("heartbeat"), ids=ids, worker=self.worker,
+                               lease_seconds=self.queue.lease_seconds)
+            except Exception:  # noqa: BLE001 - the next beat tries again
+                log.warning("heartbeat failed for %s", self.queue.name, exc_info=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def run_queue(
+    database: db.Database,
+    queue: Queue,
+    handle: Callable[[Job], None],
+    *,
+    time_left: Callable[[], float],
+    safety_margin_seconds: float = 20.0,
+    batch_size: int = 10,
+    concurrency: int = 2,
+    worker: str | None = None,
+    max_batches: int | None = None,
+) -> RunReport:
+    """Drain `queue` with `handle` until it is empty or the time left runs low."""
+    worker = worker or worker_name(queue.name)
+    report = RunReport(queue.name, worker)
+    report.swept = sweep_expired_leases(database, queue)
+    batches = 0
+    with _Heartbeat(database, queue, worker) as heartbeat, ThreadPoolExecutor(concurrency) as pool:
+        while time_left() > safety_margin_seconds and (max_batches is None or batches < max_batches):
+            with database.transaction(actor=worker) as conn:
+                jobs = db.all_rows(conn, queue.query("claim"), batch_size=batch_size,
+                                   lease_seconds=queue.lease_seconds, worker=worker)
+            if not jobs:
+                break
+            batches += 1
+            report.claimed += len(jobs)
+            with heartbeat.lock:
+                heartbeat.ids.update(str(j["id"]) for j in jobs)
+            outcomes = list(pool.map(lambda job: _handle_one(database, queue, handle, job, worker, time_left, safety_margin_seconds, report), jobs))
+            done = [str(job["id"]) for job, outcome in zip(jobs, outcomes, strict=True) if outcome == "succeeded"]
+            released = [str(job["id"]) for job, outcome in zip(jobs, outcomes, strict=True) if outcome == "released"]
+            with database.transaction(actor=worker) as conn:
+                if done:
+                    db.execute(conn, queue.query("complete"), ids=done, worker=worker)
+                if released:
+                    db.execute(conn, queue.query("release"), ids=released, worker=worker)
+            report.succeeded += len(done)
+            report.released += len(released)
+            report.retried += outcomes.count("retried")
+            report.dead += outcomes.count("dead")
+            with heartbeat.lock:
+                heartbeat.ids.difference_update(str(j["id"]) for j in jobs)
+        report.stopped_for_time = time_left() <= safety_margin_seconds
+    return report
+
+
+def _handle_one(
+    database: db.Database,
+    queue: Queue,
+    handle: Callable[[Job], None],
+    job: Job,
+    worker: str,
+    time_left: Callable[[], float],
+    margin: float,
+    report: RunReport,
+) -> str:
+    if time_left() <= margin:
+        return "released"  # not started: give it back without counting the attempt
+    try:
+        handle(job)
+        return "succeeded"
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
+        terminal = isinstance(exc, TerminalJobError)
+        message = f"{type(exc).__name__}: {exc}"
+        log.warning("%s job %s failed (attempt %s): %s", queue.name, job["id"], job["attempt_number"], message)
+        with database.transaction(actor=worker) as conn:
+            row = db.maybe_one(
+                conn, queue.query("fail"),
+                id=str(job["id"]), worker=worker, terminal=terminal, error=message,
+                retry_in_seconds=backoff_seconds(job["attempt_number"], queue.base_delay_seconds, queue.max_delay_seconds),
+            )  # fmt: skip
+        report.errors.append(message)  # list.append is atomic; counts are kept by the caller
+        return "dead" if row is not None and row["status"] == "dead" else "retried"
+
+
+def deadline_in(seconds: float) -> Callable[[], float]:
+    """A `time_left` for runs outside Lambda (`--max-seconds`)."""
+    end = time.monotonic() + seconds
+    return lambda: end - time.monotonic()

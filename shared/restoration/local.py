@@ -1,0 +1,77 @@
+"""A real, classical restoration pipeline for old photos, with OpenCV (local only).
+
+denoise → find dust and scratches and inpaint them → even out contrast (CLAHE on
+lightness) → neutralise a colour cast (grey world) → gentle unsharp mask. Bounded in
+time and memory: photos are worked on at most MAX_SIDE pixels a side.
+"""
+
+from __future__ import annotations
+
+from shared.queue import TerminalJobError
+
+MAX_SIDE = 2000
+JPEG_QUALITY = 92
+
+
+class LocalRestoration:
+    name = "local"
+
+    def restore(self, photo: bytes) -> bytes:
+        import cv2
+        import numpy as np
+
+        image = cv2.imdecode(np.frombuffer(photo, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise TerminalJobError("the photo cannot be decoded")
+        image = _bounded(image, cv2)
+        # Small windows: most of the benefit of non-local means at a fraction of its cost.
+        image = cv2.fastNlMeansDenoisingColored(image, None, 4, 4, 5, 11)
+        image = _remove_dust_and_scratches(image, cv2, np)
+        image = _even_contrast(image, cv2)
+        image = _neutral_colour(image, np)
+        image = _sharpen(image, cv2)
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not ok:
+            raise TerminalJobError("the restored photo could not be encoded")
+        return encoded.tobytes()
+
+
+def _bounded(image, cv2):  # type: ignore[no-untyped-def]
+    height, width = image.shape[:2]
+    scale = MAX_SIDE / max(height, width)
+    if scale >= 1:
+        return image
+    return cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+
+
+def _remove_dust_and_scratches(image, cv2, np):  # type: ignore[no-untyped-def]
+    # Dust is small and much brighter (or darker) than its surroundings: top-hat and
+    # black-hat with a small kernel find exactly those specks and thin scratches.
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    specks = cv2.add(cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, kernel),
+                     cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, kernel))
+    _, mask = cv2.threshold(specks, 40, 255, cv2.THRESH_BINARY)
+    mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
+    if not mask.any():
+        return image
+    return cv2.inpaint(image, mask, 3, cv2.INPAINT_TELEA)
+
+
+def _even_contrast(image, cv2):  # type: ignore[no-untyped-def]
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+    lightness, a, b = cv2.split(lab)
+    lightness = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(lightness)
+    return cv2.cvtColor(cv2.merge((lightness, a, b)), cv2.COLOR_LAB2BGR)
+
+
+def _neutral_colour(image, np):  # type: ignore[no-untyped-def]
+    # Grey world, half strength: old prints fade towards yellow or magenta.
+    means = image.reshape(-1, 3).mean(axis=0)
+    gains = 1 + 0.5 * (means.mean() / np.maximum(means, 1) - 1)
+    return np.clip(image * gains, 0, 255).astype(np.uint8)
+
+
+def _sharpen(image, cv2):  # type: ignore[no-untyped-def]
+    blurred = cv2.GaussianBlur(image, (0, 0), 1.2)
+    return cv2.addWeighted(image, 1.4, blurred, -0.4, 0)

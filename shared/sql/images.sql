@@ -1,0 +1,73 @@
+-- name: image_for_restoration
+select i.*, f.storage_path as temp_path, o.status as order_status
+from public.images i
+join public.orders o on o.id = i.order_id
+left join public.file_uploads f on f.id = i.file_upload_id
+where i.id = %(image_id)s;
+
+-- name: restored_image_of
+select * from public.images where source_image_id = %(image_id)s and type = 'restored';
+
+-- name: record_restored_image
+-- A retried job that already stored its result finds the row here instead of a second one.
+insert into public.images (
+    order_id, type, source_image_id, storage_path, filename, content_type, size_bytes,
+    width, height, sha256, stored_at
+) values (
+    %(order_id)s, 'restored', %(source_image_id)s, %(storage_path)s, %(filename)s, 'image/jpeg',
+    %(size_bytes)s, %(width)s, %(height)s, %(sha256)s, now()
+)
+on conflict (source_image_id) where type = 'restored' do update set storage_path = excluded.storage_path
+returning *;
+
+-- name: link_restored_image
+update public.restoration_jobs
+set restored_image_id = %(restored_image_id)s, provider = %(provider)s
+where id = %(job_id)s;
+
+-- name: mark_order_processing
+update public.orders set status = 'processing'
+where id = %(order_id)s and status = 'paid';
+
+-- name: restored_images_of_order
+select r.*, s.filename as source_filename
+from public.images r
+join public.images s on s.id = r.source_image_id
+where r.order_id = %(order_id)s and r.type = 'restored'
+order by s.created_at, s.id;
+
+-- name: queue_order_job
+insert into public.order_jobs (order_id, kind, dedupe_key, max_attempts)
+values (%(order_id)s, %(kind)s, %(dedupe_key)s, %(max_attempts)s)
+on conflict (dedupe_key) where status in ('pending', 'running') do nothing
+returning *;
+
+-- name: orders_ready_to_finish
+-- Orders whose photos are all final (succeeded, dead or cancelled) and that are not
+-- finished yet: the catch-all that also covers jobs that died in a sweep.
+select o.id from public.orders o
+where o.status in ('paid', 'processing')
+  and exists (select 1 from public.restoration_jobs j where j.order_id = o.id)
+  and not exists (
+      select 1 from public.restoration_jobs j
+      where j.order_id = o.id and j.status in ('pending', 'running')
+  )
+limit 500;
+
+-- name: restoration_tally
+select count(*) filter (where status in ('pending', 'running'))::int as unfinished,
+       count(*) filter (where status = 'succeeded')::int as succeeded,
+       count(*) filter (where status in ('dead', 'cancelled'))::int as failed
+from public.restoration_jobs where order_id = %(order_id)s;
+
+-- name: lock_order
+select * from public.orders where id = %(order_id)s for update;
+
+-- name: finish_order
+update public.orders set status = %(status)s, completed_at = coalesce(completed_at, now())
+where id = %(order_id)s and status in ('paid', 'processing')
+returning *;
+
+-- name: customer_email_of_order
+select c.email from public.orders o join public.customers c on c.id = o.customer_id
+where o.id = %(order_id)s;

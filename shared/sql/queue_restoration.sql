@@ -1,0 +1,73 @@
+-- The restoration queue over public.restoration_jobs: claim, heartbeat, complete, fail, release,
+-- sweep. Every transition is one statement that checks the row is still ours
+-- (status 'running' and locked_by = the worker), so a job whose lease was swept and
+-- re-claimed elsewhere can never be completed twice.
+
+-- name: restoration_claim
+-- FOR UPDATE SKIP LOCKED: concurrent workers take disjoint batches without waiting.
+-- Served by the partial index of pending rows, however many finished rows there are.
+with next as (
+    select id from public.restoration_jobs
+    where status = 'pending' and run_after <= now()
+    order by run_after, id
+    limit %(batch_size)s
+    for update skip locked
+)
+update public.restoration_jobs q
+set status = 'running',
+    attempt_number = q.attempt_number + 1,
+    locked_until = now() + make_interval(secs => %(lease_seconds)s),
+    locked_by = %(worker)s,
+    started_at = now()
+from next
+where q.id = next.id
+returning q.*;
+
+-- name: restoration_heartbeat
+update public.restoration_jobs
+set locked_until = now() + make_interval(secs => %(lease_seconds)s)
+where id = any(%(ids)s::uuid[]) and status = 'running' and locked_by = %(worker)s;
+
+-- name: restoration_complete
+-- Finished jobs are acknowledged together, one statement per batch.
+update public.restoration_jobs
+set status = 'succeeded', locked_until = null, locked_by = null, last_error = null, finished_at = now()
+where id = any(%(ids)s::uuid[]) and status = 'running' and locked_by = %(worker)s;
+
+-- name: restoration_fail
+-- A retryable error waits out its backoff; a terminal one, or the last attempt, is dead.
+update public.restoration_jobs
+set status = case when %(terminal)s or attempt_number >= max_attempts then 'dead' else 'pending' end,
+    run_after = now() + make_interval(secs => %(retry_in_seconds)s),
+    locked_until = null,
+    locked_by = null,
+    last_error = left(%(error)s, 2000),
+    error_history = error_history || jsonb_build_array(jsonb_build_object(
+        'attempt', attempt_number, 'at', now(), 'worker', %(worker)s, 'error', left(%(error)s, 2000)
+    )),
+    finished_at = case when %(terminal)s or attempt_number >= max_attempts then now() end
+where id = %(id)s and status = 'running' and locked_by = %(worker)s
+returning id, status, attempt_number;
+
+-- name: restoration_release
+-- Claimed but not started before the run's time ran out: back to the queue, the attempt
+-- not counted.
+update public.restoration_jobs
+set status = 'pending', attempt_number = attempt_number - 1, locked_until = null, locked_by = null
+where id = any(%(ids)s::uuid[]) and status = 'running' and locked_by = %(worker)s;
+
+-- name: restoration_sweep
+-- Leases that expired belong to workers that died (SIGKILL, Lambda timeout): their jobs
+-- go back to pending at once, the attempt counted, or to dead after the last one.
+update public.restoration_jobs
+set status = case when attempt_number >= max_attempts then 'dead' else 'pending' end,
+    run_after = now(),
+    locked_until = null,
+    locked_by = null,
+    last_error = 'lease expired: the worker stopped mid-job',
+    error_history = error_history || jsonb_build_array(jsonb_build_object(
+        'attempt', attempt_number, 'at', now(), 'worker', locked_by, 'error', 'lease expired'
+    )),
+    finished_at = case when attempt_number >= max_attempts then now() end
+where status = 'running' and locked_until < now()
+returning id, status;

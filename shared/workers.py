@@ -1,0 +1,64 @@
+"""The shop's workers by name, as a schedule, an HTTP call or the CLI starts them.
+
+- `restoration`: restore pending photos, then finish the orders whose photos are all final;
+- `email`: send queued email;
+- `cleanup`: remove what was abandoned.
+Each run reports what it did, as a dict that the handler logs and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from shared.config import Settings
+from shared.deps import get_database, get_storage
+from shared.errors import NotFound
+from shared.queue import Queue, run_queue
+
+log = logging.getLogger("restoreclick.workers")
+
+RESTORATION = Queue("restoration", base_delay_seconds=30, max_delay_seconds=1800, lease_seconds=300)
+ORDER_WORK = Queue("order_work", base_delay_seconds=10, max_delay_seconds=600, lease_seconds=600)
+WORKER_NAMES = ("restoration", "email", "cleanup")
+
+
+def email_queue(settings: Settings) -> Queue:
+    return Queue("email", base_delay_seconds=settings.email_retry_delay_ms / 1000,
+                 max_delay_seconds=6 * 3600, lease_seconds=120)
+
+
+def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *, once: bool = False) -> dict[str, Any]:
+    """Run one worker until its queue is empty or its time runs low (one batch if `once`)."""
+    database, storage = get_database(), get_storage()
+    batches = 1 if once else None
+    if name == "restoration":
+        from shared.order_work import finish_order, queue_finish_for_settled_orders
+        from shared.restoration import restoration_from_settings
+        from shared.restoration.worker import restore_photo
+
+        provider = restoration_from_settings(settings)
+        restored = run_queue(database, RESTORATION, lambda job: restore_photo(database, storage, provider, settings, job),
+                             time_left=time_left, max_batches=batches)
+        queued = queue_finish_for_settled_orders(database)
+        finished = run_queue(database, ORDER_WORK, lambda job: finish_order(database, storage, job),
+                             time_left=time_left, max_batches=batches, concurrency=1)
+        report = {"restoration": restored.as_dict(), "orders_ready": queued, "order_work": finished.as_dict()}
+    elif name == "email":
+        from shared.email import email_from_settings
+        from shared.email.worker import send_email
+
+        provider = email_from_settings(settings)
+        report = {"email": run_queue(database, email_queue(settings),
+                                     lambda job: send_email(database, storage, provider, settings, job),
+                                     time_left=time_left, max_batches=batches).as_dict()}
+    elif name == "cleanup":
+        from shared.cleanup import run_cleanup
+
+        result = run_cleanup(database, storage, settings, time_left=time_left)
+        report = {"cleanup": {"counts": result.counts, "finished": result.finished}}
+    else:
+        raise NotFound(f"no worker named {name!r}; choose from {', '.join(WORKER_NAMES)}", code="unknown_worker")
+    log.info("worker run finished", extra={"worker": name, "report": report})
+    return report

@@ -1,0 +1,288 @@
+"""LocalPayments, the stand-in for Stripe Checkout on a laptop: sessions, payment, expiry,
+and events shaped like the ones Stripe delivers, so the real webhook code runs."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stripe
+
+from shared.errors import Conflict, NotFound
+from shared.payments.base import checkout_session_info
+from shared.payments.local_provider import LocalPayments
+from shared.payments.signing import sign_webhook_payload, verify_webhook
+from tests.payments.factories import CHECKOUT_ID, UPLOAD_SESSION_ID, checkout_request
+from tests.payments.stripe_standin import StripeStandIn
+
+PUBLIC_BASE_URL = "http://localhost:8000/"
+
+# A checkout.session.completed event as Stripe delivers it (trimmed to the fields the
+# shop reads, plus the envelope, which is complete).
+STRIPE_EVENT: dict[str, Any] = {
+    "id": "evt_1QxYz2AbCdEfGhIjKlMnOpQr",
+    "object": "event",
+    "api_version": "2025-10-29.clover",
+    "created": 1767225660,
+    "data": {
+        "object": {
+            "id": "cs_test_a1B2c3D4e5F6g7H8i9J0",
+            "object": "checkout.session",
+            "amount_subtotal": 4500,
+            "amount_total": 4500,
+            "cancel_url": "https://restoreclick.test/upload/x",
+            "client_reference_id": CHECKOUT_ID,
+            "created": 1767225600,
+            "currency": "eur",
+            "customer_details": {"email": "ada@example.com", "name": "Ada Lovelace"},
+            "customer_email": "ada@example.com",
+            "expires_at": 1767229200,
+            "livemode": False,
+            "metadata": {"upload_session_id": UPLOAD_SESSION_ID, "checkout_id": CHECKOUT_ID},
+            "mode": "payment",
+            "payment_intent": "pi_3QxYz2AbCdEfGhIj0KlMnOpQ",
+            "payment_status": "paid",
+            "status": "complete",
+            "success_url": "https://restoreclick.test/thanks?session_id={CHECKOUT_SESSION_ID}",
+            "url": None,
+        }
+    },
+    "livemode": False,
+    "pending_webhooks": 1,
+    "request": {"id": None, "idempotency_key": None},
+    "type": "checkout.session.completed",
+}
+
+# Every field of Stripe's Checkout Session object the stand-in may use: it must not
+# invent a field Stripe does not have.
+STRIPE_SESSION_FIELDS = {
+    "id", "object", "adaptive_pricing", "after_expiration", "allow_promotion_codes",
+    "amount_subtotal", "amount_total", "automatic_tax", "billing_address_collection",
+    "cancel_url", "client_reference_id", "client_secret", "consent", "consent_collection",
+    "created", "currency", "custom_fields", "custom_text", "customer", "customer_creation",
+    "customer_details", "customer_email", "discounts", "expires_at", "invoice",
+    "invoice_creation", "livemode", "locale", "metadata", "mode", "payment_intent",
+    "payment_link", "payment_method_collection", "payment_method_options",
+    "payment_method_types", "payment_status", "phone_number_collection", "recovered_from",
+    "setup_intent", "shipping_address_collection", "shipping_cost", "shipping_options",
+    "status", "submit_type", "subscription", "success_url", "total_details", "ui_mode", "url",
+}  # fmt: skip
+
+
+@pytest.fixture
+def provider(tmp_path: Path) -> LocalPayments:
+    return LocalPayments(tmp_path / "payments", PUBLIC_BASE_URL)
+
+
+def test_create_then_retrieve_an_open_unpaid_session(provider: LocalPayments) -> None:
+    request = checkout_request()
+
+    created = provider.create_checkout_session(request)
+    info = provider.retrieve_checkout_session(created.id)
+
+    assert created.id.startswith("cs_local_")
+    assert created.url == f"http://localhost:8000/dev/checkout/{created.id}"
+    assert created.expires_at == datetime.fromtimestamp(int(request.expires_at.timestamp()), UTC)
+    assert info.id == created.id
+    assert (info.status, info.payment_status) == ("open", "unpaid")
+    assert info.amount_total == 4500
+    assert info.currency == "eur"
+    assert info.customer_email == "ada@example.com"
+    assert info.client_reference_id == CHECKOUT_ID
+    assert info.payment_intent is None
+    assert info.metadata == {"upload_session_id": UPLOAD_SESSION_ID, "checkout_id": CHECKOUT_ID}
+    assert abs(info.created.timestamp() - time.time()) < 5
+
+
+def test_pay_returns_a_completed_event_shaped_like_stripes(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request())
+
+    event = provider.pay(created.id)
+
+    assert set(event) == set(STRIPE_EVENT)
+    assert set(event["data"]) == set(STRIPE_EVENT["data"])
+    session = event["data"]["object"]
+    assert set(STRIPE_EVENT["data"]["object"]) - {"url"} <= set(session)
+    assert set(session) <= STRIPE_SESSION_FIELDS
+    for key, value in STRIPE_EVENT.items():
+        assert type(event[key]) is type(value), key
+    for key, value in STRIPE_EVENT["data"]["object"].items():
+        if value is not None and key in session:
+            assert type(session[key]) is type(value), key
+
+    assert event["id"].startswith("evt_")
+    assert event["object"] == "event"
+    assert event["type"] == "checkout.session.completed"
+    assert event["livemode"] is False
+    assert abs(event["created"] - time.time()) < 5
+    assert session["id"] == created.id
+    assert session["object"] == "checkout.session"
+    assert (session["status"], session["payment_status"]) == ("complete", "paid")
+    assert session["payment_intent"].startswith("pi_")
+    assert session["amount_total"] == 4500
+    assert session["currency"] == "eur"
+    assert session["customer_email"] == "ada@example.com"
+    assert session["client_reference_id"] == CHECKOUT_ID
+    assert session["metadata"] == {
+        "upload_session_id": UPLOAD_SESSION_ID,
+        "checkout_id": CHECKOUT_ID,
+    }
+    assert "idempotency_key" not in session and "line_items" not in session
+
+
+def test_the_event_goes_through_signing_and_the_official_library(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request())
+    payload = json.dumps(provider.pay(created.id)).encode()
+    header = sign_webhook_payload(payload, "whsec_local")
+
+    ours = verify_webhook(payload, header, ["whsec_local"], 300)
+    theirs = stripe.Webhook.construct_event(payload, header, "whsec_local")
+
+    assert theirs["type"] == ours["type"] == "checkout.session.completed"
+    assert theirs["data"]["object"]["payment_status"] == "paid"
+    info = checkout_session_info(ours["data"]["object"])
+    assert info == provider.retrieve_checkout_session(created.id)
+
+
+def test_retrieve_after_paying(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request())
+    event = provider.pay(created.id)
+
+    info = provider.retrieve_checkout_session(created.id)
+
+    assert (info.status, info.payment_status) == ("complete", "paid")
+    assert info.payment_intent == event["data"]["object"]["payment_intent"]
+
+
+def test_paying_twice_takes_one_payment(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request())
+
+    first = provider.pay(created.id)
+    second = provider.pay(created.id)
+
+    assert second["data"]["object"]["payment_intent"] == first["data"]["object"]["payment_intent"]
+    assert second["type"] == "checkout.session.completed"
+
+
+def test_same_idempotency_key_gives_the_same_session(provider: LocalPayments) -> None:
+    request = checkout_request()
+
+    first = provider.create_checkout_session(request)
+    again = provider.create_checkout_session(request)
+    other = provider.create_checkout_session(checkout_request(idempotency_key="checkout-other"))
+
+    assert again == first
+    assert other.id != first.id
+    assert len(list(provider.store_dir.glob("cs_local_*.json"))) == 2
+
+
+def test_expire(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request())
+
+    event = provider.expire(created.id)
+
+    assert event["type"] == "checkout.session.expired"
+    assert set(event) == set(STRIPE_EVENT)
+    assert event["data"]["object"]["status"] == "expired"
+    assert event["data"]["object"]["payment_status"] == "unpaid"
+    info = provider.retrieve_checkout_session(created.id)
+    assert (info.status, info.payment_status) == ("expired", "unpaid")
+
+
+def test_paying_an_expired_session_is_a_conflict(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request())
+    provider.expire(created.id)
+
+    with pytest.raises(Conflict) as caught:
+        provider.pay(created.id)
+
+    assert caught.value.code == "checkout_expired"
+    assert caught.value.status_code == 409
+    assert provider.retrieve_checkout_session(created.id).payment_status == "unpaid"
+
+
+def test_paying_after_the_expiry_time_is_a_conflict(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(
+        checkout_request(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    )
+
+    with pytest.raises(Conflict):
+        provider.pay(created.id)
+    assert provider.retrieve_checkout_session(created.id).payment_status == "unpaid"
+
+
+def test_expiring_a_paid_session_leaves_it_paid(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request())
+    provider.pay(created.id)
+
+    provider.expire(created.id)
+
+    info = provider.retrieve_checkout_session(created.id)
+    assert (info.status, info.payment_status) == ("complete", "paid")
+
+
+def test_list_completed_returns_only_completed_sessions(provider: LocalPayments) -> None:
+    since = datetime.now(UTC)  # same second as the sessions below: still included
+    paid = [
+        provider.create_checkout_session(checkout_request(idempotency_key=f"paid-{i}"))
+        for i in range(3)
+    ]
+    for created in paid:
+        provider.pay(created.id)
+    provider.create_checkout_session(checkout_request(idempotency_key="open"))
+    expired = provider.create_checkout_session(checkout_request(idempotency_key="expired"))
+    provider.expire(expired.id)
+
+    found = list(provider.list_completed_checkout_sessions(since))
+
+    assert sorted(info.id for info in found) == sorted(c.id for c in paid)
+    assert all((info.status, info.payment_status) == ("complete", "paid") for info in found)
+    assert (
+        list(provider.list_completed_checkout_sessions(datetime.now(UTC) + timedelta(seconds=2)))
+        == []
+    )
+
+
+def test_list_skips_completed_sessions_from_before(provider: LocalPayments) -> None:
+    old = provider.create_checkout_session(checkout_request(idempotency_key="old"))
+    provider.pay(old.id)
+    path = provider.store_dir / f"{old.id}.json"
+    session = json.loads(path.read_text())
+    session["created"] -= 7200
+    path.write_text(json.dumps(session))
+
+    assert (
+        list(provider.list_completed_checkout_sessions(datetime.now(UTC) - timedelta(hours=1)))
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    ["cs_local_nothere", "cs_test_abc", "cs_local_", "cs_local_../../etc/passwd", "../x"],
+)
+def test_unknown_or_hostile_ids_are_not_found(provider: LocalPayments, session_id: str) -> None:
+    with pytest.raises(NotFound):
+        provider.retrieve_checkout_session(session_id)
+    with pytest.raises(NotFound):
+        provider.pay(session_id)
+
+
+def test_the_local_and_stripe_providers_agree(
+    provider: LocalPayments, stripe_standin: StripeStandIn
+) -> None:
+    """The same request gives the same view of the session through either provider."""
+    from shared.payments.stripe_provider import StripePayments
+
+    real = StripePayments(secret_key="sk_test_x", api_base=stripe_standin.base_url)
+    request = checkout_request()
+
+    local = provider.retrieve_checkout_session(provider.create_checkout_session(request).id)
+    remote = real.retrieve_checkout_session(real.create_checkout_session(request).id)
+
+    ignore = {"id", "created"}
+    assert local.model_dump(exclude=ignore) == remote.model_dump(exclude=ignore)

@@ -1,0 +1,113 @@
+"""Paid orders become restored photos, a ZIP and an email, with no one watching."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from shared import db
+from shared.config import Settings, get_settings
+from shared.deps import get_storage
+from shared.queue import deadline_in
+from shared.workers import run_worker
+from tests.functions.conftest import rows
+from tests.functions.shopping import press_pay, start_checkout, upload_photos
+
+
+def paid_order(shop: TestClient, photos: int = 2) -> str:
+    session = upload_photos(shop, photos)
+    checkout = start_checkout(shop, session["upload_session_id"])
+    assert press_pay(shop, checkout["checkout_url"]).status_code == 303
+    return checkout["checkout_session_id"]
+
+
+def test_an_order_is_restored_zipped_and_emailed(shop: TestClient, conn: db.Connection, settings: Settings) -> None:
+    paid_order(shop, photos=2)
+    report = run_worker("restoration", get_settings(), deadline_in(120))
+    assert report["restoration"]["succeeded"] == 2 and report["order_work"]["succeeded"] == 1
+    [order] = rows(conn, "select * from orders")
+    assert order["status"] == "completed" and order["completed_at"] is not None
+    restored = rows(conn, "select * from images where type = 'restored' order by filename")
+    assert len(restored) == 2 and all(r["source_image_id"] for r in restored)
+    storage = get_storage()
+    for image in restored:
+        decoded = Image.open(io.BytesIO(storage.store.read(image["storage_path"])))
+        assert decoded.format == "JPEG" and decoded.size == (image["width"], image["height"])
+    [zip_object] = storage.store.list(f"downloads/{order['id']}/")
+    with zipfile.ZipFile(io.BytesIO(storage.store.read(zip_object.path))) as archive:
+        assert sorted(archive.namelist()) == ["photo0 (restored).jpg", "photo1 (restored).jpg"]
+        assert archive.testzip() is None
+
+    emails = run_worker("email", get_settings(), deadline_in(60))
+    assert emails["email"]["succeeded"] == 2  # confirmation, then completion
+    sent = rows(conn, "select template, status, provider_message_id from email_queue order by created_at")
+    assert [(e["template"], e["status"]) for e in sent] == [("order_confirmation", "sent"), ("restoration_complete", "sent")]
+    assert all(e["provider_message_id"] for e in sent)
+    outbox = shop.get("/dev/outbox?format=json").json()["messages"]
+    complete = next(m for m in outbox if "ready" in m["subject"])
+    assert complete["to"] == "ada@example.com"
+    assert sorted(complete["attachments"]) == ["photo0 (restored).jpg", "photo1 (restored).jpg"]
+    [link] = complete["download_links"]
+    assert urlsplit(link).path.startswith("/api/download/rc_dl_")
+    # Only the hash of the token is in the database.
+    token = urlsplit(link).path.rsplit("/", 1)[-1]
+    assert rows(conn, "select count(*) as n from download_links where token_hash = encode(sha256(%s::bytea), 'hex')", token) == [{"n": 1}]
+    assert token not in str(rows(conn, "select * from download_links")) + str(rows(conn, "select payload from email_queue"))
+
+
+def test_a_retried_job_never_makes_a_second_restored_image(shop: TestClient, conn: db.Connection) -> None:
+    paid_order(shop, photos=1)
+    run_worker("restoration", get_settings(), deadline_in(60))
+    conn.execute("update restoration_jobs set status = 'pending', attempt_number = 0, finished_at = null")
+    run_worker("restoration", get_settings(), deadline_in(60))
+    assert rows(conn, "select count(*) as n from images where type = 'restored'") == [{"n": 1}]
+    assert rows(conn, "select count(*) as n from order_jobs") == [{"n": 1}]
+
+
+def test_a_provider_failing_twice_then_succeeding(shop: TestClient, conn: db.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.restoration.local import LocalRestoration
+
+    real = LocalRestoration.restore
+    calls = {"n": 0}
+
+    def flaky(self: LocalRestoration, photo: bytes) -> bytes:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise ConnectionError("provider hiccup")
+        return real(self, photo)
+
+    monkeypatch.setattr(LocalRestoration, "restore", flaky)
+    paid_order(shop, photos=1)
+    for _ in range(3):
+        run_worker("restoration", get_settings(), deadline_in(60))
+        conn.execute("update restoration_jobs set run_after = now() where status = 'pending'")
+    [job] = rows(conn, "select status, attempt_number, error_history from restoration_jobs")
+    assert job["status"] == "succeeded" and job["attempt_number"] == 3
+    assert [e["error"] for e in job["error_history"]] == ["ConnectionError: provider hiccup"] * 2
+    assert rows(conn, "select status from orders") == [{"status": "completed"}]
+
+
+def test_a_provider_failing_always_ends_dead_and_the_order_failed(
+    shop: TestClient, conn: db.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.restoration.local import LocalRestoration
+
+    def broken(self: LocalRestoration, photo: bytes) -> bytes:
+        raise ConnectionError("provider down")
+
+    monkeypatch.setattr(LocalRestoration, "restore", broken)
+    paid_order(shop, photos=1)
+    for _ in range(get_settings().max_restoration_attempts + 1):
+        run_worker("restoration", get_settings(), deadline_in(60))
+        conn.execute("update restoration_jobs set run_after = now() where status = 'pending'")
+    [job] = rows(conn, "select status, attempt_number, error_history from restoration_jobs")
+    assert job["status"] == "dead" and job["attempt_number"] == get_settings().max_restoration_attempts
+    assert len(job["error_history"]) == get_settings().max_restoration_attempts
+    assert rows(conn, "select status from orders") == [{"status": "failed"}]
+    assert rows(conn, "select template from email_queue order by created_at") == [
+        {"template": "order_confirmation"}, {"template": "restoration_failed"}]
