@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     worker_secret_key: SecretStr = SecretStr(LOCAL_WORKER_SECRET)
     cleanup_retention_days: int = Field(7, gt=0)
     max_restoration_attempts: int = Field(3, ge=1, le=100)
+    # How long a worker holds a restoration job before others may take it (the heartbeat
+    # extends it while the worker lives).
+    restoration_lease_seconds: int = Field(300, ge=1)
     email_retry_delay_ms: int = Field(60_000, ge=0)
     download_link_ttl_days: int = Field(30, gt=0)
     download_max_uses: int = Field(10, gt=0)

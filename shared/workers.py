@@ -19,9 +19,13 @@ from shared.queue import Queue, run_queue
 
 log = logging.getLogger("restoreclick.workers")
 
-RESTORATION = Queue("restoration", base_delay_seconds=30, max_delay_seconds=1800, lease_seconds=300)
 ORDER_WORK = Queue("order_work", base_delay_seconds=10, max_delay_seconds=600, lease_seconds=600)
 WORKER_NAMES = ("restoration", "email", "cleanup")
+
+
+def restoration_queue(settings: Settings) -> Queue:
+    return Queue("restoration", base_delay_seconds=30, max_delay_seconds=1800,
+                 lease_seconds=settings.restoration_lease_seconds)
 
 
 def email_queue(settings: Settings) -> Queue:
@@ -39,7 +43,7 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
         from shared.restoration.worker import restore_photo
 
         provider = restoration_from_settings(settings)
-        restored = run_queue(database, RESTORATION, lambda job: restore_photo(database, storage, provider, settings, job),
+        restored = run_queue(database, restoration_queue(settings), lambda job: restore_photo(database, storage, provider, settings, job),
                              time_left=time_left, max_batches=batches)
         queued = queue_finish_for_settled_orders(database)
         finished = run_queue(database, ORDER_WORK, lambda job: finish_order(database, storage, job),

@@ -92,8 +92,9 @@ class LocalObjectStore:
         return found
 
     def delete(self, paths: list[str]) -> None:
-        for path in paths:
-            self.file(path).unlink(missing_ok=True)
+        # Check every path before deleting any: a bad path must not leave half a batch done.
+        for file in [self.file(path) for path in paths]:
+            file.unlink(missing_ok=True)
 
     def move(self, source: str, destination: str) -> None:
         src, dst = self.file(source), self.file(destination)
@@ -102,7 +103,12 @@ class LocalObjectStore:
                 return  # moved already
             raise StorageObjectMissing(f"no object at {source} or {destination}")
         dst.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dst)
+        try:
+            os.replace(src, dst)
+        except FileNotFoundError:
+            # A concurrent move of the same object won the race: fine if it arrived.
+            if not dst.exists():
+                raise StorageObjectMissing(f"no object at {source} or {destination}") from None
 
     def _signed(self, method: str, path: str, expires_in: int, download: str = "") -> str:
         check_path(path)

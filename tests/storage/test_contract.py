@@ -1,0 +1,202 @@
+"""The `ObjectStore` contract, proved the same way on every backend (see conftest.py)."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from shared.storage.base import ObjectStore, StorageObjectMissing
+from tests.storage.conftest import PAGE_SIZE, Backend, download_filename
+
+
+def test_an_object_put_can_be_read_stated_and_listed(object_store: ObjectStore) -> None:
+    object_store.put("uploads/a/photo.jpg", b"jpeg bytes", "image/jpeg")
+    object_store.put("uploads/a/scan.png", io.BytesIO(b"png bytes, streamed"), "image/png")
+
+    assert object_store.read("uploads/a/photo.jpg") == b"jpeg bytes"
+    assert object_store.read("uploads/a/scan.png") == b"png bytes, streamed"
+    stat = object_store.stat("uploads/a/photo.jpg")
+    assert stat is not None
+    assert (stat.path, stat.size) == ("uploads/a/photo.jpg", len(b"jpeg bytes"))
+    assert stat.updated_at is not None and stat.updated_at.tzinfo is not None
+    assert stat.content_type in (None, "image/jpeg")
+    listed = object_store.list("uploads/a/")
+    assert [(o.path, o.size) for o in listed] == [
+        ("uploads/a/photo.jpg", len(b"jpeg bytes")),
+        ("uploads/a/scan.png", len(b"png bytes, streamed")),
+    ]
+
+
+def test_putting_a_path_again_replaces_the_object(object_store: ObjectStore) -> None:
+    object_store.put("restored/1.jpg", b"first", "image/jpeg")
+    object_store.put("restored/1.jpg", b"second, longer", "image/jpeg")
+    assert object_store.read("restored/1.jpg") == b"second, longer"
+    assert [o.size for o in object_store.list("restored/")] == [len(b"second, longer")]
+
+
+def test_a_stream_is_stored_from_where_the_caller_left_it(object_store: ObjectStore) -> None:
+    stream = io.BytesIO(b"HEADER:the photo")
+    stream.read(len(b"HEADER:"))
+    object_store.put("x/photo.jpg", stream, "image/jpeg")
+    assert object_store.read("x/photo.jpg") == b"the photo"
+
+
+def test_a_missing_object_has_no_stat_and_cannot_be_read(object_store: ObjectStore) -> None:
+    assert object_store.stat("uploads/none.jpg") is None
+    with pytest.raises(StorageObjectMissing):
+        object_store.read("uploads/none.jpg")
+    with pytest.raises(StorageObjectMissing):
+        object_store.open("uploads/none.jpg")
+
+
+def test_listing_walks_every_page_and_every_subfolder(object_store: ObjectStore) -> None:
+    expected = {f"uploads/temp/s1/{n}.jpg": n for n in range(PAGE_SIZE * 3 + 1)}
+    expected |= {f"uploads/temp/s2/deeper/{n}.jpg": n for n in range(PAGE_SIZE + 1)}
+    for path, n in expected.items():
+        object_store.put(path, b"x" * (n + 1), "image/jpeg")
+
+    listed = object_store.list("uploads/temp/")
+
+    assert sorted(o.path for o in listed) == sorted(expected)
+    assert {o.path: o.size for o in listed} == {p: n + 1 for p, n in expected.items()}
+    assert len(object_store.list("uploads/temp/s1/")) == PAGE_SIZE * 3 + 1
+
+
+def test_a_listing_prefix_is_a_folder_and_sees_nothing_beside_it(object_store: ObjectStore) -> None:
+    for path in ("orders/a/1.jpg", "orders/ab/2.jpg", "orders/a-b/3.jpg", "orders/a.jpg"):
+        object_store.put(path, b"x", "image/jpeg")
+
+    assert [o.path for o in object_store.list("orders/a/")] == ["orders/a/1.jpg"]
+    assert [o.path for o in object_store.list("orders/a")] == ["orders/a/1.jpg"]
+    assert object_store.list("orders/none/") == []
+    assert object_store.list("elsewhere/") == []
+
+
+def test_delete_removes_and_is_idempotent(object_store: ObjectStore) -> None:
+    object_store.put("t/1.jpg", b"1", "image/jpeg")
+    object_store.put("t/2.jpg", b"2", "image/jpeg")
+    object_store.put("t/keep.jpg", b"3", "image/jpeg")
+
+    object_store.delete(["t/1.jpg", "t/2.jpg", "t/never-existed.jpg"])
+    object_store.delete(["t/1.jpg", "t/2.jpg"])  # already gone: still fine
+    object_store.delete([])
+
+    assert [o.path for o in object_store.list("t/")] == ["t/keep.jpg"]
+
+
+def test_move_is_idempotent_and_refuses_when_both_ends_are_missing(
+    object_store: ObjectStore,
+) -> None:
+    object_store.put("uploads/temp/s/p.jpg", b"the photo", "image/jpeg")
+
+    object_store.move("uploads/temp/s/p.jpg", "uploads/originals/o/p.jpg")
+    object_store.move(
+        "uploads/temp/s/p.jpg", "uploads/originals/o/p.jpg"
+    )  # run again: done already
+
+    assert object_store.stat("uploads/temp/s/p.jpg") is None
+    assert object_store.read("uploads/originals/o/p.jpg") == b"the photo"
+    with pytest.raises(StorageObjectMissing):
+        object_store.move("uploads/temp/s/gone.jpg", "uploads/originals/o/gone.jpg")
+
+
+def test_move_onto_an_existing_object_replaces_it(object_store: ObjectStore) -> None:
+    object_store.put("a/new.jpg", b"new", "image/jpeg")
+    object_store.put("b/old.jpg", b"old", "image/jpeg")
+    object_store.move("a/new.jpg", "b/old.jpg")
+    assert object_store.read("b/old.jpg") == b"new"
+    assert object_store.stat("a/new.jpg") is None
+
+
+def test_open_streams_the_object_in_pieces(object_store: ObjectStore) -> None:
+    data = os.urandom(700_000)
+    object_store.put("big/photo.jpg", io.BytesIO(data), "image/jpeg")
+
+    pieces = []
+    with object_store.open("big/photo.jpg") as stream:
+        while piece := stream.read(64 * 1024):
+            assert len(piece) <= 64 * 1024
+            pieces.append(piece)
+    assert len(pieces) > 1
+    assert b"".join(pieces) == data
+
+
+def test_a_signed_download_url_serves_the_bytes_as_an_attachment(object_store: ObjectStore) -> None:
+    object_store.put("downloads/o/order.zip", b"zip bytes", "application/zip")
+    name = "Restored photos \u2013 M\u00fcller 1952 (1).zip"
+
+    url = object_store.signed_download_url("downloads/o/order.zip", 60, name)
+    response = httpx.get(url)
+
+    assert url.startswith("http://127.0.0.1:")
+    assert response.status_code == 200, response.text
+    assert response.content == b"zip bytes"
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("attachment")
+    assert download_filename(disposition) == name
+
+    plain = httpx.get(object_store.signed_download_url("downloads/o/order.zip", 60))
+    assert plain.status_code == 200 and plain.content == b"zip bytes"
+    assert "attachment" not in plain.headers.get("content-disposition", "")
+
+
+def test_a_signed_download_url_stops_working_when_it_expires(backend: Backend) -> None:
+    backend.store.put("downloads/o/order.zip", b"zip bytes", "application/zip")
+    url = backend.store.signed_download_url("downloads/o/order.zip", 2, "order.zip")
+
+    assert httpx.get(url).status_code == 200
+    if not backend.refuses_expired_urls:
+        # moto ignores expiry; S3 enforces what the signed URL says.
+        query = parse_qs(urlsplit(url).query)
+        assert query["X-Amz-Expires"] == ["2"] and query["X-Amz-Signature"]
+        return
+    time.sleep(2.1)
+    assert httpx.get(url).status_code >= 400
+
+
+def test_a_signed_upload_url_takes_the_bytes_a_browser_puts(object_store: ObjectStore) -> None:
+    upload = object_store.signed_upload_url("uploads/temp/s/abc.jpg", 60, "image/jpeg")
+    assert upload.url.startswith("http://127.0.0.1:")
+    assert upload.headers["content-type"] == "image/jpeg"
+
+    response = httpx.request(
+        upload.method, upload.url, content=b"browser bytes", headers=upload.headers
+    )
+
+    assert response.status_code == 200, response.text
+    assert object_store.read("uploads/temp/s/abc.jpg") == b"browser bytes"
+    stat = object_store.stat("uploads/temp/s/abc.jpg")
+    assert stat is not None and stat.size == len(b"browser bytes")
+
+
+@pytest.mark.parametrize("path", ["../x", "/abs", "a//b", "a/../../b", "a/./b", ""])
+def test_paths_that_could_escape_are_refused_by_every_operation(
+    object_store: ObjectStore, path: str
+) -> None:
+    operations = [
+        lambda: object_store.put(path, b"x", "image/jpeg"),
+        lambda: object_store.open(path),
+        lambda: object_store.read(path),
+        lambda: object_store.stat(path),
+        lambda: object_store.delete(["fine.jpg", path]),
+        lambda: object_store.move(path, "fine.jpg"),
+        lambda: object_store.move("fine.jpg", path),
+        lambda: object_store.signed_download_url(path, 60),
+        lambda: object_store.signed_upload_url(path, 60, "image/jpeg"),
+    ]
+    object_store.put("fine.jpg", b"x", "image/jpeg")
+    for operation in operations:
+        with pytest.raises(ValueError):
+            operation()
+    assert object_store.read("fine.jpg") == b"x"  # the batch delete refused before deleting
+
+
+@pytest.mark.parametrize("prefix", ["../", "/etc/"])
+def test_listing_outside_the_bucket_is_refused(object_store: ObjectStore, prefix: str) -> None:
+    with pytest.raises(ValueError):
+        object_store.list(prefix)

@@ -1,0 +1,97 @@
+"""Remote backends report trouble as `StorageUnavailable`, and only a missing object as
+`StorageObjectMissing`: a wrong bucket or key is a configuration problem, not a lost photo."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from shared.storage.base import StorageObjectMissing, StorageUnavailable
+from shared.storage.s3 import S3ObjectStore
+from shared.storage.supabase import SupabaseObjectStore
+from tests.storage.conftest import SERVICE_ROLE_KEY, new_bucket
+from tests.storage.supabase_standin import SupabaseStandIn
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """An address where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def s3_store_at(aws_environment: None) -> Iterator[Callable[[str, str], S3ObjectStore]]:
+    made: list[S3ObjectStore] = []
+
+    def make(endpoint: str, bucket: str) -> S3ObjectStore:
+        # One attempt: the retries of the default client would only slow the test down.
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            config=Config(retries={"mode": "standard", "max_attempts": 1}),
+        )
+        made.append(S3ObjectStore(bucket, client=client))
+        return made[-1]
+
+    yield make
+    for store in made:
+        store.close()
+
+
+def test_s3_missing_bucket_or_server_is_unavailable_not_missing(
+    s3_store_at: Callable[[str, str], S3ObjectStore], moto_endpoint: str, closed_port_url: str
+) -> None:
+    no_bucket = s3_store_at(moto_endpoint, new_bucket())
+    with pytest.raises(StorageUnavailable):
+        no_bucket.read("a.jpg")
+    with pytest.raises(StorageUnavailable):
+        no_bucket.put("a.jpg", b"x", "image/jpeg")
+    with pytest.raises(StorageUnavailable):
+        no_bucket.list("a/")
+
+    no_server = s3_store_at(closed_port_url, new_bucket())
+    with pytest.raises(StorageUnavailable):
+        no_server.stat("a.jpg")
+    with pytest.raises(StorageUnavailable):
+        no_server.delete(["a.jpg"])
+
+
+def test_supabase_wrong_key_bucket_or_server_is_unavailable_not_missing(
+    supabase_standin: tuple[SupabaseStandIn, str], closed_port_url: str
+) -> None:
+    stand_in, url = supabase_standin
+    bucket = new_bucket()
+    stand_in.create_bucket(bucket)
+    stores = [
+        SupabaseObjectStore(url, "not-the-key", bucket),
+        SupabaseObjectStore(url, SERVICE_ROLE_KEY, new_bucket()),
+        SupabaseObjectStore(closed_port_url, SERVICE_ROLE_KEY, bucket),
+    ]
+    try:
+        for store in stores:
+            with pytest.raises(StorageUnavailable):
+                store.read("a.jpg")
+            with pytest.raises(StorageUnavailable):
+                store.stat("a.jpg")
+            with pytest.raises(StorageUnavailable):
+                store.put("a.jpg", b"x", "image/jpeg")
+            with pytest.raises(StorageUnavailable):
+                store.move("a.jpg", "b.jpg")
+    finally:
+        for store in stores:
+            store.close()
+
+    # With the right key and bucket, the same read is a missing object.
+    good = SupabaseObjectStore(url, SERVICE_ROLE_KEY, bucket)
+    try:
+        with pytest.raises(StorageObjectMissing):
+            good.read("a.jpg")
+    finally:
+        good.close()
