@@ -24,6 +24,10 @@ SERVER_USER = "pgserver"
 SUPERUSER = "postgres"
 
 
+class EmbeddedPostgresError(RuntimeError):
+    """initdb or pg_ctl failed; the message carries what it printed."""
+
+
 def _bin_dir() -> Path:
     try:
         with warnings.catch_warnings():
@@ -104,9 +108,9 @@ class EmbeddedPostgres:
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def _bin(self, name: str, *args: str, user: str | None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        result = subprocess.run(
             [str(_bin_dir() / name), *args],
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
             user=user,
@@ -114,6 +118,11 @@ class EmbeddedPostgres:
             # The server inherits our environment; keep PG* variables of the caller out.
             env={k: v for k, v in os.environ.items() if not k.startswith("PG")},
         )
+        if result.returncode != 0:
+            raise EmbeddedPostgresError(
+                f"{name} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
+            )
+        return result
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -197,7 +206,7 @@ class EmbeddedPostgres:
         user = self._run_user()
         try:
             self._bin("pg_ctl", "-D", str(self.pgdata), "-m", mode, "-w", "stop", user=user)
-        except subprocess.CalledProcessError:
+        except EmbeddedPostgresError:
             # Already stopped, or stale pid file: nothing left to stop.
             pass
 

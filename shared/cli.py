@@ -52,5 +52,36 @@ def reconcile(
         console.print(f"  [yellow]skipped[/] {session_id}: {reason}")
 
 
+@app.command()
+def monitor() -> None:
+    """Queue and storage health; exits 1 when an alert fires (for a cron alarm)."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from shared.config import get_settings
+    from shared.deps import get_database
+    from shared.monitoring import check_health
+
+    health = check_health(get_database(), get_settings())
+    console = Console()
+    table = Table(title="queues")
+    columns = ["queue", "pending", "oldest_pending_seconds", "running", "dead", "stuck", "p50_seconds",
+               "p95_seconds", "error_rate"]
+    for column in columns:
+        table.add_column(column)
+    for q in health.queues:
+        table.add_row(*[f"{q[c]:.1f}" if isinstance(q[c], float) else str(q[c]) for c in columns])
+    console.print(table)
+    console.print(f"storage: {health.storage_bytes} bytes" + (
+        f" of {health.storage_quota_bytes}" if health.storage_quota_bytes else ""))
+    for alert in health.alerts:
+        console.print(f"[bold red]ALERT[/] {alert}")
+    print(json.dumps({"alerts": health.alerts}))
+    if health.alerts:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     # Name of the restoration worker Lambda, invoked asynchronously after an order commits.
     restoration_worker_function: str | None = None
     worker_secret_key: SecretStr = SecretStr(LOCAL_WORKER_SECRET)
+    # Storage quota for the monitor's 80% alert (unset: no storage alert).
+    storage_quota_bytes: int | None = Field(None, gt=0)
     cleanup_retention_days: int = Field(7, gt=0)
     max_restoration_attempts: int = Field(3, ge=1, le=100)
     # How long a worker holds a restoration job before others may take it (the heartbeat
