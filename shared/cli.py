@@ -53,6 +53,29 @@ def reconcile(
 
 
 @app.command()
+def cleanup(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would go; change nothing.")] = False,
+    max_seconds: Annotated[float, typer.Option(help="Stop after this long; the next run resumes.")] = 600,
+) -> None:
+    """Remove abandoned uploads, dead links, old events and finished jobs."""
+    from rich.console import Console
+
+    from shared.cleanup import run_cleanup
+    from shared.config import get_settings
+    from shared.deps import get_database, get_storage
+    from shared.queue import deadline_in
+
+    report = run_cleanup(get_database(), get_storage(), get_settings(),
+                         time_left=deadline_in(max_seconds), dry_run=dry_run)
+    console = Console()
+    verb = "would remove" if dry_run else "removed"
+    for what, n in report.counts.items():
+        console.print(f"  {what}: {verb} {n}")
+    if not report.finished:
+        console.print("[yellow]stopped for time; the next run resumes[/]")
+
+
+@app.command()
 def monitor() -> None:
     """Queue and storage health; exits 1 when an alert fires (for a cron alarm)."""
     import json

@@ -1,0 +1,116 @@
+"""Cleanup removes what was abandoned, and never what a paid order needs."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from psycopg.types.json import Jsonb
+from typer.testing import CliRunner
+
+from shared import db
+from shared.cleanup import run_cleanup
+from shared.cli import app as cli_app
+from shared.config import Settings, get_settings
+from shared.deps import get_database, get_storage
+from shared.queue import deadline_in
+from tests.functions.conftest import rows, stored_files
+from tests.functions.shopping import press_pay, start_checkout, upload_photos
+
+OLD = "now() - interval '30 days'"
+
+
+def age_object(settings: Settings, path: str, days: int = 30) -> None:
+    file = settings.storage_dir / settings.storage_bucket / path
+    then = time.time() - days * 86400
+    os.utime(file, (then, then))
+
+
+def scene(shop: TestClient, conn: db.Connection, settings: Settings) -> dict[str, str]:
+    """An abandoned old upload, a fresh one, a paid order whose photo is not moved yet, a
+    stray object, old and live links, old and new Stripe events."""
+    abandoned = upload_photos(shop, 1)["photos"][0]["id"]
+    fresh = upload_photos(shop, 1)["photos"][0]["id"]
+    paid_session = upload_photos(shop, 1)
+    checkout = start_checkout(shop, paid_session["upload_session_id"])
+    press_pay(shop, checkout["checkout_url"])
+    [order] = rows(conn, "select id from orders")
+    # As if the move after commit had failed: the claimed photo is still in temp.
+    [claimed] = rows(conn, "select f.storage_path, i.storage_path as dest, i.id from file_uploads f "
+                           "join images i on i.file_upload_id = f.id")
+    get_storage().move(claimed["dest"], claimed["storage_path"])
+    conn.execute("update images set stored_at = null where id = %s", [claimed["id"]])
+    conn.execute(f"update file_uploads set created_at = {OLD}")  # all of them are old now
+    conn.execute(f"update file_uploads set created_at = now() where id = %s", [fresh])
+    for path in stored_files(settings):
+        age_object(settings, path)
+    get_storage().store.put("uploads/temp/stray-session/stray.jpg", b"left by a crash", "image/jpeg")
+    age_object(settings, "uploads/temp/stray-session/stray.jpg")
+    conn.execute("insert into download_links (order_id, token_hash, expires_at, created_at) values "
+                 "(%s, %s, now() - interval '20 days', now() - interval '50 days'), "
+                 "(%s, %s, now() + interval '20 days', now())",
+                 [order["id"], "d" * 64, order["id"], "e" * 64])
+    for event_id, processed in (("evt_old", "now() - interval '100 days'"), ("evt_new", "now()")):
+        conn.execute(f"insert into stripe_events (id, type, payload, processed_at) values (%s, 'x.y', %s, {processed})",
+                     [event_id, Jsonb({})])
+    return {"abandoned": abandoned, "fresh": fresh, "claimed_path": claimed["storage_path"]}
+
+
+def test_cleanup_removes_only_what_it_should(shop: TestClient, conn: db.Connection, settings: Settings) -> None:
+    ids = scene(shop, conn, settings)
+    report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
+    assert report.finished
+    assert report.counts["expired_uploads"] == 1 and report.counts["stray_temp_objects"] == 1
+    statuses = {str(r["id"]): r["status"] for r in rows(conn, "select id, status from file_uploads")}
+    assert statuses[ids["abandoned"]] == "expired" and statuses[ids["fresh"]] == "uploaded"
+    assert "claimed" in statuses.values()
+    files = stored_files(settings)
+    assert ids["claimed_path"] in files  # the paid order's photo, still waiting to move
+    assert "uploads/temp/stray-session/stray.jpg" not in files
+    assert len([f for f in files if f.startswith("uploads/temp/")]) == 2  # fresh + claimed
+    assert rows(conn, "select token_hash from download_links") == [{"token_hash": "e" * 64}]
+    assert rows(conn, "select id from stripe_events where id like 'evt_o%%' or id = 'evt_new'") == [{"id": "evt_new"}]
+    # The paid order can still be restored after cleanup.
+    from shared.workers import run_worker
+
+    assert run_worker("restoration", get_settings(), deadline_in(60))["restoration"]["succeeded"] == 1
+
+
+def test_dry_run_reports_and_changes_nothing(shop: TestClient, conn: db.Connection, settings: Settings) -> None:
+    scene(shop, conn, settings)
+    before = (stored_files(settings), rows(conn, "select id, status from file_uploads order by id"),
+              rows(conn, "select count(*) as n from download_links"))
+    outcome = CliRunner().invoke(cli_app, ["cleanup", "--dry-run"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "expired_uploads" in outcome.output and "would" in outcome.output
+    after = (stored_files(settings), rows(conn, "select id, status from file_uploads order by id"),
+             rows(conn, "select count(*) as n from download_links"))
+    assert after == before
+
+
+def test_cleanup_resumes_where_a_short_run_stopped(conn: db.Connection, settings: Settings, database: db.Database) -> None:
+    from shared.storage import StorageService
+
+    storage: StorageService = get_storage()
+    conn.execute("insert into upload_sessions (id, expires_at, created_at) values "
+                 "('00000000-0000-0000-0000-000000000001', now() - interval '20 days', now() - interval '40 days')")
+    for n in range(25):
+        conn.execute(
+            "insert into file_uploads (upload_session_id, storage_path, filename, content_type, size_bytes, sha256, "
+            f"width, height, expires_at, created_at) values ('00000000-0000-0000-0000-000000000001', %s, 'x.jpg', "
+            f"'image/jpeg', 10, %s, 1, 1, now(), {OLD})",
+            [f"uploads/temp/00000000-0000-0000-0000-000000000001/{n}.jpg", "a" * 64],
+        )
+    calls = {"n": 0}
+
+    def two_pages_only() -> float:
+        calls["n"] += 1
+        return 60.0 if calls["n"] <= 2 else 0.0
+
+    first = run_cleanup(database, storage, get_settings(), time_left=two_pages_only, batch_size=10)
+    assert not first.finished and first.counts["expired_uploads"] == 20
+    second = run_cleanup(database, storage, get_settings(), time_left=deadline_in(60), batch_size=10)
+    assert second.finished and second.counts["expired_uploads"] == 5
+    assert rows(conn, "select count(*) as n from file_uploads where status = 'expired'") == [{"n": 25}]
