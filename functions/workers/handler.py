@@ -38,6 +38,15 @@ def run_worker_now(worker: str, settings: Settings = Depends(get_settings)) -> d
     return run_worker(worker, settings, deadline_in(HTTP_RUN_SECONDS))
 
 
+@router.get("/api/metrics", dependencies=[Depends(require_worker_secret)])
+def metrics(settings: Settings = Depends(get_settings)) -> dict[str, Any]:
+    """Queue depth, age, running, dead, processing times, error rates, storage, alerts."""
+    from shared.deps import get_database
+    from shared.monitoring import check_health
+
+    return check_health(get_database(), settings).as_dict()
+
+
 def create_workers_app():  # type: ignore[no-untyped-def]
     return create_app("workers", [router])
 

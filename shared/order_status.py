@@ -1,0 +1,47 @@
+"""What the holder of an order reference may see: progress, never personal data.
+
+The reference is the order id or the Stripe checkout session id (the success page has
+it). Before the webhook has created the order, a known checkout answers that payment is
+being confirmed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import db
+from shared.errors import NotFound
+
+PHOTO_STATE = {"pending": "waiting", "running": "restoring", "succeeded": "restored",
+               "dead": "failed", "cancelled": "cancelled"}
+READY = ("completed", "partially_completed")
+
+
+def order_status(database: db.Database, ref: str) -> dict[str, Any]:
+    with database.transaction() as conn:
+        order = db.maybe_one(conn, "order_for_status", ref=ref)
+        if order is None:
+            checkout = db.maybe_one(conn, "checkout_for_status", ref=ref)
+            if checkout is None:
+                raise NotFound("no order with that reference", code="order_not_found")
+            return {"status": "confirming_payment", "order_number": None,
+                    "photos_total": checkout["photo_count"], "photos_done": 0, "photos": [], "download": None}
+        photos = db.all_rows(conn, "photo_statuses", order_id=str(order["id"]))
+    listed = [
+        {"id": str(p["id"]), "filename": p["filename"],
+         "status": "restored" if p["restored_image_id"] else PHOTO_STATE.get(p["job_status"] or "pending", "waiting")}
+        for p in photos
+    ]
+    ready = order["status"] in READY
+    return {
+        "order_number": order["order_number"],
+        "status": order["status"],
+        "photos_total": len(listed),
+        "photos_done": sum(p["status"] == "restored" for p in listed),
+        "photos": listed,
+        "download": {
+            "ready": True,
+            "how": "We emailed you a download link. Lost it? POST your email and order number "
+                   "to /api/email/resend for a new one.",
+        } if ready else None,
+    }

@@ -1,0 +1,34 @@
+"""Order status by order id and by checkout session id, with no personal data."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi.testclient import TestClient
+
+from tests.functions.shopping import start_checkout, upload_photos
+
+
+def test_status_by_order_id_and_by_checkout_session(shop: TestClient, finished_order: dict) -> None:  # type: ignore[type-arg]
+    by_session = shop.get(f"/api/restoration/status/{finished_order['checkout']['checkout_session_id']}")
+    by_order = shop.get(f"/api/restoration/status/{finished_order['order']['id']}")
+    assert by_session.status_code == by_order.status_code == 200
+    assert by_session.json() == by_order.json()
+    body = by_order.json()
+    assert body["order_number"] == finished_order["order"]["order_number"]
+    assert body["status"] == "completed" and body["photos_total"] == body["photos_done"] == 2
+    assert {p["status"] for p in body["photos"]} == {"restored"}
+    assert body["download"]["ready"] is True
+    assert "ada@example.com" not in by_order.text and "Ada" not in by_order.text
+
+
+def test_a_paid_checkout_awaiting_its_webhook_says_so(shop: TestClient) -> None:
+    checkout = start_checkout(shop, upload_photos(shop, 1)["upload_session_id"])
+    body = shop.get(f"/api/restoration/status/{checkout['checkout_session_id']}").json()
+    assert body["status"] == "confirming_payment" and body["photos_total"] == 1
+
+
+def test_unknown_references_are_404(shop: TestClient, database) -> None:  # type: ignore[no-untyped-def]
+    for ref in (str(uuid.uuid4()), "cs_test_nope", "x" * 500):
+        response = shop.get(f"/api/restoration/status/{ref}")
+        assert response.status_code == 404 and response.json()["error"]["code"] == "order_not_found"
