@@ -100,7 +100,8 @@ def claim_photos(conn: db.Connection, order: Order, checkout: Checkout) -> None:
     claimed = db.all_rows(conn, "claim_photos_for_order", order_id=str(order.id), file_upload_ids=ids)
     if len(claimed) != len(ids):
         # Paid for, but gone (should not happen while the session is frozen): say so loudly.
-        log.error("order %s: %d of %d priced photos could not be claimed", order.id, len(ids) - len(claimed), len(ids))
+        log.error("order %s: %d of %d priced photos could not be claimed", order.id, len(ids) - len(claimed),
+                  len(ids), extra={"order_id": str(order.id)})
     db.all_rows(conn, "create_original_images", order_id=str(order.id), file_upload_ids=ids)
 
 
@@ -167,7 +168,8 @@ def move_originals(database: db.Database, storage, order_id: UUID) -> int:  # ty
         try:
             storage.move(image["temp_path"], image["storage_path"])
         except RestoreClickError:
-            log.warning("order %s: moving %s failed; it will be retried", order_id, image["temp_path"])
+            log.warning("order %s: moving %s failed; it will be retried", order_id, image["temp_path"],
+                        extra={"order_id": str(order_id)})
             left += 1
             continue
         with database.transaction() as conn:

@@ -213,6 +213,10 @@ def create_app(
     from shared.config import get_settings
 
     settings = get_settings()
+    if settings.app_env != "test":  # tests read records through pytest's own capture
+        from shared.structured_logs import configure_logging
+
+        configure_logging()
     app = FastAPI(
         title=f"RestoreClick {title}",
         docs_url=None,

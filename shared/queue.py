@@ -174,7 +174,8 @@ def _handle_one(
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
         terminal = isinstance(exc, TerminalJobError)
         message = f"{type(exc).__name__}: {exc}"
-        log.warning("%s job %s failed (attempt %s): %s", queue.name, job["id"], job["attempt_number"], message)
+        log.warning("%s job %s failed (attempt %s): %s", queue.name, job["id"], job["attempt_number"], message,
+                    extra={"queue": queue.name, "job_id": str(job["id"]), "order_id": str(job.get("order_id") or "")})
         with database.transaction(actor=worker) as conn:
             row = db.maybe_one(
                 conn, queue.query("fail"),

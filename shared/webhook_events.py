@@ -65,7 +65,7 @@ def _apply(
         except (PaymentMismatch, NotFound) as exc:
             # Not ours to fulfil (another product, or a mismatch to look into): retrying
             # cannot help, so record why and accept the event.
-            log.error("event %s not fulfilled: %s", event["id"], exc.message)
+            log.error("event %s not fulfilled: %s", event["id"], exc.message, extra={"event_id": event["id"]})
             with database.transaction() as conn:
                 record_stripe_event_error(conn, event["id"], exc.message)
                 mark_stripe_event_processed(conn, event["id"])
