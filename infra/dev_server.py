@@ -133,6 +133,22 @@ def _database(settings: Settings, *, reset: bool, console: Console) -> Iterator[
         console.print("[green]✓[/] embedded PostgreSQL stopped")
 
 
+def start_scheduler():  # type: ignore[no-untyped-def]
+    """Run the workers on serverless.yml's schedules, and at once when the webhook asks."""
+    from infra.scheduler import LocalScheduler, schedules_from_serverless
+    from shared.config import PROJECT_ROOT
+    from shared.queue import deadline_in
+    from shared.triggers import set_local_runner
+    from shared.workers import run_worker
+
+    def run(worker: str) -> None:
+        run_worker(worker, get_settings(), deadline_in(50))
+
+    scheduler = LocalScheduler(schedules_from_serverless(PROJECT_ROOT / "serverless.yml"), run).start()
+    set_local_runner(scheduler.request)
+    return scheduler
+
+
 def banner(env: DevEnvironment) -> Panel:
     lines = [
         f"[bold]RestoreClick is running[/] at [link={env.base_url}]{env.base_url}[/]",
@@ -141,6 +157,8 @@ def banner(env: DevEnvironment) -> Panel:
         f"  uploads    {env.base_url}/api/uploads",
         f"  checkout   {env.base_url}/api/checkout",
         f"  webhook    {env.base_url}/api/webhooks/stripe",
+        f"  outbox     {env.base_url}/dev/outbox",
+        "  workers    restoration and email every minute, cleanup daily (as serverless.yml says)",
         "",
         "Ctrl-C stops everything, the database included.",
     ]
@@ -159,9 +177,15 @@ def run_dev(*, port: int, reset: bool, host: str = "127.0.0.1") -> None:
             shutil.rmtree(settings.local_data_dir / sub, ignore_errors=True)
     with dev_environment(settings, port=port, reset=reset, console=console) as env:
         app = build_dev_app(get_settings())
+        scheduler = start_scheduler()
         console.print(banner(env))
         try:
             # lifespan off, as under Mangum: nothing may depend on startup hooks.
             uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off")
         except KeyboardInterrupt:
             console.print("Stopping…")
+        finally:
+            from shared.triggers import set_local_runner
+
+            set_local_runner(None)
+            scheduler.stop()

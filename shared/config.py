@@ -100,8 +100,8 @@ class Settings(BaseSettings):
     # Restored photos are attached to the completion email while their total stays under this.
     email_attachment_cap_bytes: int = Field(8 * 1024 * 1024, ge=0)
     email_from: str = "RestoreClick <orders@restoreclick.local>"
-    # Name of the restoration worker Lambda, invoked asynchronously after an order commits.
-    restoration_worker_function: str | None = None
+    # Name of the workers Lambda, invoked asynchronously when work was just queued.
+    workers_function: str | None = None
     worker_secret_key: SecretStr = SecretStr(LOCAL_WORKER_SECRET)
     # Storage quota for the monitor's 80% alert (unset: no storage alert).
     storage_quota_bytes: int | None = Field(None, gt=0)

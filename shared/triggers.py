@@ -24,18 +24,20 @@ def set_local_runner(runner: Callable[[str], None] | None) -> None:
     _local_runner = runner
 
 
-def request_restoration_run(settings: Settings) -> None:
-    """Start a restoration run soon; never fails the caller (the schedule is the fallback)."""
+def request_worker_run(settings: Settings, worker: str) -> None:
+    """Start a run of `worker` soon; never fails the caller (the schedule is the fallback)."""
     try:
         if _local_runner is not None:
-            _local_runner("restoration")
-        elif settings.restoration_worker_function:
+            _local_runner(worker)
+        elif settings.workers_function:
+            import json
+
             import boto3
 
             boto3.client("lambda").invoke(
-                FunctionName=settings.restoration_worker_function,
+                FunctionName=settings.workers_function,
                 InvocationType="Event",
-                Payload=b'{"source": "restoreclick.webhook"}',
+                Payload=json.dumps({"worker": worker}).encode(),
             )
     except Exception:  # noqa: BLE001 - the schedule will run it anyway
-        log.warning("could not request an immediate restoration run", exc_info=True)
+        log.warning("could not request an immediate %s run", worker, exc_info=True)

@@ -17,7 +17,7 @@ from shared.stripe_events import (
     record_stripe_event,
     record_stripe_event_error,
 )
-from shared.triggers import request_restoration_run
+from shared.triggers import request_worker_run
 
 log = logging.getLogger("restoreclick.webhook")
 
@@ -77,7 +77,8 @@ def _apply(
         # After commit: move the photos (safe to repeat), then start restoring right away.
         move_originals(database, storage(), result.order.id)
         if result.order.status == "paid":
-            request_restoration_run(settings)
+            request_worker_run(settings, "restoration")
+            request_worker_run(settings, "email")  # the confirmation
         return {"received": True, "order_number": result.order.order_number, "created": result.created}
     handler = IN_ONE_TRANSACTION.get(kind)
     with database.transaction(actor="stripe_webhook") as conn:

@@ -49,6 +49,10 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
         finished = run_queue(database, ORDER_WORK, lambda job: finish_order(database, storage, job),
                              time_left=time_left, max_batches=batches, concurrency=1)
         report = {"restoration": restored.as_dict(), "orders_ready": queued, "order_work": finished.as_dict()}
+        if finished.succeeded:
+            from shared.triggers import request_worker_run
+
+            request_worker_run(settings, "email")  # the completion emails just queued
     elif name == "email":
         from shared.email import email_from_settings
         from shared.email.worker import send_email

@@ -91,3 +91,37 @@ def test_dev_starts_migrates_answers_health_and_stops_cleanly(data_dir: Path) ->
     finally:
         third = stop(fresh)
     assert f"{len(migration_files(ROOT / 'supabase' / 'migrations'))} applied now" in third
+
+
+def test_a_paid_order_is_restored_and_emailed_with_no_one_calling_a_worker(data_dir: Path) -> None:
+    from tests import images
+
+    port, db_port = free_port(), free_port()
+    process = start_dev(data_dir, port, db_port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(port, process)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            files = [("files", (f"p{n}.jpg", images.jpeg(seed=n), "image/jpeg")) for n in range(2)]
+            session = client.post("/api/uploads", files=files).json()
+            checkout = client.post("/api/checkout", json={"upload_session_id": session["upload_session_id"],
+                                                         "email": "ada@example.com"}).json()
+            paid = client.post(f"/dev/checkout/{checkout['checkout_session_id']}/pay", follow_redirects=False)
+            assert paid.status_code == 303, paid.text
+            deadline = time.monotonic() + 60
+            status: dict = {}  # type: ignore[type-arg]
+            while time.monotonic() < deadline:
+                status = client.get(f"/api/restoration/status/{checkout['checkout_session_id']}").json()
+                if status.get("status") == "completed":
+                    break
+                time.sleep(0.3)
+            assert status["status"] == "completed", status
+            while time.monotonic() < deadline:
+                subjects = [m["subject"] for m in client.get("/dev/outbox?format=json").json()["messages"]]
+                if any("ready" in s for s in subjects):
+                    break
+                time.sleep(0.3)
+            assert any("ready" in s for s in subjects), subjects
+    finally:
+        output = stop(process)
+    assert process.returncode == 0, output

@@ -1,0 +1,31 @@
+"""The local scheduler follows serverless.yml and runs a worker at once when asked."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from infra.scheduler import LocalScheduler, Schedule, schedules_from_serverless
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_schedules_come_from_serverless_yml() -> None:
+    found = {s.worker: s.every_seconds for s in schedules_from_serverless(ROOT / "serverless.yml")}
+    assert found == {"restoration": 60, "email": 60, "cleanup": 86400}
+
+
+def test_each_worker_runs_on_its_schedule_and_on_request() -> None:
+    ran: list[str] = []
+    scheduler = LocalScheduler([Schedule("fast", 0.1), Schedule("slow", 3600)], ran.append).start()
+    try:
+        time.sleep(0.45)
+        assert ran.count("slow") == 1  # once at start, then not for an hour
+        assert ran.count("fast") >= 3
+        scheduler.request("slow")
+        deadline = time.monotonic() + 2
+        while ran.count("slow") < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ran.count("slow") == 2
+    finally:
+        scheduler.stop()
