@@ -33,6 +33,8 @@ API_SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
     "cross-origin-resource-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    # Nothing a function answers belongs in a search index (download pages least of all).
+    "x-robots-tag": "noindex, nofollow",
 }
 
 HTTP_ERROR_CODES = {
