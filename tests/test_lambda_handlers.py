@@ -1,0 +1,107 @@
+"""Every HTTP handler under Lambda: real-shaped API Gateway v2 and function URL events
+through Mangum, with the database connection opened lazily and reused."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shared import db
+from shared.config import LOCAL_WEBHOOK_SECRET, Settings
+from shared.payments import sign_webhook_payload
+from tests.functions.shopping import start_checkout, upload_photos
+
+EVENTS = Path(__file__).parent / "events"
+
+
+class Context:
+    function_name = "restoreclick-ci-handler"
+    aws_request_id = "5b8f2a4c-0d1e-4f2a-9b3c-6d7e8f9a0b1c"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def event(kind: str, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+          base64_body: bool = False) -> dict[str, Any]:
+    template = "apigw_v2_get.json" if kind == "apigw" else "function_url_post.json"
+    data = json.loads((EVENTS / template).read_text())
+    data["rawPath"] = path
+    data["requestContext"]["http"].update(method=method, path=path)
+    data["headers"].update(headers or {})
+    data.pop("pathParameters", None)
+    if body is None:
+        data.pop("body", None)
+    else:
+        data["body"] = base64.b64encode(body).decode() if base64_body else body.decode()
+        data["isBase64Encoded"] = base64_body
+    return data
+
+
+def handler(name: str):  # type: ignore[no-untyped-def]
+    return importlib.reload(importlib.import_module(f"functions.{name}.handler")).handler
+
+
+def test_status_through_api_gateway_and_the_connection_is_reused(shop: TestClient, settings: Settings) -> None:
+    checkout = start_checkout(shop, upload_photos(shop, 1)["upload_session_id"])
+    status = handler("status")
+    db.set_database(None)  # a cold container: no connection yet
+    first = status(event("apigw", "GET", f"/api/restoration/status/{checkout['checkout_session_id']}"), Context())
+    conn = db.get_database().connection()
+    second = status(event("apigw", "GET", "/api/restoration/status/unknown"), Context())
+    assert first["statusCode"] == 200 and json.loads(first["body"])["status"] == "confirming_payment"
+    assert second["statusCode"] == 404 and json.loads(second["body"])["error"]["code"] == "order_not_found"
+    assert db.get_database().connection() is conn  # one connection per warm container
+    assert first["headers"]["x-content-type-options"] == "nosniff"
+
+
+def test_resend_through_a_function_url(settings: Settings, database: db.Database) -> None:
+    body = json.dumps({"email": "ada@example.com", "order_number": "20260101-000001"}).encode()
+    response = handler("resend")(event("url", "POST", "/api/email/resend", body), Context())
+    assert response["statusCode"] == 202
+
+
+def test_upload_with_a_base64_multipart_body(settings: Settings, database: db.Database) -> None:
+    from tests import images
+
+    boundary = "----restoreclick"
+    photo = images.jpeg()
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.jpg\"\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode() + photo + f"\r\n--{boundary}--\r\n".encode()
+    response = handler("upload")(event("apigw", "POST", "/api/uploads", body,
+                                       {"content-type": f"multipart/form-data; boundary={boundary}"},
+                                       base64_body=True), Context())
+    assert response["statusCode"] == 201, response["body"]
+    assert json.loads(response["body"])["photos"][0]["size"] == len(photo)
+
+
+def test_checkout_and_the_signed_stripe_webhook_through_function_urls(shop: TestClient, settings: Settings) -> None:
+    session = upload_photos(shop, 1)
+    created = handler("checkout")(event("url", "POST", "/api/checkout", json.dumps(
+        {"upload_session_id": session["upload_session_id"], "email": "ada@example.com"}).encode()), Context())
+    assert created["statusCode"] == 201, created["body"]
+    from shared.deps import get_payments
+
+    stripe_event = get_payments().pay(json.loads(created["body"])["checkout_session_id"])  # type: ignore[attr-defined]
+    payload = json.dumps(stripe_event).encode()
+    delivered = handler("stripe_webhook")(event("url", "POST", "/api/webhooks/stripe", payload,
+                                                 {"stripe-signature": sign_webhook_payload(payload, LOCAL_WEBHOOK_SECRET)}),
+                                           Context())
+    assert delivered["statusCode"] == 200 and json.loads(delivered["body"])["created"] is True
+    forged = handler("stripe_webhook")(event("url", "POST", "/api/webhooks/stripe", payload,
+                                              {"stripe-signature": f"t={int(time.time())},v1=00"}), Context())
+    assert forged["statusCode"] == 400
+
+
+@pytest.mark.parametrize("name", ["download", "workers"])
+def test_other_handlers_answer_through_api_gateway(settings: Settings, database: db.Database, name: str) -> None:
+    path = "/api/download/rc_dl_unknown" if name == "download" else "/api/metrics"
+    response = handler(name)(event("apigw", "GET", path), Context())
+    assert response["statusCode"] == (404 if name == "download" else 401)
