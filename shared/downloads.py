@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
-
 from shared import db
+from shared.audit import record_audit
 from shared.download_links import token_hash
 from shared.errors import Gone, NotFound
 from shared.storage import StorageService
@@ -83,7 +82,7 @@ def spend_download(database: db.Database, storage: StorageService, token: str, i
         else:
             name = f"restoreclick-{order['order_number']}.zip"
             path = storage.zip_path(order["id"], f"restoreclick-{order['order_number']}")
-        db.execute(conn, "record_download", link_id=str(link["id"]),
-                   details=Jsonb({"image_id": str(wanted) if wanted else None, "use": link["download_count"]}))
+        record_audit(conn, "download_link", link["id"], "download_link.used", actor="customer",
+                     new={"image_id": str(wanted) if wanted else None, "use": link["download_count"]})
     # Any failure above rolled the use back; signing cannot fail the count.
     return storage.signed_download_url(path, SIGNED_URL_SECONDS, name)

@@ -24,6 +24,7 @@ from shared.checkouts import Checkout
 from shared.config import Settings
 from shared.customers import get_or_create_customer
 from shared.errors import NotFound, RestoreClickError
+from shared.images import mark_image_stored
 from shared.orders import Order, next_order_number, order_by_checkout_session
 from shared.payments import CheckoutSessionInfo, PaymentsProvider
 from shared.stripe_events import mark_stripe_event_processed, payment_reversal_for_intent
@@ -173,5 +174,5 @@ def move_originals(database: db.Database, storage, order_id: UUID) -> int:  # ty
             left += 1
             continue
         with database.transaction() as conn:
-            db.execute(conn, "mark_image_stored", image_id=str(image["id"]))
+            mark_image_stored(conn, image["id"])
     return left

@@ -12,6 +12,7 @@ import logging
 
 from shared import db
 from shared.config import Settings
+from shared.images import mark_image_stored, record_restored_image, restored_image_of
 from shared.queue import Job, TerminalJobError
 from shared.restoration import RestorationProvider
 from shared.storage import StorageService
@@ -25,7 +26,7 @@ def restore_photo(
 ) -> None:
     with database.transaction() as conn:
         image = db.one(conn, "image_for_restoration", image_id=str(job["image_id"]))
-        existing = db.maybe_one(conn, "restored_image_of", image_id=str(job["image_id"]))
+        existing = restored_image_of(conn, job["image_id"])
     if image["order_status"] in STOPPED_ORDERS:
         log.info("order %s is %s: not restoring", image["order_id"], image["order_status"])
         return
@@ -38,15 +39,15 @@ def restore_photo(
         object_name = image["storage_path"].rsplit("/", 1)[-1].rsplit(".", 1)[0] + ".jpg"
         path = storage.save_restored(image["order_id"], object_name, restored, "image/jpeg")
         with database.transaction(actor="restoration_worker") as conn:
-            existing = db.one(
-                conn, "record_restored_image",
+            existing = record_restored_image(
+                conn,
                 order_id=str(image["order_id"]), source_image_id=str(image["id"]), storage_path=path,
                 filename=_restored_filename(image["filename"]), size_bytes=len(restored),
                 width=width, height=height, sha256=hashlib.sha256(restored).hexdigest(),
             )  # fmt: skip
     with database.transaction() as conn:
         db.execute(conn, "link_restored_image", job_id=str(job["id"]),
-                   restored_image_id=str(existing["id"]), provider=provider.name)
+                   restored_image_id=str(existing.id), provider=provider.name)
 
 
 def _ensure_original_in_place(database: db.Database, storage: StorageService, image: dict) -> None:  # type: ignore[type-arg]
@@ -57,7 +58,7 @@ def _ensure_original_in_place(database: db.Database, storage: StorageService, im
         raise TerminalJobError("the original photo has no upload to move")
     storage.move(image["temp_path"], image["storage_path"])
     with database.transaction() as conn:
-        db.execute(conn, "mark_image_stored", image_id=str(image["id"]))
+        mark_image_stored(conn, image["id"])
 
 
 def _dimensions(photo: bytes) -> tuple[int, int]:

@@ -26,10 +26,6 @@ where token_hash = %(token_hash)s
   and download_count < max_downloads
 returning *;
 
--- name: record_download
-insert into public.audit_logs (entity_type, entity_id, action, new_values, actor)
-values ('download_link', %(link_id)s, 'download_link.used', %(details)s, 'customer');
-
 -- name: downloadable_images
 select r.id, r.storage_path, r.filename, r.size_bytes
 from public.images r
