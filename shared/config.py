@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
 
     # Restoration, email, workers.
-    restoration_provider: Literal["replicate", "local"] = "local"
+    restoration_provider: Literal["replicate", "local"] | None = None
     replicate_api_token: SecretStr | None = None
     replicate_model: str = "tencentarc/gfpgan"
     sendgrid_api_key: SecretStr | None = None
@@ -154,6 +154,13 @@ class Settings(BaseSettings):
         return self.checkout_cancel_url or (
             f"{self.public_base_url}/?upload_session_id={{UPLOAD_SESSION_ID}}&checkout=cancelled"
         )
+
+    @property
+    def effective_restoration_provider(self) -> str:
+        """`replicate` when its token is configured, `local` otherwise."""
+        if self.restoration_provider:
+            return self.restoration_provider
+        return "replicate" if self.replicate_api_token else "local"
 
     @property
     def effective_email_provider(self) -> str:

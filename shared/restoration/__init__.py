@@ -20,7 +20,7 @@ class RestorationProvider(Protocol):
 
 
 def restoration_from_settings(settings: Settings) -> RestorationProvider:
-    if settings.restoration_provider == "replicate":
+    if settings.effective_restoration_provider == "replicate":
         from shared.restoration.replicate_provider import ReplicateRestoration
 
         return ReplicateRestoration(settings.require("replicate_api_token"), settings.replicate_model)
