@@ -142,6 +142,8 @@ def fulfil_checkout_session(
             if checkout is None:
                 raise NotFound(f"no checkout of ours has session {info.id}", code="unknown_checkout")
             check_against_checkout(info, checkout)
+            if info.payment_intent:
+                db.execute(conn, "lock_payment", payment_intent=info.payment_intent)
             order = order_by_checkout_session(conn, info.id)
             created = order is None
             if order is None:

@@ -54,6 +54,7 @@ def payment_reversed(conn: db.Connection, event: dict[str, Any]) -> None:
     if status == "refunded" and int(obj.get("amount_refunded", 0)) < int(obj.get("amount", 0)):
         log.info("partial refund on %s: recorded, order unchanged", obj.get("payment_intent"))
     elif obj.get("payment_intent"):
+        db.execute(conn, "lock_payment", payment_intent=obj["payment_intent"])
         order = db.maybe_one(conn, "order_by_payment_intent", Order, payment_intent=obj["payment_intent"])
         if order is not None:
             stop_order(conn, order, status)

@@ -101,3 +101,9 @@ set status = %(status)s, payment_status = %(status)s
 where id = %(order_id)s
   and payment_status = 'paid'
 returning *;
+
+-- name: lock_payment
+-- Serialises everything that concerns one payment (its fulfilment, its refund, its
+-- dispute) for the rest of the transaction: a refund racing the order's creation either
+-- sees the order, or is seen by it.
+select pg_advisory_xact_lock(hashtext('restoreclick.payment:' || %(payment_intent)s));
