@@ -257,3 +257,13 @@ def shop(settings: Settings, database: db.Database) -> Iterator[TestClient]:
     holder["client"] = client
     with client:
         yield client
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data folder for a `restoreclick dev` started by a test."""
+    # Under the project's .restoreclick/, like every embedded cluster: the unprivileged
+    # server user can always reach it (pytest's own temp folders are private to root).
+    folder = ROOT / ".restoreclick" / "test-dev" / uuid.uuid4().hex[:8]
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

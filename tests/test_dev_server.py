@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -48,15 +45,6 @@ def stop(process: subprocess.Popen[str]) -> str:
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)
     return output
-
-
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    # Under the project's .restoreclick/, like every embedded cluster: the unprivileged
-    # server user can always reach it (pytest's own temp folders are private to root).
-    folder = ROOT / ".restoreclick" / "test-dev" / uuid.uuid4().hex[:8]
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_dev_starts_migrates_answers_health_and_stops_cleanly(data_dir: Path) -> None:
