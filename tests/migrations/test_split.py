@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from shared.migrations.split import split_statements
 
 
@@ -56,3 +59,9 @@ def test_empty_and_comment_only_input() -> None:
     assert split_statements("") == []
     assert split_statements(" ;\n; ") == []
     assert split_statements("-- only a comment\n") == ["-- only a comment"]
+
+
+@given(st.lists(st.sampled_from(["select 1", "select 'a;b'", "select $$x;y$$", "select (1;2)", "-- c;\nselect 2",
+                                 "/* x; */ select 3", 'select "q;r"']), min_size=1, max_size=8))
+def test_joining_statements_and_splitting_them_gives_them_back(statements: list[str]) -> None:
+    assert split_statements(";\n".join(statements) + ";") == statements
