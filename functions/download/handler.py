@@ -10,7 +10,7 @@ import html
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from mangum import Mangum
 
@@ -48,11 +48,12 @@ def _error_page(exc: RestoreClickError) -> HTMLResponse:
 
 
 @router.get("/api/download/{token}", response_class=HTMLResponse)
-def show_downloads(token: str) -> HTMLResponse:
+def show_downloads(token: str, request: Request) -> HTMLResponse:
     try:
         page = download_page(get_database(), token[:200])
-    except (NotFound, RestoreClickError) as exc:
-        if exc.status_code in (404, 410):
+    except RestoreClickError as exc:
+        # A person following the emailed link reads a page; anything else gets the JSON error.
+        if exc.status_code in (404, 410) and "text/html" in request.headers.get("accept", ""):
             return _error_page(exc)
         raise
     return HTMLResponse(_page(token, page), headers=PRIVATE | {"content-security-policy": PAGE_POLICY})

@@ -98,7 +98,10 @@ def test_expired_revoked_and_unknown_links(shop: TestClient, conn: db.Connection
     conn.execute("update download_links set expires_at = now() - interval '1 minute', created_at = now() - interval '31 days'")
     expired = shop.post(f"/api/download/{token}")
     assert expired.status_code == 410 and expired.json()["error"]["code"] == "link_expired"
-    assert shop.get(f"/api/download/{token}").status_code == 410
+    assert shop.get(f"/api/download/{token}").json()["error"]["code"] == "link_expired"
+    in_a_browser = shop.get(f"/api/download/{token}", headers={"accept": "text/html,*/*"})
+    assert in_a_browser.status_code == 410 and "expired" in in_a_browser.text
+    assert in_a_browser.headers["content-type"].startswith("text/html")
 
 
 def test_a_refund_revokes_the_link(shop: TestClient, conn: db.Connection, finished_order: dict) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,48 @@
+"""Schema-driven fuzzing of every HTTP endpoint from the app's own OpenAPI schema:
+no 5xx, every error in the JSON error shape, and refused requests write nothing.
+
+schemathesis generates the requests (hypothesis underneath); its pytest plugin does not
+run under this pytest, so each operation's strategy is driven directly.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+
+from shared import db
+
+TABLES = ["upload_sessions", "file_uploads", "checkouts", "orders", "customers", "email_queue", "stripe_events"]
+EXAMPLES_PER_OPERATION = 30
+
+
+def row_counts(database: db.Database) -> dict[str, int]:
+    with database.transaction() as conn:
+        return {t: conn.execute(f"select count(*) as n from {t}").fetchone()["n"] for t in TABLES}  # type: ignore[index]
+
+
+def test_no_endpoint_fails_or_answers_outside_the_error_shape(shop: TestClient, database: db.Database) -> None:
+    schema = schemathesis.openapi.from_asgi("/openapi.json", shop.app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 10
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck),
+                  database=None)
+        def check(case) -> None:  # type: ignore[no-untyped-def]
+            before = row_counts(database)
+            response = case.call()
+            label = f"{case.method} {case.formatted_path}"
+            assert response.status_code < 500, f"{label} -> {response.status_code}: {response.text[:300]}"
+            content_type = " ".join(response.headers.get("content-type") or [])
+            if response.status_code >= 400 and content_type.startswith("application/json"):
+                body = response.json()
+                assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), (label, body)
+                assert row_counts(database) == before, f"{label} refused ({response.status_code}) but wrote rows"
+            elif response.status_code >= 400:
+                pytest.fail(f"{label} answered {response.status_code} without the JSON error shape")
+
+        check()
