@@ -11,6 +11,7 @@ an unprivileged system user, created on first use.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -162,9 +163,7 @@ class EmbeddedPostgres:
         if self.is_running():
             return self.url()
         if _port_in_use(self.port):
-            raise RuntimeError(
-                f"port {self.port} is taken by another program; choose another with --db-port"
-            )
+            raise RuntimeError(f"port {self.port} is taken by another program; choose another with --db-port")
         options = [
             "-h 127.0.0.1",
             f"-p {self.port}",
@@ -204,11 +203,9 @@ class EmbeddedPostgres:
         if not (self.pgdata / "postmaster.pid").exists():
             return
         user = self._run_user()
-        try:
+        # Already stopped, or a stale pid file: nothing left to stop.
+        with contextlib.suppress(EmbeddedPostgresError):
             self._bin("pg_ctl", "-D", str(self.pgdata), "-m", mode, "-w", "stop", user=user)
-        except EmbeddedPostgresError:
-            # Already stopped, or stale pid file: nothing left to stop.
-            pass
 
     def destroy(self) -> None:
         """Stop the server and delete the cluster (`restoreclick dev --reset`)."""

@@ -70,7 +70,7 @@ class LocalScheduler:
                     try:
                         self.run(worker)
                         self.runs[worker] += 1
-                    except Exception:  # noqa: BLE001 - a failed run is logged; the schedule goes on
+                    except Exception:
                         log.exception("scheduled %s run failed", worker)
             wait = max(0.05, min(self.due.values()) - time.monotonic())
             self.wake.wait(timeout=wait)

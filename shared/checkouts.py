@@ -116,17 +116,13 @@ def start_checkout(
 
             raise NotFound("no upload session with that id", code="upload_session_not_found")
         if session.status == "checkout":
-            live = db.maybe_one(
-                conn, "live_checkout_for_session", Checkout, upload_session_id=str(session_id)
-            )
+            live = db.maybe_one(conn, "live_checkout_for_session", Checkout, upload_session_id=str(session_id))
             if live is not None and live.expires_at <= datetime.now(UTC):
                 # Its expiry event never came; the page is dead, so free the session.
                 db.maybe_one(conn, "expire_checkout", checkout_id=str(live.id))
                 session = session.model_copy(update={"status": "open"})
             elif live is None or live.email.lower() != email.lower():
-                raise Conflict(
-                    "a checkout is already open for this upload session", code="checkout_in_progress"
-                )
+                raise Conflict("a checkout is already open for this upload session", code="checkout_in_progress")
             elif live.status == "open":
                 return live  # the customer pressed the button twice
             else:

@@ -65,8 +65,9 @@ def cleanup(
     from shared.deps import get_database, get_storage
     from shared.queue import deadline_in
 
-    report = run_cleanup(get_database(), get_storage(), get_settings(),
-                         time_left=deadline_in(max_seconds), dry_run=dry_run)
+    report = run_cleanup(
+        get_database(), get_storage(), get_settings(), time_left=deadline_in(max_seconds), dry_run=dry_run
+    )
     console = Console()
     verb = "would remove" if dry_run else "removed"
     for what, n in report.counts.items():
@@ -90,15 +91,26 @@ def monitor() -> None:
     health = check_health(get_database(), get_settings())
     console = Console()
     table = Table(title="queues")
-    columns = ["queue", "pending", "oldest_pending_seconds", "running", "dead", "stuck", "p50_seconds",
-               "p95_seconds", "error_rate"]
+    columns = [
+        "queue",
+        "pending",
+        "oldest_pending_seconds",
+        "running",
+        "dead",
+        "stuck",
+        "p50_seconds",
+        "p95_seconds",
+        "error_rate",
+    ]
     for column in columns:
         table.add_column(column)
     for q in health.queues:
         table.add_row(*[f"{q[c]:.1f}" if isinstance(q[c], float) else str(q[c]) for c in columns])
     console.print(table)
-    console.print(f"storage: {health.storage_bytes} bytes" + (
-        f" of {health.storage_quota_bytes}" if health.storage_quota_bytes else ""))
+    console.print(
+        f"storage: {health.storage_bytes} bytes"
+        + (f" of {health.storage_quota_bytes}" if health.storage_quota_bytes else "")
+    )
     for alert in health.alerts:
         console.print(f"[bold red]ALERT[/] {alert}")
     print(json.dumps({"alerts": health.alerts}))

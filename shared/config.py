@@ -29,9 +29,7 @@ LOCAL_SECRETS = frozenset({LOCAL_WEBHOOK_SECRET, LOCAL_SIGNING_SECRET, LOCAL_WOR
 class Settings(BaseSettings):
     """Configuration read from the environment (and a `.env` file when present)."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
 
     app_env: Literal["local", "test", "production"] = "local"
 
@@ -120,9 +118,7 @@ class Settings(BaseSettings):
             return self
         for name in ("stripe_webhook_secret", "storage_signing_secret", "worker_secret_key"):
             if getattr(self, name).get_secret_value() in LOCAL_SECRETS:
-                raise ValueError(
-                    f"{name.upper()} must be set to a real secret when APP_ENV=production"
-                )
+                raise ValueError(f"{name.upper()} must be set to a real secret when APP_ENV=production")
         return self
 
     # -- derived choices ------------------------------------------------------------
@@ -145,9 +141,7 @@ class Settings(BaseSettings):
 
     @property
     def success_url(self) -> str:
-        return self.checkout_success_url or (
-            f"{self.public_base_url}/?checkout_session_id={{CHECKOUT_SESSION_ID}}"
-        )
+        return self.checkout_success_url or (f"{self.public_base_url}/?checkout_session_id={{CHECKOUT_SESSION_ID}}")
 
     @property
     def cancel_url(self) -> str:

@@ -64,9 +64,7 @@ def translate(exc: psycopg.Error) -> RestoreClickError:
     """Turn a psycopg error into the domain error the rest of the shop understands."""
     constraint = getattr(exc.diag, "constraint_name", None)
     if isinstance(exc, pg_errors.UniqueViolation | pg_errors.ExclusionViolation):
-        return ConstraintViolation(
-            f"already exists ({constraint})", constraint=constraint, code="already_exists"
-        )
+        return ConstraintViolation(f"already exists ({constraint})", constraint=constraint, code="already_exists")
     if isinstance(exc, pg_errors.ForeignKeyViolation):
         return ConstraintViolation(
             f"refers to something that does not exist or is still in use ({constraint})",
@@ -228,9 +226,7 @@ def execute(conn: Connection, name: str, /, **params: Any) -> int:
 def one(conn: Connection, name: str, model: None = None, /, **params: Any) -> dict[str, Any]: ...
 @overload
 def one(conn: Connection, name: str, model: type[ModelT], /, **params: Any) -> ModelT: ...
-def one(
-    conn: Connection, name: str, model: type[BaseModel] | None = None, /, **params: Any
-) -> Any:
+def one(conn: Connection, name: str, model: type[BaseModel] | None = None, /, **params: Any) -> Any:
     """Run a named query that must return one row; `NoResult` when it returns none."""
     row = maybe_one(conn, name, model, **params)
     if row is None:
@@ -238,9 +234,7 @@ def one(
     return row
 
 
-def maybe_one(
-    conn: Connection, name: str, model: type[BaseModel] | None = None, /, **params: Any
-) -> Any:
+def maybe_one(conn: Connection, name: str, model: type[BaseModel] | None = None, /, **params: Any) -> Any:
     """Run a named query; its first row (as `model` when given), or None."""
     with translated_errors():
         row = conn.execute(_query(name), params).fetchone()
@@ -249,9 +243,7 @@ def maybe_one(
     return model.model_validate(row)
 
 
-def all_rows(
-    conn: Connection, name: str, model: type[BaseModel] | None = None, /, **params: Any
-) -> list[Any]:
+def all_rows(conn: Connection, name: str, model: type[BaseModel] | None = None, /, **params: Any) -> list[Any]:
     """Run a named query; every row (as `model` when given)."""
     with translated_errors():
         rows = conn.execute(_query(name), params).fetchall()

@@ -40,14 +40,20 @@ def _refusal(link: dict[str, Any] | None) -> Exception:
         return Gone(f"this download link was revoked ({link['revoked_reason']}). {NEW_LINK_HINT}", code="link_revoked")
     if link["expires_at"] <= datetime.now(UTC):
         return Gone(f"this download link has expired. {NEW_LINK_HINT}", code="link_expired")
-    return Gone(f"this download link has been used {link['max_downloads']} times, its limit. {NEW_LINK_HINT}",
-                code="link_used_up")
+    return Gone(
+        f"this download link has been used {link['max_downloads']} times, its limit. {NEW_LINK_HINT}",
+        code="link_used_up",
+    )
 
 
 def _live_link(conn: db.Connection, token: str) -> dict[str, Any]:
     link = db.maybe_one(conn, "download_link_by_hash", token_hash=token_hash(token))
-    if link is None or link["revoked_at"] or link["expires_at"] <= datetime.now(UTC) \
-            or link["download_count"] >= link["max_downloads"]:
+    if (
+        link is None
+        or link["revoked_at"]
+        or link["expires_at"] <= datetime.now(UTC)
+        or link["download_count"] >= link["max_downloads"]
+    ):
         raise _refusal(link)
     return link
 
@@ -59,9 +65,14 @@ def download_page(database: db.Database, token: str) -> DownloadPage:
         photos = db.all_rows(conn, "downloadable_images", order_id=str(link["order_id"]))
     if link["image_id"]:
         photos = [p for p in photos if p["id"] == link["image_id"]]
-    return DownloadPage(link["order_number"], photos, link["max_downloads"] - link["download_count"],
-                        link["expires_at"], zip_available=not link["image_id"] and bool(photos),
-                        image_id=link["image_id"])
+    return DownloadPage(
+        link["order_number"],
+        photos,
+        link["max_downloads"] - link["download_count"],
+        link["expires_at"],
+        zip_available=not link["image_id"] and bool(photos),
+        image_id=link["image_id"],
+    )
 
 
 def spend_download(database: db.Database, storage: StorageService, token: str, image_id: UUID | None) -> str:
@@ -82,7 +93,13 @@ def spend_download(database: db.Database, storage: StorageService, token: str, i
         else:
             name = f"restoreclick-{order['order_number']}.zip"
             path = storage.zip_path(order["id"], f"restoreclick-{order['order_number']}")
-        record_audit(conn, "download_link", link["id"], "download_link.used", actor="customer",
-                     new={"image_id": str(wanted) if wanted else None, "use": link["download_count"]})
+        record_audit(
+            conn,
+            "download_link",
+            link["id"],
+            "download_link.used",
+            actor="customer",
+            new={"image_id": str(wanted) if wanted else None, "use": link["download_count"]},
+        )
     # Any failure above rolled the use back; signing cannot fail the count.
     return storage.signed_download_url(path, SIGNED_URL_SECONDS, name)

@@ -101,8 +101,13 @@ def claim_photos(conn: db.Connection, order: Order, checkout: Checkout) -> None:
     claimed = db.all_rows(conn, "claim_photos_for_order", order_id=str(order.id), file_upload_ids=ids)
     if len(claimed) != len(ids):
         # Paid for, but gone (should not happen while the session is frozen): say so loudly.
-        log.error("order %s: %d of %d priced photos could not be claimed", order.id, len(ids) - len(claimed),
-                  len(ids), extra={"order_id": str(order.id)})
+        log.error(
+            "order %s: %d of %d priced photos could not be claimed",
+            order.id,
+            len(ids) - len(claimed),
+            len(ids),
+            extra={"order_id": str(order.id)},
+        )
     db.all_rows(conn, "create_original_images", order_id=str(order.id), file_upload_ids=ids)
 
 
@@ -171,8 +176,12 @@ def move_originals(database: db.Database, storage, order_id: UUID) -> int:  # ty
         try:
             storage.move(image["temp_path"], image["storage_path"])
         except RestoreClickError:
-            log.warning("order %s: moving %s failed; it will be retried", order_id, image["temp_path"],
-                        extra={"order_id": str(order_id)})
+            log.warning(
+                "order %s: moving %s failed; it will be retried",
+                order_id,
+                image["temp_path"],
+                extra={"order_id": str(order_id)},
+            )
             left += 1
             continue
         with database.transaction() as conn:

@@ -77,9 +77,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.decode().lower() for k, _ in message.get("headers", [])}
-                extra = [
-                    (k.encode(), v.encode()) for k, v in self.headers.items() if k not in present
-                ]
+                extra = [(k.encode(), v.encode()) for k, v in self.headers.items() if k not in present]
                 if "cache-control" not in present:
                     extra.append((b"cache-control", b"no-store"))
                 message["headers"] = [*message.get("headers", []), *extra]
@@ -102,8 +100,7 @@ class SecurityHeaders:
                 error_body("internal_error", "something went wrong on our side; please try again")
             ).encode()
             await tracking_send(
-                {"type": "http.response.start", "status": 500,
-                 "headers": [(b"content-type", b"application/json")]}
+                {"type": "http.response.start", "status": 500, "headers": [(b"content-type", b"application/json")]}
             )
             await tracking_send({"type": "http.response.body", "body": body})
 
@@ -147,9 +144,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLarge(
-                        f"request body is larger than {limit} bytes", code="request_too_large"
-                    )
+                    raise PayloadTooLarge(f"request body is larger than {limit} bytes", code="request_too_large")
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -166,9 +161,7 @@ class BodyLimit:
 
 
 async def _send_too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        error_body("request_too_large", f"request body is larger than {limit} bytes")
-    ).encode()
+    body = json.dumps(error_body("request_too_large", f"request body is larger than {limit} bytes")).encode()
     await send(
         {
             "type": "http.response.start",

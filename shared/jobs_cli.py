@@ -46,8 +46,14 @@ def list_jobs(
     for column in ("queue", "id", "status", "attempts", "run after", "last error"):
         table.add_column(column)
     for job in found:
-        table.add_row(job["queue"], str(job["id"]), job["status"], f"{job['attempt_number']}/{job['max_attempts']}",
-                      f"{job['run_after']:%Y-%m-%d %H:%M:%S}", (job["last_error"] or "")[:80])
+        table.add_row(
+            job["queue"],
+            str(job["id"]),
+            job["status"],
+            f"{job['attempt_number']}/{job['max_attempts']}",
+            f"{job['run_after']:%Y-%m-%d %H:%M:%S}",
+            (job["last_error"] or "")[:80],
+        )
     console.print(table)
 
 

@@ -26,8 +26,11 @@ class Health:
     alerts: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"queues": self.queues, "storage": {"bytes": self.storage_bytes, "quota_bytes": self.storage_quota_bytes},
-                "alerts": self.alerts}
+        return {
+            "queues": self.queues,
+            "storage": {"bytes": self.storage_bytes, "quota_bytes": self.storage_quota_bytes},
+            "alerts": self.alerts,
+        }
 
 
 def error_rate(stats: dict[str, Any]) -> float:

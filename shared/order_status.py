@@ -12,8 +12,13 @@ from typing import Any
 from shared import db
 from shared.errors import NotFound
 
-PHOTO_STATE = {"pending": "waiting", "running": "restoring", "succeeded": "restored",
-               "dead": "failed", "cancelled": "cancelled"}
+PHOTO_STATE = {
+    "pending": "waiting",
+    "running": "restoring",
+    "succeeded": "restored",
+    "dead": "failed",
+    "cancelled": "cancelled",
+}
 READY = ("completed", "partially_completed")
 
 
@@ -24,12 +29,23 @@ def order_status(database: db.Database, ref: str) -> dict[str, Any]:
             checkout = db.maybe_one(conn, "checkout_for_status", ref=ref)
             if checkout is None:
                 raise NotFound("no order with that reference", code="order_not_found")
-            return {"status": "confirming_payment", "order_number": None,
-                    "photos_total": checkout["photo_count"], "photos_done": 0, "photos": [], "download": None}
+            return {
+                "status": "confirming_payment",
+                "order_number": None,
+                "photos_total": checkout["photo_count"],
+                "photos_done": 0,
+                "photos": [],
+                "download": None,
+            }
         photos = db.all_rows(conn, "photo_statuses", order_id=str(order["id"]))
     listed = [
-        {"id": str(p["id"]), "filename": p["filename"],
-         "status": "restored" if p["restored_image_id"] else PHOTO_STATE.get(p["job_status"] or "pending", "waiting")}
+        {
+            "id": str(p["id"]),
+            "filename": p["filename"],
+            "status": "restored"
+            if p["restored_image_id"]
+            else PHOTO_STATE.get(p["job_status"] or "pending", "waiting"),
+        }
         for p in photos
     ]
     ready = order["status"] in READY
@@ -42,6 +58,8 @@ def order_status(database: db.Database, ref: str) -> dict[str, Any]:
         "download": {
             "ready": True,
             "how": "We emailed you a download link. Lost it? POST your email and order number "
-                   "to /api/email/resend for a new one.",
-        } if ready else None,
+            "to /api/email/resend for a new one.",
+        }
+        if ready
+        else None,
     }

@@ -10,9 +10,7 @@ from pydantic import BaseModel
 
 from shared import db
 
-OrderStatus = Literal[
-    "paid", "processing", "completed", "partially_completed", "failed", "refunded", "disputed"
-]
+OrderStatus = Literal["paid", "processing", "completed", "partially_completed", "failed", "refunded", "disputed"]
 PaymentStatus = Literal["paid", "refunded", "disputed"]
 
 
@@ -50,9 +48,7 @@ def order_by_id(conn: db.Connection, order_id: UUID | str) -> Order | None:
 
 
 def order_by_checkout_session(conn: db.Connection, checkout_session_id: str) -> Order | None:
-    return db.maybe_one(
-        conn, "order_by_checkout_session", Order, checkout_session_id=checkout_session_id
-    )
+    return db.maybe_one(conn, "order_by_checkout_session", Order, checkout_session_id=checkout_session_id)
 
 
 def set_order_status(conn: db.Connection, order_id: UUID | str, status: OrderStatus) -> Order:

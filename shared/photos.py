@@ -46,9 +46,7 @@ def _measure(stream: BinaryIO, max_bytes: int) -> tuple[int, str]:
     while chunk := stream.read(CHUNK):
         size += len(chunk)
         if size > max_bytes:
-            raise PayloadTooLarge(
-                f"the photo is larger than the {max_bytes} byte limit", code="photo_too_large"
-            )
+            raise PayloadTooLarge(f"the photo is larger than the {max_bytes} byte limit", code="photo_too_large")
         digest.update(chunk)
     return size, digest.hexdigest()
 
@@ -86,9 +84,7 @@ def _decode(stream: BinaryIO, max_pixels: int) -> tuple[str, int, int]:
         with image:
             width, height = image.size
             if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
-                raise ValidationFailed(
-                    f"a photo must be between 1 and {MAX_SIDE} pixels a side", code="bad_dimensions"
-                )
+                raise ValidationFailed(f"a photo must be between 1 and {MAX_SIDE} pixels a side", code="bad_dimensions")
             if width * height > max_pixels:
                 raise PayloadTooLarge(
                     f"the photo has {width * height} pixels; the limit is {max_pixels}",

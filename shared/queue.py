@@ -96,9 +96,14 @@ class _Heartbeat:
                 continue
             try:
                 with self.database.transaction() as conn:
-                    db.execute(conn, self.queue.query("heartbeat"), ids=ids, worker=self.worker,
-                               lease_seconds=self.queue.lease_seconds)
-            except Exception:  # noqa: BLE001 - the next beat tries again
+                    db.execute(
+                        conn,
+                        self.queue.query("heartbeat"),
+                        ids=ids,
+                        worker=self.worker,
+                        lease_seconds=self.queue.lease_seconds,
+                    )
+            except Exception:
                 log.warning("heartbeat failed for %s", self.queue.name, exc_info=True)
 
     def __enter__(self) -> _Heartbeat:
@@ -130,15 +135,23 @@ def run_queue(
     with _Heartbeat(database, queue, worker) as heartbeat, ThreadPoolExecutor(concurrency) as pool:
         while time_left() > safety_margin_seconds and (max_batches is None or batches < max_batches):
             with database.transaction(actor=worker) as conn:
-                jobs = db.all_rows(conn, queue.query("claim"), batch_size=batch_size,
-                                   lease_seconds=queue.lease_seconds, worker=worker)
+                jobs = db.all_rows(
+                    conn, queue.query("claim"), batch_size=batch_size, lease_seconds=queue.lease_seconds, worker=worker
+                )
             if not jobs:
                 break
             batches += 1
             report.claimed += len(jobs)
             with heartbeat.lock:
                 heartbeat.ids.update(str(j["id"]) for j in jobs)
-            outcomes = list(pool.map(lambda job: _handle_one(database, queue, handle, job, worker, time_left, safety_margin_seconds, report), jobs))
+            outcomes = list(
+                pool.map(
+                    lambda job: _handle_one(
+                        database, queue, handle, job, worker, time_left, safety_margin_seconds, report
+                    ),
+                    jobs,
+                )
+            )
             done = [str(job["id"]) for job, outcome in zip(jobs, outcomes, strict=True) if outcome == "succeeded"]
             released = [str(job["id"]) for job, outcome in zip(jobs, outcomes, strict=True) if outcome == "released"]
             with database.transaction(actor=worker) as conn:
@@ -171,16 +184,24 @@ def _handle_one(
     try:
         handle(job)
         return "succeeded"
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
+    except Exception as exc:
         terminal = isinstance(exc, TerminalJobError)
         message = f"{type(exc).__name__}: {exc}"
-        log.warning("%s job %s failed (attempt %s): %s", queue.name, job["id"], job["attempt_number"], message,
-                    extra={"queue": queue.name, "job_id": str(job["id"]), "order_id": str(job.get("order_id") or "")})
+        log.warning(
+            "%s job %s failed (attempt %s): %s",
+            queue.name,
+            job["id"],
+            job["attempt_number"],
+            message,
+            extra={"queue": queue.name, "job_id": str(job["id"]), "order_id": str(job.get("order_id") or "")},
+        )
         with database.transaction(actor=worker) as conn:
             row = db.maybe_one(
                 conn, queue.query("fail"),
                 id=str(job["id"]), worker=worker, terminal=terminal, error=message,
-                retry_in_seconds=backoff_seconds(job["attempt_number"], queue.base_delay_seconds, queue.max_delay_seconds),
+                retry_in_seconds=backoff_seconds(
+                    job["attempt_number"], queue.base_delay_seconds, queue.max_delay_seconds
+                ),
             )  # fmt: skip
         report.errors.append(message)  # list.append is atomic; counts are kept by the caller
         return "dead" if row is not None and row["status"] == "dead" else "retried"

@@ -26,7 +26,11 @@ class ReconcileReport:
 
 
 def reconcile_payments(
-    database: db.Database, payments: PaymentsProvider, storage, settings: Settings, days: int = 3  # type: ignore[no-untyped-def]
+    database: db.Database,
+    payments: PaymentsProvider,
+    storage,
+    settings: Settings,
+    days: int = 3,  # type: ignore[no-untyped-def]
 ) -> ReconcileReport:
     """Fulfil every completed checkout session since `days` ago that has no order yet."""
     report = ReconcileReport()

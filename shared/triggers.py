@@ -39,5 +39,5 @@ def request_worker_run(settings: Settings, worker: str) -> None:
                 InvocationType="Event",
                 Payload=json.dumps({"worker": worker}).encode(),
             )
-    except Exception:  # noqa: BLE001 - the schedule will run it anyway
+    except Exception:
         log.warning("could not request an immediate %s run", worker, exc_info=True)

@@ -24,13 +24,15 @@ WORKER_NAMES = ("restoration", "email", "cleanup")
 
 
 def restoration_queue(settings: Settings) -> Queue:
-    return Queue("restoration", base_delay_seconds=30, max_delay_seconds=1800,
-                 lease_seconds=settings.restoration_lease_seconds)
+    return Queue(
+        "restoration", base_delay_seconds=30, max_delay_seconds=1800, lease_seconds=settings.restoration_lease_seconds
+    )
 
 
 def email_queue(settings: Settings) -> Queue:
-    return Queue("email", base_delay_seconds=settings.email_retry_delay_ms / 1000,
-                 max_delay_seconds=6 * 3600, lease_seconds=120)
+    return Queue(
+        "email", base_delay_seconds=settings.email_retry_delay_ms / 1000, max_delay_seconds=6 * 3600, lease_seconds=120
+    )
 
 
 def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *, once: bool = False) -> dict[str, Any]:
@@ -43,11 +45,22 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
         from shared.restoration.worker import restore_photo
 
         provider = restoration_from_settings(settings)
-        restored = run_queue(database, restoration_queue(settings), lambda job: restore_photo(database, storage, provider, settings, job),
-                             time_left=time_left, max_batches=batches)
+        restored = run_queue(
+            database,
+            restoration_queue(settings),
+            lambda job: restore_photo(database, storage, provider, settings, job),
+            time_left=time_left,
+            max_batches=batches,
+        )
         queued = queue_finish_for_settled_orders(database)
-        finished = run_queue(database, ORDER_WORK, lambda job: finish_order(database, storage, job),
-                             time_left=time_left, max_batches=batches, concurrency=1)
+        finished = run_queue(
+            database,
+            ORDER_WORK,
+            lambda job: finish_order(database, storage, job),
+            time_left=time_left,
+            max_batches=batches,
+            concurrency=1,
+        )
         report = {"restoration": restored.as_dict(), "orders_ready": queued, "order_work": finished.as_dict()}
         if finished.succeeded:
             from shared.triggers import request_worker_run
@@ -58,9 +71,15 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
         from shared.email.worker import send_email
 
         provider = email_from_settings(settings)
-        report = {"email": run_queue(database, email_queue(settings),
-                                     lambda job: send_email(database, storage, provider, settings, job),
-                                     time_left=time_left, max_batches=batches).as_dict()}
+        report = {
+            "email": run_queue(
+                database,
+                email_queue(settings),
+                lambda job: send_email(database, storage, provider, settings, job),
+                time_left=time_left,
+                max_batches=batches,
+            ).as_dict()
+        }
     elif name == "cleanup":
         from shared.cleanup import run_cleanup
 

@@ -73,9 +73,7 @@ def _build_template(admin_url: str) -> str:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(building)))
                 push_migrations(_with_database(admin_url, building), MIGRATIONS)
                 conn.execute(
-                    sql.SQL("alter database {} rename to {}").format(
-                        sql.Identifier(building), sql.Identifier(name)
-                    )
+                    sql.SQL("alter database {} rename to {}").format(sql.Identifier(building), sql.Identifier(name))
                 )
         finally:
             conn.execute("select pg_advisory_unlock(hashtext('restoreclick.test_template'))")
@@ -223,9 +221,7 @@ def conn(database: db.Database) -> Iterator[db.Connection]:
 
 
 @pytest.fixture
-def settings(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Settings]:
+def settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Settings for this test: its own database, storage folder and outbox."""
     monkeypatch.setenv("APP_ENV", "test")
     monkeypatch.setenv("DATABASE_URL", database_url)
@@ -248,7 +244,8 @@ def shop(settings: Settings, database: db.Database) -> Iterator[TestClient]:
 
     def deliver(payload: bytes, signature: str) -> int:
         response = holder["client"].post(
-            "/api/webhooks/stripe", content=payload,
+            "/api/webhooks/stripe",
+            content=payload,
             headers={"stripe-signature": signature, "content-type": "application/json"},
         )
         return response.status_code

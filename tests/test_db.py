@@ -59,6 +59,5 @@ def test_one_raises_no_result_and_an_unreachable_server_is_service_unavailable(d
     with database.transaction() as conn, pytest.raises(NoResult):
         db.one(conn, "order_by_number", order_number="20260101-000001")
     unreachable = db.Database("postgresql://postgres@127.0.0.1:1/nothing", connect_timeout=1)
-    with pytest.raises(ServiceUnavailable):
-        with unreachable.transaction():
-            pass
+    with pytest.raises(ServiceUnavailable), unreachable.transaction():
+        pass

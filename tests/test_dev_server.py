@@ -25,7 +25,11 @@ def start_dev(data_dir: Path, port: int, db_port: int, *extra: str) -> subproces
     env.update(LOCAL_DATA_DIR=str(data_dir), LOCAL_DB_PORT=str(db_port), COLUMNS="120")
     return subprocess.Popen(
         [sys.executable, "-m", "shared.cli", "dev", "--port", str(port), *extra],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -92,8 +96,9 @@ def test_a_paid_order_is_restored_and_emailed_with_no_one_calling_a_worker(data_
         with httpx.Client(base_url=base, timeout=30) as client:
             files = [("files", (f"p{n}.jpg", images.jpeg(seed=n), "image/jpeg")) for n in range(2)]
             session = client.post("/api/uploads", files=files).json()
-            checkout = client.post("/api/checkout", json={"upload_session_id": session["upload_session_id"],
-                                                         "email": "ada@example.com"}).json()
+            checkout = client.post(
+                "/api/checkout", json={"upload_session_id": session["upload_session_id"], "email": "ada@example.com"}
+            ).json()
             paid = client.post(f"/dev/checkout/{checkout['checkout_session_id']}/pay", follow_redirects=False)
             assert paid.status_code == 303, paid.text
             deadline = time.monotonic() + 60

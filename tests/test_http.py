@@ -83,8 +83,9 @@ def test_security_headers_on_every_response(client: TestClient) -> None:
 
 
 def test_a_declared_oversized_body_is_refused_before_parsing(client: TestClient) -> None:
-    response = client.post("/api/echo", content=b'{"text": "' + b"x" * 200 + b'"}',
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/echo", content=b'{"text": "' + b"x" * 200 + b'"}', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
 

@@ -29,8 +29,14 @@ class Context:
         return 29_000
 
 
-def event(kind: str, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-          base64_body: bool = False) -> dict[str, Any]:
+def event(
+    kind: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    base64_body: bool = False,
+) -> dict[str, Any]:
     template = "apigw_v2_get.json" if kind == "apigw" else "function_url_post.json"
     data = json.loads((EVENTS / template).read_text())
     data["rawPath"] = path
@@ -73,30 +79,60 @@ def test_upload_with_a_base64_multipart_body(settings: Settings, database: db.Da
 
     boundary = "----restoreclick"
     photo = images.jpeg()
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.jpg\"\r\n"
-            "Content-Type: image/jpeg\r\n\r\n").encode() + photo + f"\r\n--{boundary}--\r\n".encode()
-    response = handler("upload")(event("apigw", "POST", "/api/uploads", body,
-                                       {"content-type": f"multipart/form-data; boundary={boundary}"},
-                                       base64_body=True), Context())
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + photo
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    response = handler("upload")(
+        event(
+            "apigw",
+            "POST",
+            "/api/uploads",
+            body,
+            {"content-type": f"multipart/form-data; boundary={boundary}"},
+            base64_body=True,
+        ),
+        Context(),
+    )
     assert response["statusCode"] == 201, response["body"]
     assert json.loads(response["body"])["photos"][0]["size"] == len(photo)
 
 
 def test_checkout_and_the_signed_stripe_webhook_through_function_urls(shop: TestClient, settings: Settings) -> None:
     session = upload_photos(shop, 1)
-    created = handler("checkout")(event("url", "POST", "/api/checkout", json.dumps(
-        {"upload_session_id": session["upload_session_id"], "email": "ada@example.com"}).encode()), Context())
+    created = handler("checkout")(
+        event(
+            "url",
+            "POST",
+            "/api/checkout",
+            json.dumps({"upload_session_id": session["upload_session_id"], "email": "ada@example.com"}).encode(),
+        ),
+        Context(),
+    )
     assert created["statusCode"] == 201, created["body"]
     from shared.deps import get_payments
 
     stripe_event = get_payments().pay(json.loads(created["body"])["checkout_session_id"])  # type: ignore[attr-defined]
     payload = json.dumps(stripe_event).encode()
-    delivered = handler("stripe_webhook")(event("url", "POST", "/api/webhooks/stripe", payload,
-                                                 {"stripe-signature": sign_webhook_payload(payload, LOCAL_WEBHOOK_SECRET)}),
-                                           Context())
+    delivered = handler("stripe_webhook")(
+        event(
+            "url",
+            "POST",
+            "/api/webhooks/stripe",
+            payload,
+            {"stripe-signature": sign_webhook_payload(payload, LOCAL_WEBHOOK_SECRET)},
+        ),
+        Context(),
+    )
     assert delivered["statusCode"] == 200 and json.loads(delivered["body"])["created"] is True
-    forged = handler("stripe_webhook")(event("url", "POST", "/api/webhooks/stripe", payload,
-                                              {"stripe-signature": f"t={int(time.time())},v1=00"}), Context())
+    forged = handler("stripe_webhook")(
+        event("url", "POST", "/api/webhooks/stripe", payload, {"stripe-signature": f"t={int(time.time())},v1=00"}),
+        Context(),
+    )
     assert forged["statusCode"] == 400
 
 

@@ -26,14 +26,17 @@ def test_bytes_win_over_the_declared_name_and_type() -> None:
     assert facts.filename == "holiday.jpg"  # kept as the customer's label
 
 
-@pytest.mark.parametrize(("data", "error", "code"), [
-    (b"", ValidationFailed, "empty_file"),
-    (b"GIF89a" + b"\0" * 50, UnsupportedMediaType, "unsupported_photo_type"),
-    (b"\0\0\0\x18ftypheic" + b"\0" * 50, UnsupportedMediaType, "unsupported_photo_type"),
-    (images.jpeg((300, 300))[:-500], ValidationFailed, "corrupt_photo"),
-    (images.png((300, 300))[:-300], ValidationFailed, "corrupt_photo"),
-    (images.png_claiming(50000, 50000), PayloadTooLarge, "too_many_pixels"),
-])
+@pytest.mark.parametrize(
+    ("data", "error", "code"),
+    [
+        (b"", ValidationFailed, "empty_file"),
+        (b"GIF89a" + b"\0" * 50, UnsupportedMediaType, "unsupported_photo_type"),
+        (b"\0\0\0\x18ftypheic" + b"\0" * 50, UnsupportedMediaType, "unsupported_photo_type"),
+        (images.jpeg((300, 300))[:-500], ValidationFailed, "corrupt_photo"),
+        (images.png((300, 300))[:-300], ValidationFailed, "corrupt_photo"),
+        (images.png_claiming(50000, 50000), PayloadTooLarge, "too_many_pixels"),
+    ],
+)
 def test_refusals_carry_their_reason(data: bytes, error: type[RestoreClickError], code: str) -> None:
     with pytest.raises(error) as caught:
         inspect_photo(data, declared_filename="x.jpg", declared_content_type="image/jpeg", **LIMITS)
@@ -42,7 +45,9 @@ def test_refusals_carry_their_reason(data: bytes, error: type[RestoreClickError]
 
 def test_heic_is_refused_with_a_way_forward() -> None:
     with pytest.raises(UnsupportedMediaType, match="JPEG"):
-        inspect_photo(b"\0\0\0\x18ftypheic" + b"\0" * 50, declared_filename="x.heic", declared_content_type=None, **LIMITS)
+        inspect_photo(
+            b"\0\0\0\x18ftypheic" + b"\0" * 50, declared_filename="x.heic", declared_content_type=None, **LIMITS
+        )
 
 
 class CountingReader(io.BytesIO):
@@ -59,18 +64,26 @@ class CountingReader(io.BytesIO):
 def test_an_oversized_stream_is_refused_without_reading_it_all() -> None:
     stream = CountingReader(b"\xff" * (20 * 1024 * 1024))
     with pytest.raises(PayloadTooLarge):
-        inspect_photo(stream, declared_filename="big.jpg", declared_content_type=None, max_bytes=2 * 1024 * 1024,
-                      max_pixels=LIMITS["max_pixels"])
+        inspect_photo(
+            stream,
+            declared_filename="big.jpg",
+            declared_content_type=None,
+            max_bytes=2 * 1024 * 1024,
+            max_pixels=LIMITS["max_pixels"],
+        )
     assert stream.read_bytes <= 4 * 1024 * 1024
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("../../etc/passwd", "passwd"),
-    ("C:\\Users\\x\\pic.jpg", "pic.jpg"),
-    ("", "photo"),
-    ("..", "photo"),
-    ("  grandma\t 1950.jpg ", "grandma 1950.jpg"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\x\\pic.jpg", "pic.jpg"),
+        ("", "photo"),
+        ("..", "photo"),
+        ("  grandma\t 1950.jpg ", "grandma 1950.jpg"),
+    ],
+)
 def test_sanitised_filenames(name: str, expected: str) -> None:
     assert sanitise_filename(name) == expected
 
@@ -95,7 +108,7 @@ def test_arbitrary_bytes_are_accepted_or_refused_with_a_domain_error(data: bytes
 @given(st.integers(0, 4000), st.binary(min_size=1, max_size=64))
 def test_damaged_real_photos_never_escape_as_anything_but_a_domain_error(cut: int, garbage: bytes) -> None:
     photo = images.jpeg((40, 30))
-    damaged = photo[:cut] + garbage + photo[cut + len(garbage):]
+    damaged = photo[:cut] + garbage + photo[cut + len(garbage) :]
     try:
         inspect_photo(damaged, declared_filename="x.jpg", declared_content_type=None, **LIMITS)
     except RestoreClickError as exc:

@@ -38,9 +38,7 @@ class CheckoutOut(BaseModel):
 @router.post("/api/checkout", status_code=201, response_model=CheckoutOut)
 def create_checkout(body: CheckoutIn, settings: Settings = Depends(get_settings)) -> CheckoutOut:
     """Open a payment page for exactly the photos in the session, priced here."""
-    checkout = start_checkout(
-        get_database(), get_payments(), settings, body.upload_session_id, body.email, body.name
-    )
+    checkout = start_checkout(get_database(), get_payments(), settings, body.upload_session_id, body.email, body.name)
     assert checkout.stripe_checkout_session_id and checkout.checkout_url
     return CheckoutOut(
         checkout_session_id=checkout.stripe_checkout_session_id,

@@ -31,8 +31,14 @@ def _page(token: str, page: DownloadPage) -> str:
         f"<input type='hidden' name='image_id' value='{p['id']}'><button>Download</button></form></li>"
         for p in page.photos
     )
-    zip_button = (f"<form method='post' action='{action}'><button class='zip' id='download-zip'>"
-                  "Download all (ZIP)</button></form>") if page.zip_available else ""
+    zip_button = (
+        (
+            f"<form method='post' action='{action}'><button class='zip' id='download-zip'>"
+            "Download all (ZIP)</button></form>"
+        )
+        if page.zip_available
+        else ""
+    )
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='robots' content='noindex'>"
         "<title>Your restored photos</title><style>body{font-family:Georgia,serif;max-width:36em;margin:2em auto}"

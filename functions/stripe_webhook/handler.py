@@ -31,9 +31,7 @@ def verified_event(payload: bytes, signature: str | None, settings: Settings) ->
     """The event, if the signature is good, fresh, and the JSON has an event's shape."""
     from shared.payments import verify_webhook, webhook_secrets
 
-    event = verify_webhook(
-        payload, signature, webhook_secrets(settings), settings.stripe_webhook_tolerance_seconds
-    )
+    event = verify_webhook(payload, signature, webhook_secrets(settings), settings.stripe_webhook_tolerance_seconds)
     if not (
         isinstance(event, dict)
         and isinstance(event.get("id"), str)

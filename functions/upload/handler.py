@@ -101,9 +101,7 @@ def upload_photos(
 
 
 @router.post("/api/uploads/direct", status_code=201, response_model=DirectUploadsOut)
-def announce_direct_uploads(
-    body: DirectUploadRequest, settings: Settings = Depends(get_settings)
-) -> DirectUploadsOut:
+def announce_direct_uploads(body: DirectUploadRequest, settings: Settings = Depends(get_settings)) -> DirectUploadsOut:
     """Announce photos too large for a request; answer a signed upload URL for each."""
     session, announced = direct.announce_direct_uploads(
         get_database(), get_storage(), settings, body.upload_session_id, body.files
@@ -114,9 +112,10 @@ def announce_direct_uploads(
         files=[
             DirectUploadOut(
                 **PhotoOut.of(a.photo).model_dump(),
-                upload_url=a.upload.url, upload_method=a.upload.method,
+                upload_url=a.upload.url,
+                upload_method=a.upload.method,
                 upload_headers=a.upload.headers,
-            )  # fmt: skip
+            )
             for a in announced
         ],
     )

@@ -58,6 +58,7 @@ _http = Mangum(app, lifespan="off")
 def handler(event: dict[str, Any], context: Any) -> Any:
     """HTTP events go to the app; scheduled and async-invoke events name a worker."""
     if isinstance(event, dict) and "worker" in event and "requestContext" not in event:
+
         def time_left() -> float:
             return context.get_remaining_time_in_millis() / 1000 if context else 60.0
 

@@ -47,9 +47,7 @@ def status(target: TargetOption = None, every: AllOption = False) -> None:
             for column in ("version", "name", "state"):
                 table.add_column(column)
             for entry in plan.entries:
-                table.add_row(
-                    entry.version, entry.name, f"[{STATE_STYLE[entry.state]}]{entry.state}[/]"
-                )
+                table.add_row(entry.version, entry.name, f"[{STATE_STYLE[entry.state]}]{entry.state}[/]")
             console.print(table)
             counts = {s: len(plan.having(s)) for s in STATE_STYLE}  # type: ignore[arg-type]
             console.print(", ".join(f"{n} {s}" for s, n in counts.items()))

@@ -41,9 +41,7 @@ def migration_files(folder: Path) -> list[MigrationFile]:
             continue
         version = match["version"]
         if version in found:
-            raise ValueError(
-                f"two migration files share version {version}: {found[version].filename}, {path.name}"
-            )
+            raise ValueError(f"two migration files share version {version}: {found[version].filename}, {path.name}")
         found[version] = MigrationFile(version, match["name"], path)
     # Versions compare as text, as the CLI compares them (001 < 002 < 20240101...).
     return [found[v] for v in sorted(found)]

@@ -82,9 +82,7 @@ def plan_migrations(conn: db.Connection, folder: Path) -> MigrationPlan:
             # A row without statements was recorded by `supabase migration repair`; it says
             # nothing about the file's content, so it cannot drift.
             same = row["statements"] is None or list(row["statements"]) == file.statements
-            plan.entries.append(
-                MigrationStatus(version, file.name, "applied" if same else "drifted", file.filename)
-            )
+            plan.entries.append(MigrationStatus(version, file.name, "applied" if same else "drifted", file.filename))
     return plan
 
 
@@ -162,9 +160,7 @@ def _apply(conn: db.Connection, file: MigrationFile, lock_timeout: str) -> None:
                 conn.execute(statement.encode())
             except psycopg.Error as exc:
                 raise MigrationFailed(file, number, exc) from exc
-        db.execute(
-            conn, "record_migration", version=file.version, name=file.name, statements=file.statements
-        )
+        db.execute(conn, "record_migration", version=file.version, name=file.name, statements=file.statements)
 
 
 class MigrationFailed(Exception):

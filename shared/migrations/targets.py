@@ -34,9 +34,7 @@ def chosen_names(names: list[str], every: bool, settings: Settings) -> list[str]
         return ["dev"] + (["prod"] if settings.production_database_url else [])
     unknown = [n for n in names if n not in TARGET_SETTINGS]
     if unknown:
-        raise ConfigurationError(
-            f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGET_SETTINGS)}"
-        )
+        raise ConfigurationError(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGET_SETTINGS)}")
     return names or ["dev"]
 
 
@@ -50,9 +48,7 @@ def open_targets(names: list[str], settings: Settings) -> Iterator[list[Target]]
             if not url and name == "dev":
                 from infra.local_database import local_database
 
-                url = stack.enter_context(
-                    local_database(settings.local_data_dir, settings.local_db_port)
-                )
+                url = stack.enter_context(local_database(settings.local_data_dir, settings.local_db_port))
             if not url:
                 raise ConfigurationError(
                     f"{TARGET_SETTINGS[name].upper()} is not set; it is required for --target {name}"

@@ -84,8 +84,11 @@ class LocalPayments:
                 "created": int(time.time()),
                 "expires_at": int(request.expires_at.timestamp()),
                 "livemode": False,
-                "line_items": {"quantity": request.photo_count, "unit_amount": request.unit_amount,
-                               "name": request.product_name},
+                "line_items": {
+                    "quantity": request.photo_count,
+                    "unit_amount": request.unit_amount,
+                    "name": request.product_name,
+                },
                 "idempotency_key": request.idempotency_key,
             }
             self._save(session)
@@ -118,8 +121,9 @@ class LocalPayments:
             if session["status"] == "expired" or session["expires_at"] < time.time():
                 raise Conflict("this checkout has expired", code="checkout_expired")
             if session["status"] != "complete":
-                session.update(status="complete", payment_status="paid",
-                               payment_intent="pi_local_" + secrets.token_hex(12))
+                session.update(
+                    status="complete", payment_status="paid", payment_intent="pi_local_" + secrets.token_hex(12)
+                )
                 self._save(session)
         return self.event_for(session, "checkout.session.completed")
 

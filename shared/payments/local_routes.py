@@ -25,14 +25,16 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Pay RestoreClick (local checkout)</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body {{ font-family: system-ui, sans-serif; background: #f4f1ea; display: grid; place-items: center; min-height: 100vh; margin: 0; }}
+body {{ font-family: system-ui, sans-serif; background: #f4f1ea; display: grid; place-items: center;
+       min-height: 100vh; margin: 0; }}
 main {{ background: white; padding: 2rem 2.5rem; border-radius: 12px; box-shadow: 0 4px 24px #0002; max-width: 26rem; }}
 h1 {{ font-size: 1.2rem; margin-top: 0; }} .amount {{ font-size: 2rem; font-weight: 700; margin: .5rem 0 1rem; }}
-button {{ background: #635bff; color: white; border: 0; border-radius: 6px; padding: .8rem 1.6rem; font-size: 1rem; cursor: pointer; width: 100%; }}
+button {{ background: #635bff; color: white; border: 0; border-radius: 6px; padding: .8rem 1.6rem;
+          font-size: 1rem; cursor: pointer; width: 100%; }}
 .note {{ color: #666; font-size: .85rem; }} a {{ color: #635bff; }}
 </style></head><body><main>
 <p class="note">Local checkout: a stand-in for Stripe. No money moves.</p>
-<h1>Photo restoration × {count}</h1>
+<h1>Photo restoration: {count} photo(s)</h1>
 <div class="amount" id="amount">{amount}</div>
 <p>Receipt to <strong>{email}</strong></p>
 {action}
@@ -53,8 +55,10 @@ def local_checkout_router(
     def checkout_page(session_id: str) -> HTMLResponse:
         session = provider.session(session_id)
         if session["status"] == "open":
-            action = (f'<form method="post" action="/dev/checkout/{html.escape(session_id)}/pay">'
-                      '<button type="submit" id="pay">Pay</button></form>')
+            action = (
+                f'<form method="post" action="/dev/checkout/{html.escape(session_id)}/pay">'
+                '<button type="submit" id="pay">Pay</button></form>'
+            )
         else:
             action = f"<p><strong>This checkout is {html.escape(session['status'])}.</strong></p>"
         body = PAGE.format(

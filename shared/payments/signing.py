@@ -53,9 +53,7 @@ def verify_webhook(
     if timestamp is None:
         raise BadRequest("the Stripe-Signature header is malformed", code="bad_signature")
     if abs(now - timestamp) > tolerance_seconds:
-        raise BadRequest(
-            "the signature's timestamp is outside the tolerance", code="timestamp_out_of_tolerance"
-        )
+        raise BadRequest("the signature's timestamp is outside the tolerance", code="timestamp_out_of_tolerance")
     text = payload.decode("utf-8", errors="replace")
     for secret in secrets:
         try:

@@ -12,9 +12,9 @@ from shared.payments.base import (
     CheckoutRequest,
     CheckoutSessionInfo,
     CreatedCheckout,
-    checkout_session_info,
     PaymentsRejected,
     PaymentsUnavailable,
+    checkout_session_info,
 )
 
 
@@ -22,7 +22,9 @@ def _translate(exc: stripe.StripeError) -> Exception:
     """One place where Stripe's errors become ours."""
     status = getattr(exc, "http_status", None)
     message = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
-    if isinstance(exc, stripe.InvalidRequestError | stripe.CardError) or (status and 400 <= status < 500 and status != 429):
+    if isinstance(exc, stripe.InvalidRequestError | stripe.CardError) or (
+        status and 400 <= status < 500 and status != 429
+    ):
         return PaymentsRejected(f"Stripe refused the request: {message}")
     return PaymentsUnavailable("Stripe could not be reached; try again shortly")
 

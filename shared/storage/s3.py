@@ -111,9 +111,7 @@ class S3ObjectStore:
         stream = io.BytesIO(data) if isinstance(data, bytes) else data
         with _translated(path):
             # upload_fileobj reads in parts (multipart above 8 MB): constant memory.
-            self.client.upload_fileobj(
-                stream, self.bucket, path, ExtraArgs={"ContentType": content_type}
-            )
+            self.client.upload_fileobj(stream, self.bucket, path, ExtraArgs={"ContentType": content_type})
 
     def open(self, path: str) -> BinaryIO:
         check_path(path)
@@ -132,9 +130,7 @@ class S3ObjectStore:
                 head = self.client.head_object(Bucket=self.bucket, Key=path)
         except StorageObjectMissing:
             return None
-        return StoredObject(
-            path, head["ContentLength"], head.get("LastModified"), head.get("ContentType")
-        )
+        return StoredObject(path, head["ContentLength"], head.get("LastModified"), head.get("ContentType"))
 
     def list(self, prefix: str) -> builtins.list[StoredObject]:
         # A prefix is a folder, as in the other backends: "a" must not list "ab/...".
@@ -144,9 +140,7 @@ class S3ObjectStore:
         paginator = self.client.get_paginator("list_objects_v2")
         found = []
         with _translated(prefix or "/"):
-            pages = paginator.paginate(
-                Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self.page_size}
-            )
+            pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self.page_size})
             for page in pages:
                 for item in page.get("Contents", []):
                     found.append(StoredObject(item["Key"], item["Size"], item.get("LastModified")))
@@ -167,8 +161,7 @@ class S3ObjectStore:
             if errors:
                 first = errors[0]
                 raise StorageUnavailable(
-                    f"S3 did not delete {len(errors)} object(s), "
-                    f"e.g. {first.get('Key')}: {first.get('Code')}"
+                    f"S3 did not delete {len(errors)} object(s), e.g. {first.get('Key')}: {first.get('Code')}"
                 )
 
     def move(self, source: str, destination: str) -> None:
@@ -190,18 +183,14 @@ class S3ObjectStore:
             raise StorageObjectMissing(f"no object at {source} or {destination}") from None
         self.delete([source])
 
-    def signed_download_url(
-        self, path: str, expires_in: int, download_name: str | None = None
-    ) -> str:
+    def signed_download_url(self, path: str, expires_in: int, download_name: str | None = None) -> str:
         check_path(path)
         params = {"Bucket": self.bucket, "Key": path}
         if download_name:
             params["ResponseContentDisposition"] = content_disposition(download_name)
         with _translated(path):
             return str(
-                self.client.generate_presigned_url(
-                    "get_object", Params=params, ExpiresIn=_presign_seconds(expires_in)
-                )
+                self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=_presign_seconds(expires_in))
             )
 
     def signed_upload_url(self, path: str, expires_in: int, content_type: str) -> SignedUpload:

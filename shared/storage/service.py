@@ -78,9 +78,7 @@ class StorageService:
         self.store.put(path, data, content_type)
         return path
 
-    def write_order_zip(
-        self, order_id: UUID | str, name: str, entries: Iterable[tuple[str, str]]
-    ) -> StoredObject:
+    def write_order_zip(self, order_id: UUID | str, name: str, entries: Iterable[tuple[str, str]]) -> StoredObject:
         """Write a ZIP of (name in archive, object path) entries in constant memory.
 
         Photos are already compressed, so entries are stored, not deflated: cheaper, and
@@ -90,7 +88,10 @@ class StorageService:
         with tempfile.TemporaryFile() as spool:
             with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
                 for archive_name, object_path in entries:
-                    with self.store.open(object_path) as source, archive.open(archive_name, "w", force_zip64=True) as target:
+                    with (
+                        self.store.open(object_path) as source,
+                        archive.open(archive_name, "w", force_zip64=True) as target,
+                    ):
                         shutil.copyfileobj(source, target, CHUNK)
             size = spool.tell()
             spool.seek(0)

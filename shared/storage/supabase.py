@@ -56,14 +56,11 @@ def _translated(path: str) -> Iterator[None]:
         if _is_missing_object(error):
             raise StorageObjectMissing(f"no object at {path}") from error
         raise StorageUnavailable(
-            f"Supabase Storage refused the request for {path}: "
-            f"{error.status} {error.code} {error.message}"
+            f"Supabase Storage refused the request for {path}: {error.status} {error.code} {error.message}"
         ) from error
     except (StorageException, httpx.HTTPError) as error:
         # Connection refused, timeouts, a response storage3 could not make sense of.
-        raise StorageUnavailable(
-            f"Supabase Storage could not be reached for {path}: {error}"
-        ) from error
+        raise StorageUnavailable(f"Supabase Storage could not be reached for {path}: {error}") from error
 
 
 class _ForwardOnly(io.RawIOBase):
@@ -125,11 +122,7 @@ class SupabaseObjectStore:
 
     def put(self, path: str, data: bytes | BinaryIO, content_type: str) -> None:
         check_path(path)
-        body = (
-            data
-            if isinstance(data, bytes)
-            else cast(io.BufferedReader, io.BufferedReader(_ForwardOnly(data)))
-        )
+        body = data if isinstance(data, bytes) else cast(io.BufferedReader, io.BufferedReader(_ForwardOnly(data)))
         with _translated(path):
             # upsert: writing a path again replaces the object, as in the other backends.
             self.objects.upload(path, body, {"content-type": content_type, "upsert": "true"})
@@ -226,9 +219,7 @@ class SupabaseObjectStore:
                 self.objects.remove([destination])
                 self.objects.move(source, destination)
 
-    def signed_download_url(
-        self, path: str, expires_in: int, download_name: str | None = None
-    ) -> str:
+    def signed_download_url(self, path: str, expires_in: int, download_name: str | None = None) -> str:
         check_path(path)
         options = {"download": download_name} if download_name else {}
         with _translated(path):
@@ -247,8 +238,6 @@ class SupabaseObjectStore:
         """
         check_path(path)
         with _translated(path):
-            signed = self.objects.create_signed_upload_url(
-                path, CreateSignedUploadUrlOptions(upsert="true")
-            )
+            signed = self.objects.create_signed_upload_url(path, CreateSignedUploadUrlOptions(upsert="true"))
         # This is the endpoint storage3's own upload_to_signed_url sends to.
         return SignedUpload(signed["signed_url"], "PUT", {"content-type": content_type})

@@ -55,8 +55,7 @@ def _check_declared(declared: DeclaredPhoto, settings: Settings) -> str:
     content_type = declared.content_type.split(";")[0].strip().lower()
     if content_type not in ACCEPTED_CONTENT_TYPES:
         raise UnsupportedMediaType(
-            f"{declared.filename}: {content_type} is not accepted; send "
-            + ", ".join(sorted(ACCEPTED_CONTENT_TYPES)),
+            f"{declared.filename}: {content_type} is not accepted; send " + ", ".join(sorted(ACCEPTED_CONTENT_TYPES)),
             code="unsupported_photo_type",
         )
     if declared.size > settings.upload_max_bytes:

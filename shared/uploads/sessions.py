@@ -42,9 +42,7 @@ class UploadedPhoto(BaseModel):
 
 
 def create_upload_session(conn: db.Connection, session_id: UUID, ttl_hours: int) -> UploadSession:
-    return db.one(
-        conn, "create_upload_session", UploadSession, id=str(session_id), ttl_hours=ttl_hours
-    )
+    return db.one(conn, "create_upload_session", UploadSession, id=str(session_id), ttl_hours=ttl_hours)
 
 
 def upload_session(conn: db.Connection, session_id: UUID | str) -> UploadSession:
@@ -68,9 +66,7 @@ def ensure_session_accepts_photos(session: UploadSession) -> None:
         raise Gone("this upload session has expired; start a new one", code="upload_session_expired")
 
 
-def reserve_photo_slots(
-    conn: db.Connection, session_id: UUID, count: int, max_files: int
-) -> UploadSession:
+def reserve_photo_slots(conn: db.Connection, session_id: UUID, count: int, max_files: int) -> UploadSession:
     """Make room for `count` more photos in one atomic update, or say why there is none."""
     reserved = db.maybe_one(
         conn, "reserve_photo_slots", UploadSession,
@@ -95,9 +91,7 @@ def photos_in_session(conn: db.Connection, session_id: UUID | str) -> list[Uploa
 
 
 def photos_ready_for_checkout(conn: db.Connection, session_id: UUID | str) -> list[UploadedPhoto]:
-    return db.all_rows(
-        conn, "photos_ready_for_checkout", UploadedPhoto, upload_session_id=str(session_id)
-    )
+    return db.all_rows(conn, "photos_ready_for_checkout", UploadedPhoto, upload_session_id=str(session_id))
 
 
 def remove_photo(conn: db.Connection, session_id: UUID | str, file_id: UUID | str) -> UploadedPhoto:

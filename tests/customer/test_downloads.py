@@ -33,7 +33,10 @@ def test_viewing_the_page_uses_nothing(shop: TestClient, conn: db.Connection, fi
 
 
 def test_a_download_redirects_to_a_signed_url_that_works_and_expires(
-    shop: TestClient, conn: db.Connection, finished_order: dict, monkeypatch: pytest.MonkeyPatch  # type: ignore[type-arg]
+    shop: TestClient,
+    conn: db.Connection,
+    finished_order: dict,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[type-arg]
 ) -> None:
     response = shop.post(f"/api/download/{finished_order['token']}", follow_redirects=False)
     assert response.status_code == 303
@@ -57,19 +60,24 @@ def test_a_download_redirects_to_a_signed_url_that_works_and_expires(
 
 def test_a_single_photo_download(shop: TestClient, conn: db.Connection, finished_order: dict) -> None:  # type: ignore[type-arg]
     [photo] = rows(conn, "select id from images where type = 'restored' order by created_at limit 1")
-    response = shop.post(f"/api/download/{finished_order['token']}", data={"image_id": str(photo["id"])},
-                         follow_redirects=False)
+    response = shop.post(
+        f"/api/download/{finished_order['token']}", data={"image_id": str(photo["id"])}, follow_redirects=False
+    )
     assert response.status_code == 303
     fetched = follow(shop, response)
     assert fetched.status_code == 200 and fetched.content[:2] == b"\xff\xd8"
     assert "restored" in fetched.headers["content-disposition"]
-    other = shop.post(f"/api/download/{finished_order['token']}", data={"image_id": "00000000-0000-0000-0000-000000000000"})
+    other = shop.post(
+        f"/api/download/{finished_order['token']}", data={"image_id": "00000000-0000-0000-0000-000000000000"}
+    )
     assert other.status_code == 404
     assert rows(conn, "select download_count from download_links") == [{"download_count": 1}]  # refused: not counted
 
 
 def test_the_use_limit_holds_under_20_concurrent_downloads(
-    shop: TestClient, conn: db.Connection, finished_order: dict  # type: ignore[type-arg]
+    shop: TestClient,
+    conn: db.Connection,
+    finished_order: dict,  # type: ignore[type-arg]
 ) -> None:
     statuses: list[int] = []
     barrier = threading.Barrier(20)
@@ -95,7 +103,9 @@ def test_expired_revoked_and_unknown_links(shop: TestClient, conn: db.Connection
     unknown = shop.post("/api/download/rc_dl_" + "A" * 43)
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "link_not_found"
     assert shop.get("/api/download/rc_dl_nothing").status_code == 404
-    conn.execute("update download_links set expires_at = now() - interval '1 minute', created_at = now() - interval '31 days'")
+    conn.execute(
+        "update download_links set expires_at = now() - interval '1 minute', created_at = now() - interval '31 days'"
+    )
     expired = shop.post(f"/api/download/{token}")
     assert expired.status_code == 410 and expired.json()["error"]["code"] == "link_expired"
     assert shop.get(f"/api/download/{token}").json()["error"]["code"] == "link_expired"
@@ -108,7 +118,12 @@ def test_a_refund_revokes_the_link(shop: TestClient, conn: db.Connection, finish
     from tests.functions.test_stripe_webhook import charge_event, send
 
     [order] = rows(conn, "select stripe_payment_intent_id, total_amount from orders")
-    assert send(shop, charge_event("charge.refunded", order["stripe_payment_intent_id"], order["total_amount"])).status_code == 200
+    assert (
+        send(
+            shop, charge_event("charge.refunded", order["stripe_payment_intent_id"], order["total_amount"])
+        ).status_code
+        == 200
+    )
     revoked = shop.post(f"/api/download/{finished_order['token']}")
     assert revoked.status_code == 410 and revoked.json()["error"]["code"] == "link_revoked"
     assert "refunded" in revoked.json()["error"]["message"]

@@ -9,7 +9,9 @@ from tests.functions.conftest import rows
 
 
 def test_resend_answers_identically_and_respects_its_rate(
-    shop: TestClient, conn: db.Connection, finished_order: dict  # type: ignore[type-arg]
+    shop: TestClient,
+    conn: db.Connection,
+    finished_order: dict,  # type: ignore[type-arg]
 ) -> None:
     number = finished_order["order"]["order_number"]
     answers = [
@@ -21,7 +23,9 @@ def test_resend_answers_identically_and_respects_its_rate(
     assert len({r.text for r in answers}) == 1
     assert rows(conn, "select count(*) as n from email_queue where template = 'download_links_resent'") == [{"n": 1}]
     for _ in range(5):
-        assert shop.post("/api/email/resend", json={"email": "ada@example.com", "order_number": number}).status_code == 202
+        assert (
+            shop.post("/api/email/resend", json={"email": "ada@example.com", "order_number": number}).status_code == 202
+        )
     assert rows(conn, "select count(*) as n from email_queue where template = 'download_links_resent'") == [{"n": 3}]
 
 

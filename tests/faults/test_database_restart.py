@@ -27,8 +27,11 @@ def test_requests_succeed_after_the_database_restarts(data_dir: Path) -> None:
             assert client.get("/api/health").status_code == 200
             listed = client.get(f"/api/uploads/{session_id}")
             assert listed.status_code == 200 and listed.json()["photo_count"] == 1
-            second = client.post("/api/uploads", files=[("files", ("b.jpg", images.jpeg(seed=2), "image/jpeg"))],
-                                 data={"upload_session_id": session_id})
+            second = client.post(
+                "/api/uploads",
+                files=[("files", ("b.jpg", images.jpeg(seed=2), "image/jpeg"))],
+                data={"upload_session_id": session_id},
+            )
             assert second.status_code == 201 and second.json()["photo_count"] == 2
     finally:
         output = stop(process)

@@ -19,8 +19,9 @@ def test_fifty_mixed_concurrent_deliveries(shop: TestClient, conn: db.Connection
     checkout, completed = paid_checkout(shop, photos=3)
     provider = get_payments()
     assert isinstance(provider, LocalPayments)
-    succeeded = provider.event_for(provider.session(checkout["checkout_session_id"]),
-                                   "checkout.session.async_payment_succeeded")
+    succeeded = provider.event_for(
+        provider.session(checkout["checkout_session_id"]), "checkout.session.async_payment_succeeded"
+    )
     refund = charge_event("charge.refunded", completed["data"]["object"]["payment_intent"], checkout["amount_total"])
     deliveries = [completed] * 30 + [succeeded] * 15 + [refund] * 5
     random.Random(7).shuffle(deliveries)
@@ -38,7 +39,9 @@ def test_fifty_mixed_concurrent_deliveries(shop: TestClient, conn: db.Connection
         t.join(timeout=120)
     assert statuses == [200] * 50
     assert counts(conn)["orders"] == 1 and counts(conn)["images"] == 3
-    assert rows(conn, "select status, payment_status from orders") == [{"status": "refunded", "payment_status": "refunded"}]
+    assert rows(conn, "select status, payment_status from orders") == [
+        {"status": "refunded", "payment_status": "refunded"}
+    ]
     # Whatever was queued before the refund landed is cancelled; nothing is left to run.
     assert rows(conn, "select count(*) as n from restoration_jobs where status in ('pending', 'running')") == [{"n": 0}]
     assert rows(conn, "select count(*) as n from email_queue where status in ('pending', 'sending')") == [{"n": 0}]

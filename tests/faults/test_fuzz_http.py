@@ -30,8 +30,9 @@ def test_no_endpoint_fails_or_answers_outside_the_error_shape(shop: TestClient, 
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None)
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
         def check(case) -> None:  # type: ignore[no-untyped-def]
             before = row_counts(database)
             response = case.call()

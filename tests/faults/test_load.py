@@ -21,7 +21,7 @@ CONCURRENCY = 50
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def test_concurrent_uploads_and_status_polls_see_no_5xx(data_dir: Path) -> None:
@@ -30,8 +30,9 @@ def test_concurrent_uploads_and_status_polls_see_no_5xx(data_dir: Path) -> None:
     photo = images.jpeg((120, 90))
     try:
         wait_for_health(port, process)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
-                          limits=httpx.Limits(max_connections=CONCURRENCY)) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", timeout=60, limits=httpx.Limits(max_connections=CONCURRENCY)
+        ) as client:
 
             def upload(n: int) -> tuple[int, float, str | None]:
                 started = time.perf_counter()
@@ -47,15 +48,21 @@ def test_concurrent_uploads_and_status_polls_see_no_5xx(data_dir: Path) -> None:
             with ThreadPoolExecutor(CONCURRENCY) as pool:
                 uploads = list(pool.map(upload, range(UPLOADS)))
                 sessions = [s for _, _, s in uploads if s][:5]
-                refs = [client.post("/api/checkout", json={"upload_session_id": s, "email": "ada@example.com"})
-                        .json()["checkout_session_id"] for s in sessions] or ["none"]
+                refs = [
+                    client.post("/api/checkout", json={"upload_session_id": s, "email": "ada@example.com"}).json()[
+                        "checkout_session_id"
+                    ]
+                    for s in sessions
+                ] or ["none"]
                 polls = list(pool.map(poll, [refs[i % len(refs)] for i in range(POLLS)]))
     finally:
         stop(process)
     for name, results in (("uploads", uploads), ("status polls", polls)):
         latencies = [t for _, t, _ in results]
-        print(f"\n{name}: {len(results)} requests, p50 {statistics.median(latencies) * 1000:.0f} ms, "
-              f"p99 {percentile(latencies, 99) * 1000:.0f} ms")
+        print(
+            f"\n{name}: {len(results)} requests, p50 {statistics.median(latencies) * 1000:.0f} ms, "
+            f"p99 {percentile(latencies, 99) * 1000:.0f} ms"
+        )
     assert [s for s, _, _ in uploads] == [201] * UPLOADS
     assert all(s < 500 for s, _, _ in polls)
     assert {s for s, _, _ in polls} == {200}  # checkouts awaiting payment: "confirming_payment"

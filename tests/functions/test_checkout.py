@@ -20,8 +20,12 @@ def test_checkout_is_priced_on_the_server_from_the_session(
     session = upload_photos(shop, 3)
     response = shop.post(
         "/api/checkout",
-        json={"upload_session_id": session["upload_session_id"], "email": "ada@example.com",
-              "amount_total": 1, "unit_amount": 1},  # a client cannot set the price
+        json={
+            "upload_session_id": session["upload_session_id"],
+            "email": "ada@example.com",
+            "amount_total": 1,
+            "unit_amount": 1,
+        },  # a client cannot set the price
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -40,8 +44,11 @@ def test_the_session_is_frozen_while_a_checkout_is_open(shop: TestClient) -> Non
     session = upload_photos(shop, 2)
     session_id = session["upload_session_id"]
     start_checkout(shop, session_id)
-    more = shop.post("/api/uploads", files=[("files", ("c.jpg", images.jpeg(), "image/jpeg"))],
-                     data={"upload_session_id": session_id})
+    more = shop.post(
+        "/api/uploads",
+        files=[("files", ("c.jpg", images.jpeg(), "image/jpeg"))],
+        data={"upload_session_id": session_id},
+    )
     assert more.status_code == 409 and more.json()["error"]["code"] == "checkout_in_progress"
     removed = shop.delete(f"/api/uploads/{session_id}/files/{session['photos'][0]['id']}")
     assert removed.status_code == 409
@@ -68,8 +75,11 @@ def test_empty_unknown_expired_and_paid_sessions_are_refused(shop: TestClient, c
     assert unknown.status_code == 404
 
     expired_id = upload_photos(shop)["upload_session_id"]
-    conn.execute("update upload_sessions set created_at = now() - interval '3 days', "
-                 "expires_at = now() - interval '1 hour' where id = %s", [expired_id])
+    conn.execute(
+        "update upload_sessions set created_at = now() - interval '3 days', "
+        "expires_at = now() - interval '1 hour' where id = %s",
+        [expired_id],
+    )
     expired = shop.post("/api/checkout", json={"upload_session_id": expired_id, "email": "a@example.com"})
     assert expired.status_code == 410 and expired.json()["error"]["code"] == "upload_session_expired"
 
@@ -82,9 +92,11 @@ def test_empty_unknown_expired_and_paid_sessions_are_refused(shop: TestClient, c
 
 def test_bad_checkout_requests_get_clear_errors(shop: TestClient, conn: db.Connection) -> None:
     session_id = upload_photos(shop)["upload_session_id"]
-    for body in ({"upload_session_id": session_id, "email": "not-an-email"},
-                 {"upload_session_id": "nope", "email": "a@example.com"},
-                 {"email": "a@example.com"}):
+    for body in (
+        {"upload_session_id": session_id, "email": "not-an-email"},
+        {"upload_session_id": "nope", "email": "a@example.com"},
+        {"email": "a@example.com"},
+    ):
         response = shop.post("/api/checkout", json=body)
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "validation_failed"
@@ -100,9 +112,7 @@ def test_an_expired_payment_page_frees_the_session_for_a_new_checkout(shop: Test
     assert [r["status"] for r in rows(conn, "select status from checkouts order by created_at")] == ["expired", "open"]
 
 
-def test_the_local_pay_button_sends_a_signed_event_the_webhook_accepts(
-    shop: TestClient, conn: db.Connection
-) -> None:
+def test_the_local_pay_button_sends_a_signed_event_the_webhook_accepts(shop: TestClient, conn: db.Connection) -> None:
     session = upload_photos(shop, 2)
     checkout = start_checkout(shop, session["upload_session_id"])
     page = shop.get(checkout["checkout_url"].split("8000", 1)[-1])

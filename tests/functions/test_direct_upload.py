@@ -42,8 +42,13 @@ def test_direct_upload_round_trip(shop: TestClient, conn: db.Connection, setting
     done = shop.post(f"/api/uploads/direct/{announced['id']}/complete")
     assert done.status_code == 200, done.text
     assert done.json() | {"id": None} == {
-        "id": None, "filename": "big scan.jpg", "size": len(photo), "content_type": "image/jpeg",
-        "width": 300, "height": 200, "status": "uploaded",
+        "id": None,
+        "filename": "big scan.jpg",
+        "size": len(photo),
+        "content_type": "image/jpeg",
+        "width": 300,
+        "height": 200,
+        "status": "uploaded",
     }
     # Completing again is harmless.
     assert shop.post(f"/api/uploads/direct/{announced['id']}/complete").json()["status"] == "uploaded"
@@ -88,7 +93,9 @@ def test_announcements_that_cannot_be_photos_are_refused_up_front(shop: TestClie
 
 def test_a_signed_upload_url_cannot_be_reused_for_another_path_or_download(shop: TestClient) -> None:
     photo = images.jpeg()
-    announced = announce(shop, {"filename": "x.jpg", "size": len(photo), "content_type": "image/jpeg"}).json()["files"][0]
+    announced = announce(shop, {"filename": "x.jpg", "size": len(photo), "content_type": "image/jpeg"}).json()["files"][
+        0
+    ]
     url = urlsplit(announced["upload_url"])
     assert shop.get(f"{url.path}?{url.query}").status_code == 403
     other = url.path.rsplit("/", 1)[0] + "/other.jpg"

@@ -27,7 +27,10 @@ def test_reconcile_fulfils_a_session_whose_webhook_never_came(shop: TestClient, 
     assert outcome.exit_code == 0, outcome.output
     assert "2 completed checkout(s) seen, 1 fulfilled now" in outcome.output
     orders = rows(conn, "select stripe_checkout_session_id, image_count from orders order by order_number")
-    assert {o["stripe_checkout_session_id"] for o in orders} == {lost["checkout_session_id"], delivered["checkout_session_id"]}
+    assert {o["stripe_checkout_session_id"] for o in orders} == {
+        lost["checkout_session_id"],
+        delivered["checkout_session_id"],
+    }
     assert rows(conn, "select count(*) as n from restoration_jobs") == [{"n": 3}]
     assert rows(conn, "select count(*) as n from images where stored_at is null") == [{"n": 0}]
     assert unpaid["checkout_session_id"] not in {o["stripe_checkout_session_id"] for o in orders}

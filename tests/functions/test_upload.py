@@ -25,7 +25,9 @@ def test_a_multi_photo_upload_answers_each_photo_and_records_it(
 ) -> None:
     photo_a, photo_b, photo_c = images.jpeg((80, 60)), images.png((30, 40)), images.webp((50, 50))
     response = upload(
-        shop, ("grandma.jpg", photo_a, "image/jpeg"), ("dad 1962.png", photo_b, "image/png"),
+        shop,
+        ("grandma.jpg", photo_a, "image/jpeg"),
+        ("dad 1962.png", photo_b, "image/png"),
         ("wedding.webp", photo_c, "image/webp"),
     )
     assert response.status_code == 201, response.text
@@ -90,14 +92,24 @@ BAD_FILES = [
 
 @pytest.mark.parametrize(("name", "data", "content_type", "status", "code"), BAD_FILES)
 def test_bad_files_are_refused_and_nothing_is_stored(
-    shop: TestClient, conn: db.Connection, settings: Settings,
-    name: str, data: bytes, content_type: str, status: int, code: str,
+    shop: TestClient,
+    conn: db.Connection,
+    settings: Settings,
+    name: str,
+    data: bytes,
+    content_type: str,
+    status: int,
+    code: str,
 ) -> None:
     existing = upload(shop, ("keep.jpg", images.jpeg(), "image/jpeg")).json()
     before_files = stored_files(settings)
     before_rows = rows(conn, "select * from file_uploads")
-    response = upload(shop, ("good.png", images.png(), "image/png"), (name, data, content_type),
-                      session_id=existing["upload_session_id"])
+    response = upload(
+        shop,
+        ("good.png", images.png(), "image/png"),
+        (name, data, content_type),
+        session_id=existing["upload_session_id"],
+    )
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
     # All or nothing: the good photo in the same request is not kept either, and the
@@ -107,7 +119,9 @@ def test_bad_files_are_refused_and_nothing_is_stored(
     assert rows(conn, "select photo_count from upload_sessions") == [{"photo_count": 1}]
 
 
-def test_a_new_session_is_not_created_by_a_refused_upload(shop: TestClient, conn: db.Connection, settings: Settings) -> None:
+def test_a_new_session_is_not_created_by_a_refused_upload(
+    shop: TestClient, conn: db.Connection, settings: Settings
+) -> None:
     response = upload(shop, ("x.jpg", b"nope", "image/jpeg"))
     assert response.status_code == 415
     assert rows(conn, "select * from upload_sessions") == []
@@ -143,8 +157,12 @@ def test_the_photo_limit_per_session_holds(shop: TestClient, monkeypatch: pytest
     monkeypatch.setenv("UPLOAD_MAX_FILES", "2")
     get_settings.cache_clear()
     session_id = upload(shop, ("a.jpg", images.jpeg(seed=1), "image/jpeg")).json()["upload_session_id"]
-    response = upload(shop, ("b.jpg", images.jpeg(seed=2), "image/jpeg"), ("c.jpg", images.jpeg(seed=3), "image/jpeg"),
-                      session_id=session_id)
+    response = upload(
+        shop,
+        ("b.jpg", images.jpeg(seed=2), "image/jpeg"),
+        ("c.jpg", images.jpeg(seed=3), "image/jpeg"),
+        session_id=session_id,
+    )
     assert response.status_code == 422 and response.json()["error"]["code"] == "too_many_photos"
     assert upload(shop, ("b.jpg", images.jpeg(seed=2), "image/jpeg"), session_id=session_id).status_code == 201
 
@@ -160,7 +178,9 @@ def test_concurrent_uploads_never_pass_the_photo_limit(
 
     def send(n: int) -> None:
         barrier.wait()
-        statuses.append(upload(shop, (f"p{n}.jpg", images.jpeg(seed=n), "image/jpeg"), session_id=session_id).status_code)
+        statuses.append(
+            upload(shop, (f"p{n}.jpg", images.jpeg(seed=n), "image/jpeg"), session_id=session_id).status_code
+        )
 
     threads = [threading.Thread(target=send, args=(n,)) for n in range(12)]
     for t in threads:

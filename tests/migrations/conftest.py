@@ -20,9 +20,7 @@ def supabase_cli() -> Path:
 
 def run_supabase(cli: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the Supabase CLI in `workdir` (which holds supabase/migrations)."""
-    return subprocess.run(
-        [str(cli), *args], cwd=workdir, capture_output=True, text=True, timeout=120, check=False
-    )
+    return subprocess.run([str(cli), *args], cwd=workdir, capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.fixture

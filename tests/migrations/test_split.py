@@ -38,10 +38,7 @@ def test_nested_block_comments_and_parentheses() -> None:
 
 
 def test_begin_atomic_body_is_one_statement() -> None:
-    sql = (
-        "create function f() returns int language sql\nbegin atomic\n  select 1;\n  select 2;\nend;\n"
-        "select 3;"
-    )
+    sql = "create function f() returns int language sql\nbegin atomic\n  select 1;\n  select 2;\nend;\nselect 3;"
     assert split_statements(sql) == [
         "create function f() returns int language sql\nbegin atomic\n  select 1;\n  select 2;\nend",
         "select 3",
@@ -61,7 +58,22 @@ def test_empty_and_comment_only_input() -> None:
     assert split_statements("-- only a comment\n") == ["-- only a comment"]
 
 
-@given(st.lists(st.sampled_from(["select 1", "select 'a;b'", "select $$x;y$$", "select (1;2)", "-- c;\nselect 2",
-                                 "/* x; */ select 3", 'select "q;r"']), min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "select 1",
+                "select 'a;b'",
+                "select $$x;y$$",
+                "select (1;2)",
+                "-- c;\nselect 2",
+                "/* x; */ select 3",
+                'select "q;r"',
+            ]
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_joining_statements_and_splitting_them_gives_them_back(statements: list[str]) -> None:
     assert split_statements(";\n".join(statements) + ";") == statements

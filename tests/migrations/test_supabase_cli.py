@@ -32,9 +32,7 @@ def test_supabase_cli_applies_everything_and_restoreclick_sees_nothing_pending(
     assert plan.pending == [] and plan.problems == []
     assert push_migrations(empty_database_url, folder).applied == []
     # The CLI's record is exactly what ours would have written.
-    assert cli_history(empty_database_url) == [
-        (f.version, f.name, f.statements) for f in migration_files(folder)
-    ]
+    assert cli_history(empty_database_url) == [(f.version, f.name, f.statements) for f in migration_files(folder)]
 
 
 def test_restoreclick_push_then_supabase_cli_finds_the_database_up_to_date(

@@ -132,11 +132,7 @@ def _listify(node: Any, under_metadata: bool) -> Any:
     if not isinstance(node, dict):
         return node
     converted = {k: _listify(v, under_metadata=(k == "metadata")) for k, v in node.items()}
-    if (
-        not under_metadata
-        and converted
-        and set(converted) == {str(i) for i in range(len(converted))}
-    ):
+    if not under_metadata and converted and set(converted) == {str(i) for i in range(len(converted))}:
         return [converted[str(i)] for i in range(len(converted))]
     return converted
 
@@ -167,18 +163,14 @@ def _invalid(message: str, param: str) -> StripeErrorResponse:
 
 
 def _missing(param: str) -> StripeErrorResponse:
-    return StripeErrorResponse(
-        400, f"Missing required param: {param}.", param=param, code="parameter_missing"
-    )
+    return StripeErrorResponse(400, f"Missing required param: {param}.", param=param, code="parameter_missing")
 
 
 def _unknown(params: dict[str, Any], allowed: set[str], prefix: str = "") -> None:
     for name in params:
         if name not in allowed:
             full = f"{prefix}[{name}]" if prefix else name
-            raise StripeErrorResponse(
-                400, f"Received unknown parameter: {full}", param=full, code="parameter_unknown"
-            )
+            raise StripeErrorResponse(400, f"Received unknown parameter: {full}", param=full, code="parameter_unknown")
 
 
 def _integer(value: Any, param: str, minimum: int | None = None) -> int:
@@ -329,16 +321,10 @@ class StripeStandIn:
                 "Authorization header, using Bearer auth "
                 "(e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
             )
-        if (
-            scheme != "Bearer"
-            or not key.startswith(self.api_key_prefix)
-            or len(key) <= len(self.api_key_prefix)
-        ):
+        if scheme != "Bearer" or not key.startswith(self.api_key_prefix) or len(key) <= len(self.api_key_prefix):
             raise StripeErrorResponse(401, f"Invalid API Key provided: {key[:8]}****")
 
-    def create(
-        self, form: dict[str, Any], idempotency_key: str | None
-    ) -> tuple[int, dict[str, Any]]:
+    def create(self, form: dict[str, Any], idempotency_key: str | None) -> tuple[int, dict[str, Any]]:
         if idempotency_key is not None and idempotency_key in self.idempotent:
             first_form, status, body = self.idempotent[idempotency_key]
             if first_form != form:
@@ -392,15 +378,12 @@ class StripeStandIn:
                 raise _missing(f"{where}[price_data][currency]")
             if not re.fullmatch(r"[a-z]{3}", currency):
                 raise _invalid(
-                    f"Invalid currency: {currency}. Stripe currently supports these "
-                    "currencies: usd, eur, gbp, ...",
+                    f"Invalid currency: {currency}. Stripe currently supports these currencies: usd, eur, gbp, ...",
                     f"{where}[price_data][currency]",
                 )
             if "unit_amount" not in price:
                 raise _missing(f"{where}[price_data][unit_amount]")
-            unit_amount = _integer(
-                price["unit_amount"], f"{where}[price_data][unit_amount]", minimum=0
-            )
+            unit_amount = _integer(price["unit_amount"], f"{where}[price_data][unit_amount]", minimum=0)
             product = price.get("product_data")
             if not isinstance(product, dict):
                 raise _missing(f"{where}[price_data][product_data]")
@@ -417,9 +400,7 @@ class StripeStandIn:
             raise _invalid(f"Invalid email address: {email}", "customer_email")
         reference = form.get("client_reference_id")
         if reference is not None and not 1 <= len(reference) <= 200:
-            raise _invalid(
-                "client_reference_id must be 1 to 200 characters.", "client_reference_id"
-            )
+            raise _invalid("client_reference_id must be 1 to 200 characters.", "client_reference_id")
         metadata = _metadata(form.get("metadata"), "metadata")
         intent = form.get("payment_intent_data")
         if intent is not None:
@@ -436,9 +417,7 @@ class StripeStandIn:
                 raise _invalid("Not a valid URL", name)
         if "{CHECKOUT_SESSION_ID}" not in form["success_url"]:
             # Not a Stripe rule but ours: the success page needs the session id.
-            raise _invalid(
-                "success_url must contain the literal {CHECKOUT_SESSION_ID}", "success_url"
-            )
+            raise _invalid("success_url must contain the literal {CHECKOUT_SESSION_ID}", "success_url")
 
         now = int(time.time())
         expires_at = now + MAX_EXPIRY
@@ -478,15 +457,11 @@ class StripeStandIn:
         limit = _integer(query.get("limit", "10"), "limit")
         if not 1 <= limit <= MAX_PAGE:
             raise _invalid("This value must be between 1 and 100.", "limit")
-        found = sorted(
-            self.sessions.values(), key=lambda s: (s["created"], s["_order"]), reverse=True
-        )
+        found = sorted(self.sessions.values(), key=lambda s: (s["created"], s["_order"]), reverse=True)
         status = query.get("status")
         if status is not None:
             if status not in ("open", "complete", "expired"):
-                raise _invalid(
-                    "Invalid status: must be one of open, complete, or expired", "status"
-                )
+                raise _invalid("Invalid status: must be one of open, complete, or expired", "status")
             found = [s for s in found if s["status"] == status]
         created = query.get("created")
         if isinstance(created, dict):
@@ -540,9 +515,7 @@ def standin_app(standin: StripeStandIn) -> FastAPI:
     ) -> JSONResponse:
         entry.status = status
         request_id = "req_" + secrets.token_hex(7)
-        return JSONResponse(
-            body, status_code=status, headers={"request-id": request_id, **(headers or {})}
-        )
+        return JSONResponse(body, status_code=status, headers={"request-id": request_id, **(headers or {})})
 
     async def handle(request: Request, action: Any) -> JSONResponse:
         entry = await record(request)
@@ -565,9 +538,7 @@ def standin_app(standin: StripeStandIn) -> FastAPI:
         except StripeErrorResponse as exc:
             return answer(entry, exc.status, {"error": exc.body})
         except ValueError as exc:
-            return answer(
-                entry, 400, {"error": {"type": "invalid_request_error", "message": str(exc)}}
-            )
+            return answer(entry, 400, {"error": {"type": "invalid_request_error", "message": str(exc)}})
         return answer(entry, status, body)
 
     @app.post(SESSIONS_URL)
@@ -608,9 +579,7 @@ def stripe_server() -> Iterator[StripeStandIn]:
         http="h11",
     )
     server = uvicorn.Server(config)  # off the main thread it installs no signal handlers
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="stripe-standin"
-    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="stripe-standin")
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:

@@ -206,9 +206,7 @@ def test_paying_an_expired_session_is_a_conflict(provider: LocalPayments) -> Non
 
 
 def test_paying_after_the_expiry_time_is_a_conflict(provider: LocalPayments) -> None:
-    created = provider.create_checkout_session(
-        checkout_request(expires_at=datetime.now(UTC) - timedelta(seconds=1))
-    )
+    created = provider.create_checkout_session(checkout_request(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
 
     with pytest.raises(Conflict):
         provider.pay(created.id)
@@ -227,10 +225,7 @@ def test_expiring_a_paid_session_leaves_it_paid(provider: LocalPayments) -> None
 
 def test_list_completed_returns_only_completed_sessions(provider: LocalPayments) -> None:
     since = datetime.now(UTC)  # same second as the sessions below: still included
-    paid = [
-        provider.create_checkout_session(checkout_request(idempotency_key=f"paid-{i}"))
-        for i in range(3)
-    ]
+    paid = [provider.create_checkout_session(checkout_request(idempotency_key=f"paid-{i}")) for i in range(3)]
     for created in paid:
         provider.pay(created.id)
     provider.create_checkout_session(checkout_request(idempotency_key="open"))
@@ -241,10 +236,7 @@ def test_list_completed_returns_only_completed_sessions(provider: LocalPayments)
 
     assert sorted(info.id for info in found) == sorted(c.id for c in paid)
     assert all((info.status, info.payment_status) == ("complete", "paid") for info in found)
-    assert (
-        list(provider.list_completed_checkout_sessions(datetime.now(UTC) + timedelta(seconds=2)))
-        == []
-    )
+    assert list(provider.list_completed_checkout_sessions(datetime.now(UTC) + timedelta(seconds=2))) == []
 
 
 def test_list_skips_completed_sessions_from_before(provider: LocalPayments) -> None:
@@ -255,10 +247,7 @@ def test_list_skips_completed_sessions_from_before(provider: LocalPayments) -> N
     session["created"] -= 7200
     path.write_text(json.dumps(session))
 
-    assert (
-        list(provider.list_completed_checkout_sessions(datetime.now(UTC) - timedelta(hours=1)))
-        == []
-    )
+    assert list(provider.list_completed_checkout_sessions(datetime.now(UTC) - timedelta(hours=1))) == []
 
 
 @pytest.mark.parametrize(
@@ -272,9 +261,7 @@ def test_unknown_or_hostile_ids_are_not_found(provider: LocalPayments, session_i
         provider.pay(session_id)
 
 
-def test_the_local_and_stripe_providers_agree(
-    provider: LocalPayments, stripe_standin: StripeStandIn
-) -> None:
+def test_the_local_and_stripe_providers_agree(provider: LocalPayments, stripe_standin: StripeStandIn) -> None:
     """The same request gives the same view of the session through either provider."""
     from shared.payments.stripe_provider import StripePayments
 

@@ -29,9 +29,7 @@ EVENT = {
 PAYLOAD = json.dumps(EVENT).encode()
 
 
-def verify(
-    payload: bytes, header: str | None, secrets: list[str] | None = None, now: int = NOW
-) -> dict:
+def verify(payload: bytes, header: str | None, secrets: list[str] | None = None, now: int = NOW) -> dict:
     return verify_webhook(payload, header, secrets or [SECRET], TOLERANCE, now=now)
 
 
@@ -139,9 +137,7 @@ def test_the_library_alone_would_accept_a_future_timestamp() -> None:
     future = int(time.time()) + 3600
     header = sign_webhook_payload(PAYLOAD, SECRET, timestamp=future)
 
-    assert stripe.WebhookSignature.verify_header(
-        PAYLOAD.decode(), header, SECRET, tolerance=TOLERANCE
-    )
+    assert stripe.WebhookSignature.verify_header(PAYLOAD.decode(), header, SECRET, tolerance=TOLERANCE)
     with pytest.raises(BadRequest) as caught:
         verify_webhook(PAYLOAD, header, [SECRET], TOLERANCE)
     assert caught.value.code == "timestamp_out_of_tolerance"

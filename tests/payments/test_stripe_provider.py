@@ -33,9 +33,7 @@ def payments(stripe_standin: StripeStandIn) -> StripePayments:
 # -- create -------------------------------------------------------------------------------
 
 
-def test_create_sends_exactly_what_stripe_expects(
-    payments: StripePayments, stripe_standin: StripeStandIn
-) -> None:
+def test_create_sends_exactly_what_stripe_expects(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
     request = checkout_request()
 
     created = payments.create_checkout_session(request)
@@ -77,9 +75,7 @@ def test_create_sends_exactly_what_stripe_expects(
     assert session["status"] == "open" and session["payment_status"] == "unpaid"
 
 
-def test_same_idempotency_key_gives_the_same_session(
-    payments: StripePayments, stripe_standin: StripeStandIn
-) -> None:
+def test_same_idempotency_key_gives_the_same_session(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
     request = checkout_request()
 
     first = payments.create_checkout_session(request)
@@ -91,13 +87,9 @@ def test_same_idempotency_key_gives_the_same_session(
     assert keys == [request.idempotency_key, request.idempotency_key]
 
 
-def test_a_new_idempotency_key_gives_a_new_session(
-    payments: StripePayments, stripe_standin: StripeStandIn
-) -> None:
+def test_a_new_idempotency_key_gives_a_new_session(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
     first = payments.create_checkout_session(checkout_request())
-    second = payments.create_checkout_session(
-        checkout_request(idempotency_key="checkout-" + "b" * 48)
-    )
+    second = payments.create_checkout_session(checkout_request(idempotency_key="checkout-" + "b" * 48))
 
     assert second.id != first.id
     assert len(stripe_standin.sessions) == 2
@@ -206,9 +198,7 @@ def test_requests_stripe_refuses_are_rejected(
 
 
 def test_expiry_at_the_limits_is_accepted(payments: StripePayments) -> None:
-    payments.create_checkout_session(
-        checkout_request(expires_at=datetime.now(UTC) + timedelta(minutes=31))
-    )
+    payments.create_checkout_session(checkout_request(expires_at=datetime.now(UTC) + timedelta(minutes=31)))
     payments.create_checkout_session(
         checkout_request(
             expires_at=datetime.now(UTC) + timedelta(hours=23, minutes=59),
@@ -228,9 +218,7 @@ def test_a_refused_key_is_rejected(stripe_standin: StripeStandIn) -> None:
 # -- retrieve -----------------------------------------------------------------------------
 
 
-def test_retrieve_maps_an_open_session(
-    payments: StripePayments, stripe_standin: StripeStandIn
-) -> None:
+def test_retrieve_maps_an_open_session(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
     before = int(time.time())
     created = payments.create_checkout_session(checkout_request())
 
@@ -252,9 +240,7 @@ def test_retrieve_maps_an_open_session(
     assert info.created.tzinfo is not None
 
 
-def test_retrieve_maps_a_paid_session(
-    payments: StripePayments, stripe_standin: StripeStandIn
-) -> None:
+def test_retrieve_maps_a_paid_session(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
     created = payments.create_checkout_session(checkout_request())
     stripe_standin.complete(created.id, payment_intent="pi_test_123")
 
@@ -282,9 +268,7 @@ def test_retrieve_takes_the_email_from_customer_details(
     assert payments.retrieve_checkout_session(session["id"]).customer_email == "typed@example.com"
 
 
-def test_retrieve_of_an_unknown_session_is_rejected(
-    payments: StripePayments, stripe_standin: StripeStandIn
-) -> None:
+def test_retrieve_of_an_unknown_session_is_rejected(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
     with pytest.raises(PaymentsRejected, match=r"No such checkout\.session"):
         payments.retrieve_checkout_session("cs_test_missing")
     assert [r.status for r in stripe_standin.requests] == [404]
@@ -293,9 +277,7 @@ def test_retrieve_of_an_unknown_session_is_rejected(
 # -- list (reconciliation) ------------------------------------------------------------------
 
 
-def test_list_pages_through_every_completed_session(
-    payments: StripePayments, stripe_standin: StripeStandIn
-) -> None:
+def test_list_pages_through_every_completed_session(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
     now = int(time.time())
     since = datetime.fromtimestamp(now - 3600, UTC)
     wanted = [
@@ -345,27 +327,18 @@ def test_list_includes_a_session_created_in_the_same_second(
     assert [info.id for info in payments.list_completed_checkout_sessions(since)] == [created.id]
 
 
-def test_list_with_nothing_completed_is_empty(
-    payments: StripePayments, stripe_standin: StripeStandIn
-) -> None:
+def test_list_with_nothing_completed_is_empty(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
     payments.create_checkout_session(checkout_request())
 
-    assert (
-        list(payments.list_completed_checkout_sessions(datetime.now(UTC) - timedelta(hours=1)))
-        == []
-    )
+    assert list(payments.list_completed_checkout_sessions(datetime.now(UTC) - timedelta(hours=1))) == []
     assert len(stripe_standin.recorded("GET")) == 1
 
 
-def test_list_failing_on_a_later_page_is_unavailable(
-    payments: StripePayments, stripe_standin: StripeStandIn
-) -> None:
+def test_list_failing_on_a_later_page_is_unavailable(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
     now = int(time.time())
     for i in range(150):
         stripe_standin.add_session(status="complete", payment_status="paid", created=now - 10 - i)
-    sessions: Iterator[Any] = payments.list_completed_checkout_sessions(
-        datetime.now(UTC) - timedelta(hours=1)
-    )
+    sessions: Iterator[Any] = payments.list_completed_checkout_sessions(datetime.now(UTC) - timedelta(hours=1))
 
     first_page = [next(sessions) for _ in range(100)]
     stripe_standin.fail_next(3)

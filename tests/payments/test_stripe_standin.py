@@ -110,12 +110,8 @@ def test_create_refuses_what_stripe_refuses(
     assert stripe_standin.sessions == {}
 
 
-@pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer sk_live_x"}, {"Authorization": "Basic x"}]
-)
-def test_a_request_without_a_test_key_is_unauthorized(
-    http: httpx.Client, headers: dict[str, str]
-) -> None:
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sk_live_x"}, {"Authorization": "Basic x"}])
+def test_a_request_without_a_test_key_is_unauthorized(http: httpx.Client, headers: dict[str, str]) -> None:
     response = http.post(SESSIONS_URL, data=valid_form(), headers=headers)
 
     assert response.status_code == 401
@@ -127,9 +123,7 @@ def test_idempotency_key(http: httpx.Client, stripe_standin: StripeStandIn) -> N
 
     first = http.post(SESSIONS_URL, data=valid_form(), headers=headers).json()
     again = http.post(SESSIONS_URL, data=valid_form(), headers=headers).json()
-    changed = http.post(
-        SESSIONS_URL, data=valid_form(customer_email="bob@example.com"), headers=headers
-    )
+    changed = http.post(SESSIONS_URL, data=valid_form(customer_email="bob@example.com"), headers=headers)
 
     assert again == first
     assert changed.status_code == 400

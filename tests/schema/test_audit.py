@@ -28,13 +28,24 @@ def test_creation_and_every_status_change_are_audited_with_the_actor(database: d
         conn.execute("update public.orders set status = 'completed', metadata = '{}' where id = %s", [o["id"]])
         rows = audit_rows(conn, o["id"])
     assert rows == [
-        {"action": "order.created", "old_values": None,
-         "new_values": {"status": "paid", "payment_status": "paid", "order_number": o["order_number"]},
-         "actor": "stripe_webhook"},
-        {"action": "order.status_changed", "old_values": {"status": "paid", "payment_status": "paid"},
-         "new_values": {"status": "processing", "payment_status": "paid"}, "actor": "restoration_worker"},
-        {"action": "order.status_changed", "old_values": {"status": "processing", "payment_status": "paid"},
-         "new_values": {"status": "completed", "payment_status": "paid"}, "actor": "restoration_worker"},
+        {
+            "action": "order.created",
+            "old_values": None,
+            "new_values": {"status": "paid", "payment_status": "paid", "order_number": o["order_number"]},
+            "actor": "stripe_webhook",
+        },
+        {
+            "action": "order.status_changed",
+            "old_values": {"status": "paid", "payment_status": "paid"},
+            "new_values": {"status": "processing", "payment_status": "paid"},
+            "actor": "restoration_worker",
+        },
+        {
+            "action": "order.status_changed",
+            "old_values": {"status": "processing", "payment_status": "paid"},
+            "new_values": {"status": "completed", "payment_status": "paid"},
+            "actor": "restoration_worker",
+        },
     ]  # the last update changed no status, so it wrote nothing
 
 

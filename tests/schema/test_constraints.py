@@ -82,9 +82,15 @@ def test_queues_and_uploads_refuse_unknown_statuses(
     session = upload_session(conn)
     upload = file_upload(conn, session["id"])
     image = insert(
-        conn, "images", order_id=o["id"], type="original", file_upload_id=upload["id"],
-        storage_path=f"uploads/originals/{o['id']}/x.jpg", filename="x.jpg",
-        content_type="image/jpeg", size_bytes=10,
+        conn,
+        "images",
+        order_id=o["id"],
+        type="original",
+        file_upload_id=upload["id"],
+        storage_path=f"uploads/originals/{o['id']}/x.jpg",
+        filename="x.jpg",
+        content_type="image/jpeg",
+        size_bytes=10,
     )
     rows = {
         "restoration_jobs": {"order_id": o["id"], "image_id": image["id"]},
@@ -117,12 +123,23 @@ def test_a_source_image_has_at_most_one_restored_image(conn: db.Connection) -> N
     o = order(conn)
     upload = file_upload(conn, upload_session(conn)["id"])
     original = insert(
-        conn, "images", order_id=o["id"], type="original", file_upload_id=upload["id"],
-        storage_path="uploads/originals/o/1.jpg", filename="1.jpg", content_type="image/jpeg", size_bytes=5,
+        conn,
+        "images",
+        order_id=o["id"],
+        type="original",
+        file_upload_id=upload["id"],
+        storage_path="uploads/originals/o/1.jpg",
+        filename="1.jpg",
+        content_type="image/jpeg",
+        size_bytes=5,
     )
     restored = {
-        "order_id": o["id"], "type": "restored", "source_image_id": original["id"],
-        "filename": "1.jpg", "content_type": "image/jpeg", "size_bytes": 5,
+        "order_id": o["id"],
+        "type": "restored",
+        "source_image_id": original["id"],
+        "filename": "1.jpg",
+        "content_type": "image/jpeg",
+        "size_bytes": 5,
     }
     insert(conn, "images", storage_path="uploads/restored/o/1.jpg", **restored)
     with pytest.raises(ConstraintViolation) as caught, db.translated_errors():
@@ -133,8 +150,12 @@ def test_a_source_image_has_at_most_one_restored_image(conn: db.Connection) -> N
 def test_download_count_cannot_pass_the_limit(conn: db.Connection) -> None:
     o = order(conn)
     link = insert(
-        conn, "download_links", order_id=o["id"], token_hash="b" * 64,
-        expires_at=datetime.now(UTC) + timedelta(days=30), max_downloads=2,
+        conn,
+        "download_links",
+        order_id=o["id"],
+        token_hash="b" * 64,
+        expires_at=datetime.now(UTC) + timedelta(days=30),
+        max_downloads=2,
     )
     conn.execute("update public.download_links set download_count = 2 where id = %s", [link["id"]])
     with pytest.raises(InvalidValue) as caught, db.translated_errors():
@@ -144,8 +165,14 @@ def test_download_count_cannot_pass_the_limit(conn: db.Connection) -> None:
 
 def test_an_order_with_history_cannot_be_hard_deleted(conn: db.Connection) -> None:
     o = order(conn)
-    insert(conn, "email_queue", order_id=o["id"], to_email="a@example.com",
-           template="order_confirmation", dedupe_key=f"order_confirmation:{o['id']}")
+    insert(
+        conn,
+        "email_queue",
+        order_id=o["id"],
+        to_email="a@example.com",
+        template="order_confirmation",
+        dedupe_key=f"order_confirmation:{o['id']}",
+    )
     with pytest.raises(ConstraintViolation) as caught, db.translated_errors():
         conn.execute("delete from public.orders where id = %s", [o["id"]])
     assert caught.value.code == "reference_violation"

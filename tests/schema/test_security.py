@@ -38,7 +38,9 @@ def test_browser_roles_have_no_privilege_on_any_table_or_function(conn: db.Conne
         "where n.nspname = 'public'"
     ).fetchall()
     for row in functions:
-        allowed = conn.execute("select has_function_privilege(%s, %s, 'execute') as allowed", [role, row["f"]]).fetchone()
+        allowed = conn.execute(
+            "select has_function_privilege(%s, %s, 'execute') as allowed", [role, row["f"]]
+        ).fetchone()
         assert allowed == {"allowed": False}, (role, row["f"])
 
 

@@ -64,9 +64,7 @@ def _timestamp(moment: datetime) -> str:
 class SupabaseStandIn:
     """The stand-in's state (buckets of objects in memory) and its FastAPI app."""
 
-    def __init__(
-        self, service_role_key: str, upload_token_seconds: int = UPLOAD_TOKEN_SECONDS
-    ) -> None:
+    def __init__(self, service_role_key: str, upload_token_seconds: int = UPLOAD_TOKEN_SECONDS) -> None:
         self.service_role_key = service_role_key
         self.upload_token_seconds = upload_token_seconds
         self.buckets: dict[str, dict[str, StoredBlob]] = {}
@@ -122,9 +120,7 @@ class SupabaseStandIn:
             raise _object_missing()
         return blob
 
-    def _put(
-        self, bucket: str, path: str, data: bytes, content_type: str, upsert: bool
-    ) -> dict[str, str]:
+    def _put(self, bucket: str, path: str, data: bytes, content_type: str, upsert: bool) -> dict[str, str]:
         with self._lock:
             objects = self._bucket(bucket)
             if path in objects and not upsert:
@@ -150,19 +146,14 @@ class SupabaseStandIn:
                     entries.setdefault(name, _folder_entry(name))
                 else:
                     entries[name] = _file_entry(name, blob)
-        ordered = sorted(
-            entries.values(), key=lambda e: e["name"], reverse=sort.get("order") == "desc"
-        )
+        ordered = sorted(entries.values(), key=lambda e: e["name"], reverse=sort.get("order") == "desc")
         return ordered[offset : offset + limit]
 
     # -- the HTTP API -------------------------------------------------------------------
 
     def _authorised(self, request: Request) -> bool:
         key = self.service_role_key
-        return (
-            request.headers.get("apikey") == key
-            and request.headers.get("authorization") == f"Bearer {key}"
-        )
+        return request.headers.get("apikey") == key and request.headers.get("authorization") == f"Bearer {key}"
 
     def _build_app(self) -> FastAPI:
         app = FastAPI(openapi_url=None)
@@ -220,29 +211,21 @@ class SupabaseStandIn:
             headers = {"cache-control": "no-cache"}
             if "download" in request.query_params:
                 name = request.query_params["download"] or path.rsplit("/", 1)[-1]
-                headers["content-disposition"] = (
-                    f"attachment; filename*=UTF-8''{quote(name, safe='')}"
-                )
+                headers["content-disposition"] = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
             return Response(blob.data, media_type=blob.content_type, headers=headers)
 
         @app.post("/storage/v1/object/upload/sign/{bucket}/{path:path}")
         async def sign_upload(bucket: str, path: str, request: Request) -> JSONResponse:
             stand_in._bucket(bucket)
             upsert = request.headers.get("x-upsert") == "true"
-            token = stand_in._token(
-                "upload", bucket, path, stand_in.upload_token_seconds, upsert=upsert
-            )
-            return JSONResponse(
-                {"url": f"/object/upload/sign/{bucket}/{quote(path)}?token={token}"}
-            )
+            token = stand_in._token("upload", bucket, path, stand_in.upload_token_seconds, upsert=upsert)
+            return JSONResponse({"url": f"/object/upload/sign/{bucket}/{quote(path)}?token={token}"})
 
         @app.put("/storage/v1/object/upload/sign/{bucket}/{path:path}")
         async def signed_upload(bucket: str, path: str, request: Request) -> JSONResponse:
             claims = stand_in._claims(request.query_params.get("token", ""), "upload", bucket, path)
             data, content_type = await _body_of(request)
-            return JSONResponse(
-                stand_in._put(bucket, path, data, content_type, bool(claims.get("upsert")))
-            )
+            return JSONResponse(stand_in._put(bucket, path, data, content_type, bool(claims.get("upsert"))))
 
         @app.post("/storage/v1/object/{bucket}/{path:path}")
         async def upload(bucket: str, path: str, request: Request) -> JSONResponse:

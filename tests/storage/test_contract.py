@@ -95,9 +95,7 @@ def test_move_is_idempotent_and_refuses_when_both_ends_are_missing(
     object_store.put("uploads/temp/s/p.jpg", b"the photo", "image/jpeg")
 
     object_store.move("uploads/temp/s/p.jpg", "uploads/originals/o/p.jpg")
-    object_store.move(
-        "uploads/temp/s/p.jpg", "uploads/originals/o/p.jpg"
-    )  # run again: done already
+    object_store.move("uploads/temp/s/p.jpg", "uploads/originals/o/p.jpg")  # run again: done already
 
     assert object_store.stat("uploads/temp/s/p.jpg") is None
     assert object_store.read("uploads/originals/o/p.jpg") == b"the photo"
@@ -164,9 +162,7 @@ def test_a_signed_upload_url_takes_the_bytes_a_browser_puts(object_store: Object
     assert upload.url.startswith("http://127.0.0.1:")
     assert upload.headers["content-type"] == "image/jpeg"
 
-    response = httpx.request(
-        upload.method, upload.url, content=b"browser bytes", headers=upload.headers
-    )
+    response = httpx.request(upload.method, upload.url, content=b"browser bytes", headers=upload.headers)
 
     assert response.status_code == 200, response.text
     assert object_store.read("uploads/temp/s/abc.jpg") == b"browser bytes"
@@ -175,9 +171,7 @@ def test_a_signed_upload_url_takes_the_bytes_a_browser_puts(object_store: Object
 
 
 @pytest.mark.parametrize("path", ["../x", "/abs", "a//b", "a/../../b", "a/./b", ""])
-def test_paths_that_could_escape_are_refused_by_every_operation(
-    object_store: ObjectStore, path: str
-) -> None:
+def test_paths_that_could_escape_are_refused_by_every_operation(object_store: ObjectStore, path: str) -> None:
     operations = [
         lambda: object_store.put(path, b"x", "image/jpeg"),
         lambda: object_store.open(path),

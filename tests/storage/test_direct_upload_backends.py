@@ -21,9 +21,7 @@ from tests.storage.conftest import SERVICE_ROLE_KEY, new_bucket
 
 
 @pytest.fixture(params=["s3", "supabase"])
-def settings(
-    request: pytest.FixtureRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Settings]:
+def settings(request: pytest.FixtureRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """The shop's test settings, with storage in a fresh bucket of the backend under test."""
     bucket = new_bucket()
     monkeypatch.setenv("STORAGE_BACKEND", request.param)
@@ -54,16 +52,10 @@ def store(settings: Settings) -> ObjectStore:
     return get_storage().store
 
 
-def announce_and_put(
-    shop: TestClient, photo: bytes, declared_size: int
-) -> tuple[dict, httpx.Response]:  # type: ignore[type-arg]
+def announce_and_put(shop: TestClient, photo: bytes, declared_size: int) -> tuple[dict, httpx.Response]:  # type: ignore[type-arg]
     response = shop.post(
         "/api/uploads/direct",
-        json={
-            "files": [
-                {"filename": "big scan.jpg", "size": declared_size, "content_type": "image/jpeg"}
-            ]
-        },
+        json={"files": [{"filename": "big scan.jpg", "size": declared_size, "content_type": "image/jpeg"}]},
     )
     assert response.status_code == 201, response.text
     announced = response.json()["files"][0]

@@ -44,9 +44,7 @@ def test_the_order_zip_holds_every_photo_under_its_archive_name(service: Storage
 
 def test_moving_to_originals_can_be_run_again(service: StorageService) -> None:
     session_id, order_id = uuid.uuid4(), uuid.uuid4()
-    temp = service.save_temp_upload(
-        session_id, service.new_object_name(".jpg"), b"photo", "image/jpeg"
-    )
+    temp = service.save_temp_upload(session_id, service.new_object_name(".jpg"), b"photo", "image/jpeg")
 
     first = service.move_to_originals(temp, order_id)
     again = service.move_to_originals(temp, order_id)
@@ -62,14 +60,8 @@ def test_removing_old_temp_uploads_respects_the_cutoff_and_the_limit(backend: Ba
     old, recent = [], []
     for session in (uuid.uuid4(), uuid.uuid4()):
         for _ in range(2):
-            old.append(
-                service.save_temp_upload(
-                    session, service.new_object_name(".jpg"), b"o", "image/jpeg"
-                )
-            )
-        recent.append(
-            service.save_temp_upload(session, service.new_object_name(".jpg"), b"r", "image/jpeg")
-        )
+            old.append(service.save_temp_upload(session, service.new_object_name(".jpg"), b"o", "image/jpeg"))
+        recent.append(service.save_temp_upload(session, service.new_object_name(".jpg"), b"r", "image/jpeg"))
     paid = service.save_restored(uuid.uuid4(), "r.jpg", b"paid", "image/jpeg")
     for path in [*old, paid]:
         backend.set_updated_at(path, now - timedelta(days=10))
@@ -89,9 +81,7 @@ def test_removing_old_temp_uploads_respects_the_cutoff_and_the_limit(backend: Ba
     "filename",
     ["My Photo.JPG", "../../etc/passwd.jpg", 'grand\'ma "1952".png', "x.exe", "noextension"],
 )
-def test_object_names_are_generated_never_the_customers_filename(
-    service: StorageService, filename: str
-) -> None:
+def test_object_names_are_generated_never_the_customers_filename(service: StorageService, filename: str) -> None:
     stem, dot, extension = filename.rpartition(".")
     name = service.new_object_name(dot + extension if dot else "")
     path = service.save_temp_upload(uuid.uuid4(), name, b"x", "image/jpeg")

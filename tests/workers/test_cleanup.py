@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 
-import pytest
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
@@ -38,23 +37,30 @@ def scene(shop: TestClient, conn: db.Connection, settings: Settings) -> dict[str
     press_pay(shop, checkout["checkout_url"])
     [order] = rows(conn, "select id from orders")
     # As if the move after commit had failed: the claimed photo is still in temp.
-    [claimed] = rows(conn, "select f.storage_path, i.storage_path as dest, i.id from file_uploads f "
-                           "join images i on i.file_upload_id = f.id")
+    [claimed] = rows(
+        conn,
+        "select f.storage_path, i.storage_path as dest, i.id from file_uploads f "
+        "join images i on i.file_upload_id = f.id",
+    )
     get_storage().move(claimed["dest"], claimed["storage_path"])
     conn.execute("update images set stored_at = null where id = %s", [claimed["id"]])
     conn.execute(f"update file_uploads set created_at = {OLD}")  # all of them are old now
-    conn.execute(f"update file_uploads set created_at = now() where id = %s", [fresh])
+    conn.execute("update file_uploads set created_at = now() where id = %s", [fresh])
     for path in stored_files(settings):
         age_object(settings, path)
     get_storage().store.put("uploads/temp/stray-session/stray.jpg", b"left by a crash", "image/jpeg")
     age_object(settings, "uploads/temp/stray-session/stray.jpg")
-    conn.execute("insert into download_links (order_id, token_hash, expires_at, created_at) values "
-                 "(%s, %s, now() - interval '20 days', now() - interval '50 days'), "
-                 "(%s, %s, now() + interval '20 days', now())",
-                 [order["id"], "d" * 64, order["id"], "e" * 64])
+    conn.execute(
+        "insert into download_links (order_id, token_hash, expires_at, created_at) values "
+        "(%s, %s, now() - interval '20 days', now() - interval '50 days'), "
+        "(%s, %s, now() + interval '20 days', now())",
+        [order["id"], "d" * 64, order["id"], "e" * 64],
+    )
     for event_id, processed in (("evt_old", "now() - interval '100 days'"), ("evt_new", "now()")):
-        conn.execute(f"insert into stripe_events (id, type, payload, processed_at) values (%s, 'x.y', %s, {processed})",
-                     [event_id, Jsonb({})])
+        conn.execute(
+            f"insert into stripe_events (id, type, payload, processed_at) values (%s, 'x.y', %s, {processed})",
+            [event_id, Jsonb({})],
+        )
     return {"abandoned": abandoned, "fresh": fresh, "claimed_path": claimed["storage_path"]}
 
 
@@ -80,22 +86,32 @@ def test_cleanup_removes_only_what_it_should(shop: TestClient, conn: db.Connecti
 
 def test_dry_run_reports_and_changes_nothing(shop: TestClient, conn: db.Connection, settings: Settings) -> None:
     scene(shop, conn, settings)
-    before = (stored_files(settings), rows(conn, "select id, status from file_uploads order by id"),
-              rows(conn, "select count(*) as n from download_links"))
+    before = (
+        stored_files(settings),
+        rows(conn, "select id, status from file_uploads order by id"),
+        rows(conn, "select count(*) as n from download_links"),
+    )
     outcome = CliRunner().invoke(cli_app, ["cleanup", "--dry-run"])
     assert outcome.exit_code == 0, outcome.output
     assert "expired_uploads" in outcome.output and "would" in outcome.output
-    after = (stored_files(settings), rows(conn, "select id, status from file_uploads order by id"),
-             rows(conn, "select count(*) as n from download_links"))
+    after = (
+        stored_files(settings),
+        rows(conn, "select id, status from file_uploads order by id"),
+        rows(conn, "select count(*) as n from download_links"),
+    )
     assert after == before
 
 
-def test_cleanup_resumes_where_a_short_run_stopped(conn: db.Connection, settings: Settings, database: db.Database) -> None:
+def test_cleanup_resumes_where_a_short_run_stopped(
+    conn: db.Connection, settings: Settings, database: db.Database
+) -> None:
     from shared.storage import StorageService
 
     storage: StorageService = get_storage()
-    conn.execute("insert into upload_sessions (id, expires_at, created_at) values "
-                 "('00000000-0000-0000-0000-000000000001', now() - interval '20 days', now() - interval '40 days')")
+    conn.execute(
+        "insert into upload_sessions (id, expires_at, created_at) values "
+        "('00000000-0000-0000-0000-000000000001', now() - interval '20 days', now() - interval '40 days')"
+    )
     for n in range(25):
         conn.execute(
             "insert into file_uploads (upload_session_id, storage_path, filename, content_type, size_bytes, sha256, "

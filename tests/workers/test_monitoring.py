@@ -17,7 +17,8 @@ AUTH = {"authorization": f"Bearer {LOCAL_WORKER_SECRET}"}
 def add_emails(conn: db.Connection, n: int, **columns: object) -> None:
     for i in range(n):
         conn.execute(
-            "insert into email_queue (to_email, template, payload, dedupe_key) values ('a@example.com', 'payment_failed', %s, %s)",
+            "insert into email_queue (to_email, template, payload, dedupe_key) "
+            "values ('a@example.com', 'payment_failed', %s, %s)",
             [Jsonb({}), f"m:{i}:{columns}"],
         )
     if columns:
@@ -41,16 +42,27 @@ def test_a_backlog_over_100_fires(conn: db.Connection, settings: Settings, datab
     assert outcome.exit_code == 1 and "backlog" in outcome.output
 
 
-def test_a_job_processing_over_five_minutes_fires(conn: db.Connection, settings: Settings, database: db.Database) -> None:
-    add_emails(conn, 1, status="'sending'", locked_by="'w'", locked_until="now() + interval '1 hour'",
-               send_started_at="now() - interval '6 minutes'", attempt_number=1)
+def test_a_job_processing_over_five_minutes_fires(
+    conn: db.Connection, settings: Settings, database: db.Database
+) -> None:
+    add_emails(
+        conn,
+        1,
+        status="'sending'",
+        locked_by="'w'",
+        locked_until="now() + interval '1 hour'",
+        send_started_at="now() - interval '6 minutes'",
+        attempt_number=1,
+    )
     assert any("processing for over 5 minutes" in a for a in check_health(database, settings).alerts)
 
 
 def test_an_error_rate_over_five_percent_fires(conn: db.Connection, settings: Settings, database: db.Database) -> None:
     add_emails(conn, 10, status="'sent'", sent_at="now()", send_started_at="now() - interval '1 second'")
-    conn.execute("update email_queue set error_history = jsonb_build_array(jsonb_build_object('at', now(), 'error', 'x')) "
-                 "where id = (select id from email_queue limit 1)")
+    conn.execute(
+        "update email_queue set error_history = jsonb_build_array(jsonb_build_object('at', now(), 'error', 'x')) "
+        "where id = (select id from email_queue limit 1)"
+    )
     health = check_health(database, settings)
     email = next(q for q in health.queues if q["queue"] == "email")
     assert email["error_rate"] == round(1 / 11, 4) and email["p50_seconds"] is not None

@@ -46,7 +46,10 @@ def test_an_order_is_restored_zipped_and_emailed(shop: TestClient, conn: db.Conn
     emails = run_worker("email", get_settings(), deadline_in(60))
     assert emails["email"]["succeeded"] == 2  # confirmation, then completion
     sent = rows(conn, "select template, status, provider_message_id from email_queue order by created_at")
-    assert [(e["template"], e["status"]) for e in sent] == [("order_confirmation", "sent"), ("restoration_complete", "sent")]
+    assert [(e["template"], e["status"]) for e in sent] == [
+        ("order_confirmation", "sent"),
+        ("restoration_complete", "sent"),
+    ]
     assert all(e["provider_message_id"] for e in sent)
     outbox = shop.get("/dev/outbox?format=json").json()["messages"]
     complete = next(m for m in outbox if "ready" in m["subject"])
@@ -56,8 +59,12 @@ def test_an_order_is_restored_zipped_and_emailed(shop: TestClient, conn: db.Conn
     assert urlsplit(link).path.startswith("/api/download/rc_dl_")
     # Only the hash of the token is in the database.
     token = urlsplit(link).path.rsplit("/", 1)[-1]
-    assert rows(conn, "select count(*) as n from download_links where token_hash = encode(sha256(%s::bytea), 'hex')", token) == [{"n": 1}]
-    assert token not in str(rows(conn, "select * from download_links")) + str(rows(conn, "select payload from email_queue"))
+    assert rows(
+        conn, "select count(*) as n from download_links where token_hash = encode(sha256(%s::bytea), 'hex')", token
+    ) == [{"n": 1}]
+    assert token not in str(rows(conn, "select * from download_links")) + str(
+        rows(conn, "select payload from email_queue")
+    )
 
 
 def test_a_retried_job_never_makes_a_second_restored_image(shop: TestClient, conn: db.Connection) -> None:
@@ -69,7 +76,9 @@ def test_a_retried_job_never_makes_a_second_restored_image(shop: TestClient, con
     assert rows(conn, "select count(*) as n from order_jobs") == [{"n": 1}]
 
 
-def test_a_provider_failing_twice_then_succeeding(shop: TestClient, conn: db.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_provider_failing_twice_then_succeeding(
+    shop: TestClient, conn: db.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from shared.restoration.local import LocalRestoration
 
     real = LocalRestoration.restore
@@ -110,4 +119,6 @@ def test_a_provider_failing_always_ends_dead_and_the_order_failed(
     assert len(job["error_history"]) == get_settings().max_restoration_attempts
     assert rows(conn, "select status from orders") == [{"status": "failed"}]
     assert rows(conn, "select template from email_queue order by created_at") == [
-        {"template": "order_confirmation"}, {"template": "restoration_failed"}]
+        {"template": "order_confirmation"},
+        {"template": "restoration_failed"},
+    ]

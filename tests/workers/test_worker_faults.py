@@ -81,8 +81,10 @@ def test_two_workers_in_parallel_never_process_the_same_job(
 
     monkeypatch.setattr(OutboxEmail, "send", counting_send)
     reports: list[dict] = []  # type: ignore[type-arg]
-    workers = [threading.Thread(target=lambda: reports.append(run_worker("email", get_settings(), deadline_in(60))))
-               for _ in range(2)]
+    workers = [
+        threading.Thread(target=lambda: reports.append(run_worker("email", get_settings(), deadline_in(60))))
+        for _ in range(2)
+    ]
     for w in workers:
         w.start()
     for w in workers:
@@ -99,9 +101,11 @@ def test_an_email_is_not_sent_twice_after_a_crash_between_send_and_record(
     _queue_emails(conn, 1)
     # A worker claimed it, recorded the attempt, the provider accepted it, then the worker
     # died before recording the message id; its lease has run out.
-    conn.execute("update email_queue set status = 'sending', attempt_number = 1, locked_by = 'dead-worker', "
-                 "locked_until = now() - interval '1 second', send_started_at = now() - interval '1 minute', "
-                 "provider = 'outbox'")
+    conn.execute(
+        "update email_queue set status = 'sending', attempt_number = 1, locked_by = 'dead-worker', "
+        "locked_until = now() - interval '1 second', send_started_at = now() - interval '1 minute', "
+        "provider = 'outbox'"
+    )
     report = run_worker("email", get_settings(), deadline_in(30))
     assert report["email"]["swept"] == 1 and report["email"]["dead"] == 1
     [email] = rows(conn, "select status, last_error from email_queue")
@@ -132,7 +136,9 @@ def test_a_clean_provider_failure_is_retried_and_sent_once(
     assert len(list(settings.outbox_dir.glob("*.eml"))) == 1
 
 
-def test_a_run_stops_claiming_when_time_runs_low(conn: db.Connection, settings: Settings, database: db.Database) -> None:
+def test_a_run_stops_claiming_when_time_runs_low(
+    conn: db.Connection, settings: Settings, database: db.Database
+) -> None:
     _queue_emails(conn, 5)
     report = run_worker("email", get_settings(), lambda: 5.0)  # below the safety margin
     assert report["email"]["claimed"] == 0 and report["email"]["stopped_for_time"] is True
@@ -146,7 +152,11 @@ def test_the_claim_is_served_by_the_partial_index_however_many_rows_are_finished
     )
     _queue_emails(conn, 5)
     conn.execute("analyze email_queue")
-    plan = "\n".join(r["QUERY PLAN"] for r in conn.execute(
-        "explain select id from email_queue where status = 'pending' and run_after <= now() "
-        "order by run_after, id limit 10 for update skip locked").fetchall())
+    plan = "\n".join(
+        r["QUERY PLAN"]
+        for r in conn.execute(
+            "explain select id from email_queue where status = 'pending' and run_after <= now() "
+            "order by run_after, id limit 10 for update skip locked"
+        ).fetchall()
+    )
     assert "email_queue_claimable_idx" in plan, plan
