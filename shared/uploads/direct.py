@@ -27,10 +27,9 @@ from shared.uploads.filenames import refuse_path_tricks
 from shared.uploads.sessions import (
     UploadedPhoto,
     UploadSession,
-    create_upload_session,
     ensure_session_accepts_photos,
     insert_photo,
-    reserve_photo_slots,
+    make_room_for_photos,
     upload_session,
 )
 
@@ -78,10 +77,12 @@ def announce_direct_uploads(
         raise ValidationFailed("announce at least one photo", code="no_photos")
     content_types = [_check_declared(d, settings) for d in declared]
     with database.transaction(actor="upload") as conn:
-        if session_id is None:
-            session_id = uuid.uuid4()
-            create_upload_session(conn, session_id, settings.upload_session_ttl_hours)
-        session = reserve_photo_slots(conn, session_id, len(declared), settings.upload_max_files)
+        new_session = session_id is None
+        session_id = session_id or uuid.uuid4()
+        session = make_room_for_photos(
+            conn, session_id, len(declared), new=new_session,
+            ttl_hours=settings.upload_session_ttl_hours, max_files=settings.upload_max_files,
+        )  # fmt: skip
         rows = []
         for item, content_type in zip(declared, content_types, strict=True):
             name = storage.new_object_name(EXTENSION_BY_CONTENT_TYPE[content_type])

@@ -21,10 +21,9 @@ from shared.uploads.filenames import refuse_path_tricks
 from shared.uploads.sessions import (
     UploadedPhoto,
     UploadSession,
-    create_upload_session,
     ensure_session_accepts_photos,
     insert_photo,
-    reserve_photo_slots,
+    make_room_for_photos,
     upload_session,
 )
 
@@ -79,9 +78,10 @@ def accept_photos(
             name = storage.new_object_name(fact.extension)
             stored.append(storage.save_temp_upload(session_id, name, photo.data, fact.content_type))
         with database.transaction(actor="upload") as conn:
-            if new_session:
-                create_upload_session(conn, session_id, settings.upload_session_ttl_hours)
-            session = reserve_photo_slots(conn, session_id, len(photos), settings.upload_max_files)
+            session = make_room_for_photos(
+                conn, session_id, len(photos), new=new_session,
+                ttl_hours=settings.upload_session_ttl_hours, max_files=settings.upload_max_files,
+            )  # fmt: skip
             rows = [
                 insert_photo(
                     conn,

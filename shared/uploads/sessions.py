@@ -82,6 +82,15 @@ def reserve_photo_slots(conn: db.Connection, session_id: UUID, count: int, max_f
     )
 
 
+def make_room_for_photos(
+    conn: db.Connection, session_id: UUID, count: int, *, new: bool, ttl_hours: int, max_files: int
+) -> UploadSession:
+    """Create the session if it is `new`, then reserve `count` photo slots in it."""
+    if new:
+        create_upload_session(conn, session_id, ttl_hours)
+    return reserve_photo_slots(conn, session_id, count, max_files)
+
+
 def insert_photo(conn: db.Connection, **values: object) -> UploadedPhoto:
     return db.one(conn, "insert_file_upload", UploadedPhoto, **values)
 
