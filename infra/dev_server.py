@@ -23,6 +23,7 @@ def function_routers() -> list[APIRouter]:
     """The routes of every Lambda function, as they are deployed one by one."""
     from functions.checkout.handler import router as checkout
     from functions.download.handler import router as download
+    from functions.replicate_webhook.handler import router as replicate_webhook
     from functions.resend.handler import router as resend
     from functions.status.handler import router as status
     from functions.stripe_webhook.handler import router as stripe_webhook
@@ -30,7 +31,7 @@ def function_routers() -> list[APIRouter]:
     from functions.workers.handler import router as workers
     from shared.health import router as health
 
-    return [health, upload, checkout, stripe_webhook, status, download, resend, workers]
+    return [health, upload, checkout, stripe_webhook, replicate_webhook, status, download, resend, workers]
 
 
 def body_limits(settings: Settings) -> dict[str, int]:

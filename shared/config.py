@@ -86,7 +86,18 @@ class Settings(BaseSettings):
     # Restoration, email, workers.
     restoration_provider: Literal["replicate", "local"] | None = None
     replicate_api_token: SecretStr | None = None
+    # `owner/name:version` (any model version) or `owner/name` (an official model's latest).
     replicate_model: str = "tencentarc/gfpgan"
+    # The model's input that takes the photo (GFPGAN: `img`; CodeFormer: `image`).
+    replicate_image_input: str = "img"
+    replicate_api_base: str | None = None
+    # Replicate's webhook signing secret (`whsec_…`); fetched from its API when unset.
+    replicate_webhook_secret: SecretStr | None = None
+    replicate_webhook_tolerance_seconds: int = Field(300, gt=0)
+    # A prediction holds its job this long; past it the job is swept and tried again.
+    replicate_prediction_lease_seconds: int = Field(1800, ge=60)
+    # Predictions whose webhook has not come after this long are asked for by the poll fallback.
+    replicate_poll_after_seconds: int = Field(120, ge=0)
     sendgrid_api_key: SecretStr | None = None
     sendgrid_api_base: str | None = None
     email_provider: Literal["sendgrid", "smtp", "outbox"] | None = None

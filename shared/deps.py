@@ -15,6 +15,7 @@ from shared.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from shared.payments import PaymentsProvider
+    from shared.restoration import RemoteRestorationProvider, RestorationProvider
     from shared.storage import StorageService
 
 T = TypeVar("T")
@@ -27,6 +28,8 @@ def _per_settings(kind: str, make: Callable[[Settings], T]) -> T:
     with _lock:
         held = _made.get(kind)
         if held is None or held[0] is not settings:
+            if held is not None and hasattr(held[1], "close"):
+                held[1].close()  # made for settings no longer in force (tests): free its connections
             held = (settings, make(settings))
             _made[kind] = held
         return held[1]  # type: ignore[no-any-return]
@@ -46,3 +49,10 @@ def get_payments() -> PaymentsProvider:
     from shared.payments import payments_from_settings
 
     return _per_settings("payments", payments_from_settings)
+
+
+def get_restoration() -> RestorationProvider | RemoteRestorationProvider:
+    """Kept per container: a remote provider caches its webhook signing secret."""
+    from shared.restoration import restoration_from_settings
+
+    return _per_settings("restoration", restoration_from_settings)

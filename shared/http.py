@@ -52,6 +52,11 @@ HTTP_ERROR_CODES = {
 }
 
 
+async def raw_body(request: Request) -> bytes:
+    """The request's bytes exactly as sent: webhook signatures are computed over them."""
+    return await request.body()
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:

@@ -32,6 +32,11 @@ class TerminalJobError(Exception):
     """Retrying cannot help (a photo that cannot be decoded, an address that bounces)."""
 
 
+# What a handler returns when its job now waits on an outside provider's callback: the
+# handler moved the job's lease to the provider, so the run neither completes nor releases it.
+HANDED_OFF = "handed_off"
+
+
 @dataclass(frozen=True)
 class Queue:
     """A queue table, named by the prefix of its queries in shared/sql/queue_<name>.sql."""
@@ -55,6 +60,7 @@ class RunReport:
     retried: int = 0
     dead: int = 0
     released: int = 0
+    handed_off: int = 0
     stopped_for_time: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -118,7 +124,7 @@ class _Heartbeat:
 def run_queue(
     database: db.Database,
     queue: Queue,
-    handle: Callable[[Job], None],
+    handle: Callable[[Job], object],
     *,
     time_left: Callable[[], float],
     safety_margin_seconds: float = 20.0,
@@ -163,6 +169,7 @@ def run_queue(
             report.released += len(released)
             report.retried += outcomes.count("retried")
             report.dead += outcomes.count("dead")
+            report.handed_off += outcomes.count(HANDED_OFF)
             with heartbeat.lock:
                 heartbeat.ids.difference_update(str(j["id"]) for j in jobs)
         report.stopped_for_time = time_left() <= safety_margin_seconds
@@ -172,7 +179,7 @@ def run_queue(
 def _handle_one(
     database: db.Database,
     queue: Queue,
-    handle: Callable[[Job], None],
+    handle: Callable[[Job], object],
     job: Job,
     worker: str,
     time_left: Callable[[], float],
@@ -182,8 +189,7 @@ def _handle_one(
     if time_left() <= margin:
         return "released"  # not started: give it back without counting the attempt
     try:
-        handle(job)
-        return "succeeded"
+        return HANDED_OFF if handle(job) == HANDED_OFF else "succeeded"
     except Exception as exc:
         terminal = isinstance(exc, TerminalJobError)
         message = f"{type(exc).__name__}: {exc}"

@@ -1,6 +1,7 @@
 """The shop's workers by name, as a schedule, an HTTP call or the CLI starts them.
 
-- `restoration`: restore pending photos, then finish the orders whose photos are all final;
+- `restoration`: settle overdue remote predictions, restore (or hand over) pending photos,
+  then finish the orders whose photos are all final;
 - `email`: send queued email;
 - `cleanup`: remove what was abandoned.
 Each run reports what it did, as a dict that the handler logs and returns.
@@ -40,11 +41,17 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
     database, storage = get_database(), get_storage()
     batches = 1 if once else None
     if name == "restoration":
+        from shared.deps import get_restoration
         from shared.order_work import finish_order, queue_finish_for_settled_orders
-        from shared.restoration import restoration_from_settings
+        from shared.restoration import is_remote
         from shared.restoration.worker import restore_photo
 
-        provider = restoration_from_settings(settings)
+        provider = get_restoration()
+        polled = None
+        if is_remote(provider):
+            from shared.restoration.predictions import poll_awaited_predictions
+
+            polled = poll_awaited_predictions(database, storage, provider, settings)  # type: ignore[arg-type]
         restored = run_queue(
             database,
             restoration_queue(settings),
@@ -62,6 +69,8 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
             concurrency=1,
         )
         report = {"restoration": restored.as_dict(), "orders_ready": queued, "order_work": finished.as_dict()}
+        if polled is not None:
+            report["predictions_polled"] = polled
         if finished.succeeded:
             from shared.triggers import request_worker_run
 

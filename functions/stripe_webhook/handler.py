@@ -16,15 +16,11 @@ from mangum import Mangum
 from shared.config import Settings, get_settings
 from shared.deps import get_database, get_payments, get_storage
 from shared.errors import BadRequest
-from shared.http import create_app
+from shared.http import create_app, raw_body
 from shared.webhook_events import process_stripe_event
 
 log = logging.getLogger("restoreclick.stripe_webhook")
 router = APIRouter(tags=["webhooks"])
-
-
-async def raw_body(request: Request) -> bytes:
-    return await request.body()
 
 
 def verified_event(payload: bytes, signature: str | None, settings: Settings) -> dict[str, Any]:

@@ -1,14 +1,20 @@
-"""Photo restoration: a provider turns an original photo's bytes into restored bytes.
+"""Photo restoration: a provider turns an original photo into a restored one.
 
 RESTORATION_PROVIDER chooses `local` (the embedded default: a classical pipeline with
-OpenCV, kept out of the Lambda package) or `replicate` (a hosted model).
+OpenCV, kept out of the Lambda package) or `replicate` (a hosted model). A local provider
+restores inside the worker's run; a remote one is handed the photo's URL, works on its
+own, and calls back (`POST /api/webhooks/replicate`), so no Lambda sits waiting on it.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from shared.config import Settings
+
+PredictionStatus = Literal["starting", "processing", "succeeded", "failed", "canceled"]
+FINISHED_PREDICTION = ("succeeded", "failed", "canceled")
 
 
 class RestorationProvider(Protocol):
@@ -19,11 +25,45 @@ class RestorationProvider(Protocol):
         ...
 
 
-def restoration_from_settings(settings: Settings) -> RestorationProvider:
+@dataclass(frozen=True)
+class Prediction:
+    """A remote provider's view of one restoration it was asked for."""
+
+    id: str
+    status: PredictionStatus
+    output_url: str | None = None
+    error: str | None = None
+
+
+class RemoteRestorationProvider(Protocol):
+    name: str
+
+    def start(self, photo_url: str, webhook_url: str) -> Prediction:
+        """Ask for a restoration of the photo at `photo_url`; the result is posted to `webhook_url`."""
+        ...
+
+    def fetch(self, prediction_id: str) -> Prediction:
+        """The prediction as the provider sees it now (the poll fallback)."""
+        ...
+
+    def download(self, output_url: str) -> bytes:
+        """The restored photo's bytes from the provider's output URL."""
+        ...
+
+    def verify_callback(self, headers: dict[str, str], body: bytes) -> Prediction:
+        """The prediction a signed callback carries; BadRequest if the signature is not good or not fresh."""
+        ...
+
+
+def restoration_from_settings(settings: Settings) -> RestorationProvider | RemoteRestorationProvider:
     if settings.effective_restoration_provider == "replicate":
         from shared.restoration.replicate_provider import ReplicateRestoration
 
-        return ReplicateRestoration(settings.require("replicate_api_token"), settings.replicate_model)
+        return ReplicateRestoration.from_settings(settings)
     from shared.restoration.local import LocalRestoration
 
     return LocalRestoration()
+
+
+def is_remote(provider: RestorationProvider | RemoteRestorationProvider) -> bool:
+    return hasattr(provider, "start")

@@ -49,8 +49,9 @@ def _remove_dust_and_scratches(image, cv2, np):  # type: ignore[no-untyped-def]
     # black-hat with a small kernel find exactly those specks and thin scratches.
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
-    specks = cv2.add(cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, kernel),
-                     cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, kernel))
+    specks = cv2.add(
+        cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, kernel), cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, kernel)
+    )
     _, mask = cv2.threshold(specks, 40, 255, cv2.THRESH_BINARY)
     mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
     if not mask.any():

@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from typing import Any
 
 from shared import db
 from shared.config import Settings
-from shared.images import mark_image_stored, record_restored_image, restored_image_of
+from shared.images import Image, mark_image_stored, record_restored_image, restored_image_of
 from shared.queue import Job, TerminalJobError
-from shared.restoration import RestorationProvider
+from shared.restoration import RemoteRestorationProvider, RestorationProvider, is_remote
 from shared.storage import StorageService
 
 log = logging.getLogger("restoreclick.restoration")
@@ -22,32 +23,59 @@ STOPPED_ORDERS = ("refunded", "disputed")
 
 
 def restore_photo(
-    database: db.Database, storage: StorageService, provider: RestorationProvider, settings: Settings, job: Job
-) -> None:
-    with database.transaction() as conn:
-        image = db.one(conn, "image_for_restoration", image_id=str(job["image_id"]))
-        existing = restored_image_of(conn, job["image_id"])
+    database: db.Database,
+    storage: StorageService,
+    provider: RestorationProvider | RemoteRestorationProvider,
+    settings: Settings,
+    job: Job,
+) -> object:
+    """Restore the job's photo, or hand it to a remote provider (returns HANDED_OFF)."""
+    image, existing = photo_of_job(database, job)
     if image["order_status"] in STOPPED_ORDERS:
         log.info("order %s is %s: not restoring", image["order_id"], image["order_status"])
-        return
+        return None
     _ensure_original_in_place(database, storage, image)
     with database.transaction(actor="restoration_worker") as conn:
         db.execute(conn, "mark_order_processing", order_id=str(image["order_id"]))
     if existing is None:
-        restored = provider.restore(storage.store.read(image["storage_path"]))
-        width, height = _dimensions(restored)
-        object_name = image["storage_path"].rsplit("/", 1)[-1].rsplit(".", 1)[0] + ".jpg"
-        path = storage.save_restored(image["order_id"], object_name, restored, "image/jpeg")
-        with database.transaction(actor="restoration_worker") as conn:
-            existing = record_restored_image(
-                conn,
-                order_id=str(image["order_id"]), source_image_id=str(image["id"]), storage_path=path,
-                filename=_restored_filename(image["filename"]), size_bytes=len(restored),
-                width=width, height=height, sha256=hashlib.sha256(restored).hexdigest(),
-            )  # fmt: skip
+        if is_remote(provider):
+            from shared.restoration.predictions import hand_to_provider
+
+            return hand_to_provider(database, storage, provider, settings, job, image)  # type: ignore[arg-type]
+        restored = provider.restore(storage.store.read(image["storage_path"]))  # type: ignore[union-attr]
+        existing = store_restored_photo(database, storage, image, restored)
+    link_restored_photo(database, job, existing, provider.name)
+    return None
+
+
+def photo_of_job(database: db.Database, job: Job) -> tuple[dict[str, Any], Image | None]:
+    """The job's original image (with its order's status) and its restored image, if made."""
     with database.transaction() as conn:
-        db.execute(conn, "link_restored_image", job_id=str(job["id"]),
-                   restored_image_id=str(existing.id), provider=provider.name)
+        image = db.one(conn, "image_for_restoration", image_id=str(job["image_id"]))
+        return image, restored_image_of(conn, job["image_id"])
+
+
+def store_restored_photo(
+    database: db.Database, storage: StorageService, image: dict[str, Any], restored: bytes
+) -> Image:
+    """Save the restored bytes beside the order's originals and record them, once per source."""
+    width, height = _dimensions(restored)
+    object_name = image["storage_path"].rsplit("/", 1)[-1].rsplit(".", 1)[0] + ".jpg"
+    path = storage.save_restored(image["order_id"], object_name, restored, "image/jpeg")
+    with database.transaction(actor="restoration_worker") as conn:
+        return record_restored_image(
+            conn,
+            order_id=str(image["order_id"]), source_image_id=str(image["id"]), storage_path=path,
+            filename=_restored_filename(image["filename"]), size_bytes=len(restored),
+            width=width, height=height, sha256=hashlib.sha256(restored).hexdigest(),
+        )  # fmt: skip
+
+
+def link_restored_photo(database: db.Database, job: Job, restored: Image, provider: str) -> None:
+    with database.transaction() as conn:
+        db.execute(
+            conn, "link_restored_image", job_id=str(job["id"]), restored_image_id=str(restored.id), provider=provider
+        )
 
 
 def _ensure_original_in_place(database: db.Database, storage: StorageService, image: dict) -> None:  # type: ignore[type-arg]
@@ -62,10 +90,14 @@ def _ensure_original_in_place(database: db.Database, storage: StorageService, im
 
 
 def _dimensions(photo: bytes) -> tuple[int, int]:
-    from PIL import Image
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
 
-    with Image.open(io.BytesIO(photo)) as decoded:
-        return decoded.size
+    try:
+        with PILImage.open(io.BytesIO(photo)) as decoded:
+            return decoded.size
+    except (UnidentifiedImageError, OSError):
+        raise TerminalJobError("the restored photo is not an image") from None
 
 
 def _restored_filename(original: str) -> str:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from shared.config import Settings
 
-FUNCTIONS = ["upload", "checkout", "stripe_webhook", "status", "download", "resend", "workers"]
+FUNCTIONS = ["upload", "checkout", "stripe_webhook", "replicate_webhook", "status", "download", "resend", "workers"]
 
 
 def function_app(name: str):  # type: ignore[no-untyped-def]

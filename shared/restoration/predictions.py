@@ -1,0 +1,157 @@
+"""Restoration jobs that a remote provider (Replicate) works on, from hand-off to result.
+
+The worker hands a job over with the photo's signed URL and moves on; the job stays
+`running`, its lease held by the prediction. The provider's signed callback settles it;
+the poll fallback settles those whose callback never came; if neither does, the lease
+expires and the sweep gives the job another attempt.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections import Counter
+from typing import Any, Literal
+
+from shared import db
+from shared.config import Settings
+from shared.queue import HANDED_OFF, Job, TerminalJobError, backoff_seconds
+from shared.restoration import FINISHED_PREDICTION, Prediction, RemoteRestorationProvider
+from shared.restoration.worker import STOPPED_ORDERS, link_restored_photo, photo_of_job, store_restored_photo
+from shared.storage import StorageService
+
+log = logging.getLogger("restoreclick.restoration")
+Settlement = Literal["restored", "failed", "in_progress", "not_awaited"]
+JPEG_QUALITY = 92
+
+
+def callback_url(settings: Settings) -> str:
+    return f"{settings.public_base_url.rstrip('/')}/api/webhooks/replicate"
+
+
+def hand_to_provider(
+    database: db.Database,
+    storage: StorageService,
+    provider: RemoteRestorationProvider,
+    settings: Settings,
+    job: Job,
+    image: dict[str, Any],
+) -> str:
+    # The provider fetches the original itself; the URL lives as long as the job may wait.
+    lease = settings.replicate_prediction_lease_seconds
+    photo_url = storage.signed_download_url(image["storage_path"], expires_in=lease)
+    prediction = provider.start(photo_url, callback_url(settings))
+    with database.transaction() as conn:
+        db.one(
+            conn, "restoration_hand_off",
+            id=str(job["id"]), worker=job["locked_by"], provider=provider.name, prediction_id=prediction.id,
+            holder=_holder(provider, prediction.id), lease_seconds=lease,
+        )  # fmt: skip
+    log.info(
+        "restoration handed to %s", provider.name, extra={"job_id": str(job["id"]), "prediction_id": prediction.id}
+    )
+    return HANDED_OFF
+
+
+def settle_prediction(
+    database: db.Database,
+    storage: StorageService,
+    provider: RemoteRestorationProvider,
+    settings: Settings,
+    prediction: Prediction,
+) -> Settlement:
+    """Apply a prediction's outcome to the job it holds. Safe to repeat: a settled job is not awaited."""
+    holder = _holder(provider, prediction.id)
+    with database.transaction() as conn:
+        job = db.maybe_one(
+            conn,
+            "restoration_job_awaiting_prediction",
+            provider=provider.name,
+            prediction_id=prediction.id,
+            holder=holder,
+        )
+    if job is None:
+        return "not_awaited"
+    if prediction.status not in FINISHED_PREDICTION:
+        return "in_progress"
+    if prediction.status == "succeeded" and prediction.output_url:
+        try:
+            _store_output(database, storage, provider, job, prediction.output_url)
+        except TerminalJobError as exc:
+            _fail(database, settings, job, holder, str(exc), terminal=True)
+            return "failed"
+        with database.transaction() as conn:
+            db.execute(conn, "restoration_complete", ids=[str(job["id"])], worker=holder)
+        return "restored"
+    reason = prediction.error or f"the prediction {prediction.status}"
+    _fail(database, settings, job, holder, f"{provider.name}: {reason}", terminal=False)
+    return "failed"
+
+
+def poll_awaited_predictions(
+    database: db.Database,
+    storage: StorageService,
+    provider: RemoteRestorationProvider,
+    settings: Settings,
+    limit: int = 50,
+) -> dict[str, int]:
+    """Ask the provider about predictions whose callback is overdue, and settle the finished ones."""
+    with database.transaction() as conn:
+        jobs = db.all_rows(
+            conn, "restoration_jobs_awaiting_callback",
+            provider=provider.name, after_seconds=settings.replicate_poll_after_seconds, limit=limit,
+        )  # fmt: skip
+    settled: Counter[str] = Counter()
+    for job in jobs:
+        try:
+            settled[
+                settle_prediction(database, storage, provider, settings, provider.fetch(job["provider_prediction_id"]))
+            ] += 1
+        except Exception as exc:
+            # The lease still runs: the next poll, or the sweep after it, takes the job up again.
+            log.warning("could not settle prediction %s: %s", job["provider_prediction_id"], exc,
+                        extra={"job_id": str(job["id"])})  # fmt: skip
+            settled["errors"] += 1
+    return dict(settled)
+
+
+def _store_output(
+    database: db.Database, storage: StorageService, provider: RemoteRestorationProvider, job: Job, output_url: str
+) -> None:
+    image, existing = photo_of_job(database, job)
+    if image["order_status"] in STOPPED_ORDERS:
+        return  # refunded or disputed while the provider worked: nothing to deliver
+    if existing is None:
+        existing = store_restored_photo(database, storage, image, _as_jpeg(provider.download(output_url)))
+    link_restored_photo(database, job, existing, provider.name)
+
+
+def _as_jpeg(photo: bytes) -> bytes:
+    """Models answer PNG or WebP as often as JPEG; the shop delivers JPEG."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(photo)) as decoded:
+            if decoded.format == "JPEG":
+                return photo
+            out = io.BytesIO()
+            decoded.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY)
+            return out.getvalue()
+    except (UnidentifiedImageError, OSError):
+        raise TerminalJobError("the provider's output is not an image") from None
+
+
+def _fail(database: db.Database, settings: Settings, job: Job, holder: str, error: str, *, terminal: bool) -> None:
+    from shared.workers import restoration_queue
+
+    queue = restoration_queue(settings)
+    with database.transaction() as conn:
+        db.maybe_one(
+            conn, queue.query("fail"),
+            id=str(job["id"]), worker=holder, terminal=terminal, error=error,
+            retry_in_seconds=backoff_seconds(job["attempt_number"], queue.base_delay_seconds, queue.max_delay_seconds),
+        )  # fmt: skip
+
+
+def _holder(provider: RemoteRestorationProvider, prediction_id: str) -> str:
+    return f"{provider.name}:{prediction_id}"
