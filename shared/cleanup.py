@@ -1,6 +1,7 @@
 """Cleanup (daily cron): removes what was abandoned, never what a paid order needs.
 
-- temporary uploads older than CLEANUP_RETENTION_DAYS that no order claimed: rows marked
+- temporary uploads older than CLEANUP_RETENTION_DAYS that no order claimed and no
+  checkout may still be paid for: rows marked
   expired, objects deleted; stray temporary objects with no row (a crash between storing
   and recording) older than that too, except those a paid order still has to move;
 - download links expired or revoked for longer than a grace period;
@@ -26,6 +27,9 @@ from shared.storage import StorageService
 STRIPE_EVENT_RETENTION_DAYS = 90
 JOB_RETENTION_DAYS = 30
 LINK_GRACE_DAYS = 7
+# How long a checkout that was completed unpaid may still be paid (bank debits take days;
+# Stripe's SEPA and ACH debits settle within two weeks). Its photos are kept that long.
+ASYNC_PAYMENT_WINDOW_DAYS = 14
 
 
 class _DryRun(Exception):
@@ -44,7 +48,11 @@ class CleanupReport:
 
 def _steps(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
     return [
-        ("expired_uploads", "expire_abandoned_uploads", {"retention_days": settings.cleanup_retention_days}),
+        (
+            "expired_uploads",
+            "expire_abandoned_uploads",
+            {"retention_days": settings.cleanup_retention_days, "payment_window_days": ASYNC_PAYMENT_WINDOW_DAYS},
+        ),
         ("dead_download_links", "delete_dead_download_links", {"grace_days": LINK_GRACE_DAYS}),
         ("old_stripe_events", "delete_old_stripe_events", {"days": STRIPE_EVENT_RETENTION_DAYS}),
         ("finished_restoration_jobs", "delete_finished_restoration_jobs", {"days": JOB_RETENTION_DAYS}),

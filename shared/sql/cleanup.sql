@@ -5,13 +5,22 @@
 -- name: expire_abandoned_uploads
 -- Temporary photos nobody paid for, past retention: their rows become 'expired' (the
 -- caller deletes their objects). The skip-locked claim lets two cleanups run at once.
+-- Photos priced by a checkout that may still be paid are kept: a bank debit completes the
+-- checkout unpaid and its success can arrive days later, and the order needs the photos.
 with old as (
-    select id from public.file_uploads
-    where status in ('pending', 'uploaded') and order_id is null
-      and created_at < now() - make_interval(days => %(retention_days)s)
-    order by created_at
+    select f.id from public.file_uploads f
+    where f.status in ('pending', 'uploaded') and f.order_id is null
+      and f.created_at < now() - make_interval(days => %(retention_days)s)
+      and not exists (
+          select 1 from public.checkouts c
+          where c.upload_session_id = f.upload_session_id
+            and c.status in ('creating', 'open')
+            and f.id = any(c.file_upload_ids)
+            and c.created_at > now() - make_interval(days => %(payment_window_days)s)
+      )
+    order by f.created_at
     limit %(batch_size)s
-    for update skip locked
+    for update of f skip locked
 )
 update public.file_uploads f set status = 'expired'
 from old where f.id = old.id

@@ -130,3 +130,29 @@ def test_cleanup_resumes_where_a_short_run_stopped(
     second = run_cleanup(database, storage, get_settings(), time_left=deadline_in(60), batch_size=10)
     assert second.finished and second.counts["expired_uploads"] == 5
     assert rows(conn, "select count(*) as n from file_uploads where status = 'expired'") == [{"n": 25}]
+
+
+def test_photos_of_a_checkout_still_awaiting_a_bank_debit_are_kept(
+    shop: TestClient, conn: db.Connection, settings: Settings
+) -> None:
+    """Completed unpaid (a bank debit), paid days later: cleanup must not take the photos first."""
+    session = upload_photos(shop, 2)
+    start_checkout(shop, session["upload_session_id"])
+    unpriced = upload_photos(shop, 1)["photos"][0]["id"]  # another session, nobody's paying for it
+    conn.execute("update file_uploads set created_at = now() - interval '10 days'")
+    conn.execute("update checkouts set created_at = now() - interval '10 days'")
+    for path in stored_files(settings):
+        age_object(settings, path, days=10)
+
+    report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
+    assert report.counts["expired_uploads"] == 1 and report.counts["stray_temp_objects"] == 0
+    statuses = {str(r["id"]): r["status"] for r in rows(conn, "select id, status from file_uploads")}
+    assert statuses.pop(unpriced) == "expired"
+    assert list(statuses.values()) == ["uploaded", "uploaded"]
+    assert len([f for f in stored_files(settings) if f.startswith("uploads/temp/")]) == 2
+
+    # Past the window in which a debit can still succeed, they are abandoned like any other.
+    conn.execute("update checkouts set created_at = now() - interval '15 days'")
+    later = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
+    assert later.counts["expired_uploads"] == 2
+    assert [f for f in stored_files(settings) if f.startswith("uploads/temp/")] == []
