@@ -52,6 +52,11 @@ class Checkout(BaseModel):
     completed_at: datetime | None
     created_at: datetime
 
+    @property
+    def photos_digest(self) -> str:
+        """Names exactly the priced photos; travels in the payment session's metadata."""
+        return hashlib.sha256(",".join(sorted(str(i) for i in self.file_upload_ids)).encode()).hexdigest()[:32]
+
 
 def idempotency_key(
     session_id: UUID, attempt: int, photo_ids: list[UUID], email: str, amount: int, currency: str
@@ -143,7 +148,12 @@ def start_checkout(
         cancel_url=settings.cancel_url.replace("{UPLOAD_SESSION_ID}", str(session_id)),
         expires_at=checkout.expires_at,
         idempotency_key=checkout.idempotency_key,
-        metadata={"upload_session_id": str(session_id), "checkout_id": str(checkout.id)},
+        metadata={
+            "upload_session_id": str(session_id),
+            "checkout_id": str(checkout.id),
+            "photo_count": str(checkout.photo_count),
+            "photos": checkout.photos_digest,
+        },
     )
     try:
         created = payments.create_checkout_session(request)

@@ -54,8 +54,12 @@ class Fulfilment:
 
 
 def check_against_checkout(info: CheckoutSessionInfo, checkout: Checkout) -> None:
-    """The provider's session must match our record: amount, currency, and whose it is."""
+    """The provider's session must match our record: amount, currency, photos, and whose it is."""
     problems = []
+    if info.metadata.get("photo_count") not in (None, str(checkout.photo_count)):
+        problems.append(f"photo count {info.metadata['photo_count']} != priced {checkout.photo_count}")
+    if info.metadata.get("photos") not in (None, checkout.photos_digest):
+        problems.append("metadata.photos names other photos than were priced")
     if info.amount_total != checkout.amount_total:
         problems.append(f"amount {info.amount_total} != priced {checkout.amount_total}")
     if (info.currency or "").lower() != checkout.currency:

@@ -67,8 +67,8 @@ def _apply(
             # cannot help, so record why and accept the event.
             log.error("event %s not fulfilled: %s", event["id"], exc.message, extra={"event_id": event["id"]})
             with database.transaction() as conn:
+                mark_stripe_event_processed(conn, event["id"])  # clears last_error: record why after it
                 record_stripe_event_error(conn, event["id"], exc.message)
-                mark_stripe_event_processed(conn, event["id"])
             return {"received": True, "fulfilled": False, "reason": exc.code}
         if result.order is None:
             with database.transaction() as conn:

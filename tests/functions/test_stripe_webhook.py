@@ -395,3 +395,44 @@ def _redeliver_after_commit(shop: TestClient, conn: db.Connection, event: dict[s
     assert isinstance(provider, LocalPayments)
     session = provider.session(event["data"]["object"]["id"])
     return send(shop, provider.event_for(session, "checkout.session.async_payment_succeeded"))
+
+
+@pytest.mark.parametrize(
+    ("tampering", "problem"),
+    [
+        ({"amount_total": 1}, "amount 1 != priced"),
+        ({"currency": "eur"}, "currency eur != priced"),
+        ({"metadata": {"photo_count": "1"}}, "photo count 1 != priced 2"),
+        ({"metadata": {"photos": "0" * 32}}, "names other photos"),
+        ({"client_reference_id": "00000000-0000-0000-0000-000000000000"}, "client_reference_id"),
+    ],
+)
+def test_a_session_that_does_not_match_what_was_priced_makes_no_order(
+    shop: TestClient, conn: db.Connection, tampering: dict[str, Any], problem: str
+) -> None:
+    """The webhook fulfils what the provider says was paid, checked against our record."""
+    checkout, event = paid_checkout(shop, photos=2)
+    provider = get_payments()
+    assert isinstance(provider, LocalPayments)
+    session = provider.session(checkout["checkout_session_id"])
+    for key, value in tampering.items():
+        session[key] = {**session[key], **value} if isinstance(value, dict) else value
+    provider._save(session)  # as if the payment provider held something else than we priced
+    response = send(shop, event)
+    assert response.status_code == 200, response.text  # retrying cannot help: accepted, recorded
+    assert response.json() == {"received": True, "fulfilled": False, "reason": "payment_mismatch"}
+    assert counts(conn) == {"orders": 0, "customers": 0, "images": 0, "restoration_jobs": 0, "email_queue": 0}
+    [recorded] = rows(conn, "select processed_at, last_error from stripe_events where id = %s", event["id"])
+    assert recorded["processed_at"] is not None and problem in recorded["last_error"]
+
+
+def test_a_free_checkout_is_fulfilled_without_payment(shop: TestClient, conn: db.Connection) -> None:
+    checkout, event = paid_checkout(shop, photos=1)
+    event["data"]["object"]["payment_status"] = "no_payment_required"
+    provider = get_payments()
+    assert isinstance(provider, LocalPayments)
+    session = provider.session(checkout["checkout_session_id"])
+    provider._save({**session, "payment_status": "no_payment_required"})
+    response = send(shop, event)
+    assert response.status_code == 200 and response.json()["created"] is True
+    assert counts(conn)["orders"] == 1
