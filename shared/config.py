@@ -127,8 +127,14 @@ class Settings(BaseSettings):
     def _refuse_local_secrets_outside_local(self) -> Settings:
         if self.app_env != "production":
             return self
-        for name in ("stripe_webhook_secret", "storage_signing_secret", "worker_secret_key"):
-            if getattr(self, name).get_secret_value() in LOCAL_SECRETS:
+        guarded = ["stripe_webhook_secret", "worker_secret_key"]
+        if self.effective_storage_backend == "local":
+            guarded.append("storage_signing_secret")
+        for name in guarded:
+            # Empty is what a deploy gets from `${env:NAME, ''}` when NAME was not exported:
+            # an empty worker secret would let `Authorization: Bearer ` through.
+            value = getattr(self, name).get_secret_value()
+            if not value.strip() or value in LOCAL_SECRETS or any(not part.strip() for part in value.split(",")):
                 raise ValueError(f"{name.upper()} must be set to a real secret when APP_ENV=production")
         return self
 
