@@ -1,8 +1,8 @@
 """What the holder of an order reference may see: progress, never personal data.
 
 The reference is the order id or the Stripe checkout session id (the success page has
-it). Before the webhook has created the order, a known checkout answers that payment is
-being confirmed.
+it). Before the webhook has created the order, a known checkout answers how its payment
+stands: being confirmed, expired unpaid, or failed.
 """
 
 from __future__ import annotations
@@ -20,6 +20,14 @@ PHOTO_STATE = {
     "cancelled": "cancelled",
 }
 READY = ("completed", "partially_completed")
+# Before the order exists, what the checkout's state means to the customer.
+CHECKOUT_STATE = {
+    "creating": "confirming_payment",
+    "open": "confirming_payment",  # paid and the webhook not in yet, or a bank debit still clearing
+    "completed": "confirming_payment",
+    "expired": "checkout_expired",
+    "failed": "payment_failed",
+}
 
 
 def order_status(database: db.Database, ref: str) -> dict[str, Any]:
@@ -30,7 +38,7 @@ def order_status(database: db.Database, ref: str) -> dict[str, Any]:
             if checkout is None:
                 raise NotFound("no order with that reference", code="order_not_found")
             return {
-                "status": "confirming_payment",
+                "status": CHECKOUT_STATE.get(checkout["status"], "confirming_payment"),
                 "order_number": None,
                 "photos_total": checkout["photo_count"],
                 "photos_done": 0,

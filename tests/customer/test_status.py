@@ -32,3 +32,17 @@ def test_unknown_references_are_404(shop: TestClient, database) -> None:  # type
     for ref in (str(uuid.uuid4()), "cs_test_nope", "x" * 500):
         response = shop.get(f"/api/restoration/status/{ref}")
         assert response.status_code == 404 and response.json()["error"]["code"] == "order_not_found"
+
+
+def test_a_checkout_that_expired_or_failed_unpaid_says_which(shop: TestClient) -> None:
+    from shared.deps import get_payments
+    from tests.functions.test_stripe_webhook import send
+
+    payments = get_payments()
+    expired = start_checkout(shop, upload_photos(shop, 1)["upload_session_id"])["checkout_session_id"]
+    assert send(shop, payments.expire(expired)).status_code == 200  # type: ignore[attr-defined]
+    failed = start_checkout(shop, upload_photos(shop, 1)["upload_session_id"])["checkout_session_id"]
+    event = payments.event_for(payments.session(failed), "checkout.session.async_payment_failed")  # type: ignore[attr-defined]
+    assert send(shop, event).status_code == 200
+    assert shop.get(f"/api/restoration/status/{expired}").json()["status"] == "checkout_expired"
+    assert shop.get(f"/api/restoration/status/{failed}").json()["status"] == "payment_failed"
