@@ -26,17 +26,28 @@ def send_email(
         )
     context: dict = {"ttl_days": settings.download_link_ttl_days}  # type: ignore[type-arg]
     attachments: list[Attachment] = []
+    link_id = None
     if job["template"] in WITH_LINK and job["order_id"]:
+        # The link is made here, as the email is written: only its hash is stored, so this
+        # is the one moment its token can be put in the message.
         with database.transaction(actor="email_worker") as conn:
-            token, _ = create_download_link(
+            token, link = create_download_link(
                 conn, job["order_id"], ttl_days=settings.download_link_ttl_days, max_uses=settings.download_max_uses
             )
+        link_id = str(link.id)
         context["download_url"] = f"{settings.public_base_url}/api/download/{token}"
         if job["template"] == "restoration_complete":
             attachments = _attachments(database, storage, job, settings.email_attachment_cap_bytes)
     rendered = render(job["template"], job["payload"], context)
-    message = OutgoingEmail(str(job["id"]), settings.email_from, job["to_email"], rendered.subject,
-                            rendered.text, rendered.html, attachments)
+    message = OutgoingEmail(
+        str(job["id"]),
+        settings.email_from,
+        job["to_email"],
+        rendered.subject,
+        rendered.text,
+        rendered.html,
+        attachments,
+    )
     with database.transaction() as conn:
         db.execute(conn, "record_send_attempt", id=str(job["id"]), provider=provider.name, worker=job["locked_by"])
     try:
@@ -44,6 +55,8 @@ def send_email(
     except BaseException:
         with database.transaction() as conn:
             db.execute(conn, "clear_send_attempt", id=str(job["id"]))
+            if link_id:  # the provider refused it: the next attempt makes its own link
+                db.execute(conn, "revoke_download_link", id=link_id, reason="email not sent")
         raise
     with database.transaction() as conn:
         db.execute(conn, "record_email_sent", id=str(job["id"]), message_id=message_id)

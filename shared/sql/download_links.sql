@@ -9,3 +9,9 @@ select l.*, o.order_number, o.status as order_status
 from public.download_links l
 join public.orders o on o.id = l.order_id
 where l.token_hash = %(token_hash)s;
+
+-- name: revoke_download_link
+-- A link made for an email that was never handed to the provider: nobody holds its token.
+update public.download_links
+set revoked_at = coalesce(revoked_at, now()), revoked_reason = coalesce(revoked_reason, %(reason)s)
+where id = %(id)s;
