@@ -2,7 +2,8 @@
 
 denoise → find dust and scratches and inpaint them → even out contrast (CLAHE on
 lightness) → neutralise a colour cast (grey world) → gentle unsharp mask. Bounded in
-time and memory: photos are worked on at most MAX_SIDE pixels a side.
+time and memory: big photos are decoded already reduced, and worked on at most MAX_SIDE
+pixels a side.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class LocalRestoration:
         import cv2
         import numpy as np
 
-        image = cv2.imdecode(np.frombuffer(photo, dtype=np.uint8), cv2.IMREAD_COLOR)
+        image = cv2.imdecode(np.frombuffer(photo, dtype=np.uint8), _decode_flag(photo, cv2))
         if image is None:
             raise TerminalJobError("the photo cannot be decoded")
         image = _bounded(image, cv2)
@@ -34,6 +35,28 @@ class LocalRestoration:
         if not ok:
             raise TerminalJobError("the restored photo could not be encoded")
         return encoded.tobytes()
+
+
+def _decode_flag(photo: bytes, cv2) -> int:  # type: ignore[no-untyped-def]
+    """Decode big photos already reduced (1/2, 1/4, 1/8), never below MAX_SIDE: a 50 MP scan
+    then costs a quarter or less of its full-size memory before it is scaled to MAX_SIDE."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(photo)) as header:  # reads the header only
+            longest = max(header.size)
+    except Exception:
+        return int(cv2.IMREAD_COLOR)
+    for factor, flag in (
+        (8, cv2.IMREAD_REDUCED_COLOR_8),
+        (4, cv2.IMREAD_REDUCED_COLOR_4),
+        (2, cv2.IMREAD_REDUCED_COLOR_2),
+    ):
+        if longest // factor >= MAX_SIDE:
+            return int(flag)
+    return int(cv2.IMREAD_COLOR)
 
 
 def _bounded(image, cv2):  # type: ignore[no-untyped-def]
