@@ -193,3 +193,20 @@ def test_updated_at_is_kept_by_the_database(conn: db.Connection) -> None:
         "update public.orders set metadata = '{\"x\": 1}' where id = %s returning updated_at", [o["id"]]
     ).fetchone()
     assert updated is not None and updated["updated_at"] > o["updated_at"]
+
+
+def test_every_foreign_key_has_an_index_led_by_its_columns(conn: db.Connection) -> None:
+    missing = conn.execute(
+        """
+        select c.conrelid::regclass::text as "table", c.conname
+        from pg_constraint c
+        where c.contype = 'f' and c.connamespace = 'public'::regnamespace
+          and not exists (
+              select 1 from pg_index i
+              where i.indrelid = c.conrelid
+                and i.indpred is null  -- a partial index cannot serve the key's lookups
+                and (i.indkey::int2[])[0:cardinality(c.conkey) - 1] = c.conkey
+          )
+        """
+    ).fetchall()
+    assert missing == []
