@@ -37,7 +37,9 @@ def function_routers() -> list[APIRouter]:
 def body_limits(settings: Settings) -> dict[str, int]:
     from functions.upload.handler import body_limits as upload_limits
 
-    return upload_limits(settings)
+    # Local storage takes direct uploads of photos too large for a function request; its
+    # route checks UPLOAD_MAX_BYTES itself as the body streams.
+    return upload_limits(settings) | {"/local-storage/": settings.upload_max_bytes}
 
 
 def local_stand_in_routers(settings: Settings, deliver_webhook: Callable[[bytes, str], int]) -> list[APIRouter]:

@@ -115,7 +115,8 @@ class BodyLimit:
 
     A declared Content-Length over the limit is answered 413 at once; a body without one
     (chunked) is counted as it streams and cut off with 413 when it passes the limit.
-    Routes may allow more by exact path (the multipart upload).
+    Routes may allow more, by exact path (the multipart upload) or by a prefix ending in
+    `/` (local storage's signed uploads, whose objects are as large as a photo may be).
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int, overrides: dict[str, int] | None = None):
@@ -124,7 +125,10 @@ class BodyLimit:
         self.overrides = overrides or {}
 
     def limit_for(self, path: str) -> int:
-        return self.overrides.get(path, self.max_bytes)
+        if path in self.overrides:
+            return self.overrides[path]
+        prefixes = [p for p in self.overrides if p.endswith("/") and path.startswith(p)]
+        return self.overrides[max(prefixes, key=len)] if prefixes else self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import random
 from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from shared import db
 from shared.config import Settings
@@ -100,3 +103,21 @@ def test_a_signed_upload_url_cannot_be_reused_for_another_path_or_download(shop:
     assert shop.get(f"{url.path}?{url.query}").status_code == 403
     other = url.path.rsplit("/", 1)[0] + "/other.jpg"
     assert shop.put(f"{other}?{url.query}", content=photo).status_code == 403
+
+
+def test_a_photo_larger_than_a_function_request_goes_straight_to_local_storage(
+    shop: TestClient, conn: db.Connection, settings: Settings
+) -> None:
+    noise = Image.frombytes("RGB", (2600, 2000), random.Random(3).randbytes(2600 * 2000 * 3))
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=95)  # noise compresses badly: several MB of JPEG
+    photo = out.getvalue()
+    assert len(photo) > settings.upload_request_max_bytes
+    announced = announce(shop, {"filename": "scan.jpg", "size": len(photo), "content_type": "image/jpeg"}).json()
+    stored = put_signed(shop, announced["files"][0], photo)
+    assert stored.status_code == 200, stored.text
+    done = shop.post(f"/api/uploads/direct/{announced['files'][0]['id']}/complete")
+    assert done.status_code == 200 and done.json()["size"] == len(photo)
+    # Past UPLOAD_MAX_BYTES the storage route still refuses it.
+    too_big = announce(shop, {"filename": "x.jpg", "size": settings.upload_max_bytes + 1, "content_type": "image/jpeg"})
+    assert too_big.status_code in (413, 422)
