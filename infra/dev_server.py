@@ -84,7 +84,10 @@ def build_dev_app(settings: Settings, deliver_webhook: Callable[[bytes, str], in
         )
         return response.status_code
 
+    from infra.demo_routes import demo_router
+
     routers = function_routers() + local_stand_in_routers(settings, deliver_webhook or post_to_webhook)
+    routers.append(demo_router(settings))  # the shop page at `/`: dev only, no Lambda has it
     return create_app("dev", routers, body_limit_overrides=body_limits(settings))
 
 
