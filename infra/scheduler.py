@@ -29,7 +29,12 @@ def schedules_from_serverless(path: Path) -> list[Schedule]:
     """Every `schedule: {rate: rate(N unit), input: {worker: name}}` in serverless.yml."""
     import yaml
 
-    config = yaml.safe_load(path.read_text())
+    class ServerlessLoader(yaml.SafeLoader):
+        """Safe loading that reads CloudFormation's short tags (`!Sub`, `!Ref`, …) as their plain
+        values: serverless.yml may use them, and the schedules never do."""
+
+    ServerlessLoader.add_multi_constructor("!", lambda loader, _tag, node: _plain(loader, node))
+    config = yaml.load(path.read_text(), Loader=ServerlessLoader)  # noqa: S506 (a SafeLoader)
     found = []
     for function in (config.get("functions") or {}).values():
         for event in function.get("events") or []:
@@ -84,3 +89,13 @@ class LocalScheduler:
         self.stop_event.set()
         self.wake.set()
         self.thread.join(timeout=30)
+
+
+def _plain(loader: Any, node: Any) -> Any:
+    import yaml
+
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)

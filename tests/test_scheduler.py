@@ -29,3 +29,16 @@ def test_each_worker_runs_on_its_schedule_and_on_request() -> None:
         assert ran.count("slow") == 2
     finally:
         scheduler.stop()
+
+
+def test_cloudformation_short_tags_in_serverless_yml_do_not_stop_the_scheduler(tmp_path: Path) -> None:
+    config = tmp_path / "serverless.yml"
+    config.write_text(
+        "provider:\n  iam:\n    role:\n      statements:\n"
+        "        - Resource: !Sub 'arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:x'\n"
+        "        - Resource: !GetAtt [Workers, Arn]\n"
+        "functions:\n  workers:\n    events:\n"
+        "      - schedule: {rate: rate(5 minutes), input: {worker: cleanup}}\n"
+    )
+    [schedule] = schedules_from_serverless(config)
+    assert (schedule.worker, schedule.every_seconds) == ("cleanup", 300)
