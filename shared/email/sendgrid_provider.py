@@ -23,8 +23,11 @@ class SendGridEmail:
         mail = Mail(from_email=message.sender, to_emails=message.to, subject=message.subject,
                     plain_text_content=message.text, html_content=message.html)
         mail.custom_arg = CustomArg("restoreclick_email_id", message.email_id)
-        for item in message.attachments:
-            mail.add_attachment(Attachment(base64.b64encode(item.data).decode(), item.filename, item.content_type, "attachment"))
+        # add_attachment puts each attachment first (the library inserts at index 0): add
+        # them last to first so the customer sees them in our order, as the other providers do.
+        for item in reversed(message.attachments):
+            encoded = base64.b64encode(item.data).decode()
+            mail.add_attachment(Attachment(encoded, item.filename, item.content_type, "attachment"))
         try:
             response = self.client.send(mail)
         except HTTPError as exc:
