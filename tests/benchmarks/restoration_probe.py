@@ -1,0 +1,55 @@
+"""Run LocalRestoration on one photo in a fresh process and print what it cost, as JSON.
+
+A process of its own, because OpenCV allocates outside Python's allocator (tracemalloc
+cannot see it) and peak RSS can only be read as a high-water mark since the process began
+(VmHWM; not ru_maxrss, which Linux carries over from the parent through fork and exec).
+
+    python -m tests.benchmarks.restoration_probe PHOTO RUNS OUTPUT
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def status_kib(field: str) -> int:
+    """VmRSS (now) or VmHWM (peak) of this process, in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def main() -> None:
+    photo_path, runs, output = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    import cv2
+
+    from shared.restoration.local import LocalRestoration
+
+    photo = photo_path.read_bytes()
+    provider = LocalRestoration()
+    baseline = status_kib("VmHWM")  # interpreter, OpenCV and NumPy loaded, the photo read
+    seconds = []
+    restored = b""
+    for _ in range(runs):
+        began = time.perf_counter()
+        restored = provider.restore(photo)
+        seconds.append(time.perf_counter() - began)
+    output.write_bytes(restored)
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "baseline_kib": baseline,
+                "peak_kib": status_kib("VmHWM"),
+                "opencv_threads": cv2.getNumThreads(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
