@@ -9,7 +9,16 @@ from shared.errors import ServiceUnavailable
 
 
 class EmailUnavailable(ServiceUnavailable):
+    """The provider did not take the message: sending it again is safe."""
+
     code = "email_unavailable"
+
+
+class EmailOutcomeUnknown(EmailUnavailable):
+    """The message went out but no answer came back (a timeout or a drop after sending): the
+    provider may have accepted it, so it must not be sent again blindly."""
+
+    code = "email_outcome_unknown"
 
 
 @dataclass(frozen=True)

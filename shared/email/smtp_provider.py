@@ -5,7 +5,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 
-from shared.email.base import EmailUnavailable, OutgoingEmail
+from shared.email.base import EmailOutcomeUnknown, EmailUnavailable, OutgoingEmail
 from shared.email.outbox import to_mime
 from shared.queue import TerminalJobError
 
@@ -31,7 +31,14 @@ class SmtpEmail:
                     if not tls:
                         raise EmailUnavailable("the SMTP server does not offer STARTTLS; not sending the password")
                     server.login(self.username, self.password)
-                server.send_message(mime)
+                try:
+                    server.send_message(mime)
+                except (smtplib.SMTPServerDisconnected, TimeoutError) as exc:
+                    # The message was being handed over when the line went quiet or dropped:
+                    # the server may have queued it.
+                    raise EmailOutcomeUnknown(f"SMTP server dropped while taking the message: {exc!r}") from exc
+        except EmailOutcomeUnknown:
+            raise
         except smtplib.SMTPRecipientsRefused as exc:
             # A 5xx to the recipient is a bounce: retrying cannot help. A 4xx may pass later.
             if all(code >= 500 for code, _ in exc.recipients.values()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from shared import db
 from shared.config import Settings
 from shared.download_links import create_download_link
-from shared.email.base import Attachment, EmailProvider, OutgoingEmail
+from shared.email.base import Attachment, EmailOutcomeUnknown, EmailProvider, OutgoingEmail
 from shared.email.templates import render
 from shared.queue import Job, TerminalJobError
 from shared.storage import StorageService
@@ -52,6 +52,10 @@ def send_email(
         db.execute(conn, "record_send_attempt", id=str(job["id"]), provider=provider.name, worker=job["locked_by"])
     try:
         message_id = provider.send(message)
+    except EmailOutcomeUnknown:
+        # The attempt stays recorded: the retry finds it and stops with a note instead of
+        # sending a second copy (see the top of this function).
+        raise
     except BaseException:
         with database.transaction() as conn:
             db.execute(conn, "clear_send_attempt", id=str(job["id"]))

@@ -22,6 +22,7 @@ anything is checked, as SendGrid does when it is rate limiting or broken.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -96,6 +97,7 @@ class SendGridStandIn:
     accepted: list[AcceptedMail] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     _failures: list[int] = field(default_factory=list)
+    answer_delay_seconds: float = 0.0  # accept the mail, then answer this late (a client timing out)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
@@ -103,6 +105,7 @@ class SendGridStandIn:
             self.accepted.clear()
             self.requests.clear()
             self._failures.clear()
+            self.answer_delay_seconds = 0.0
 
     def fail_next(self, status: int, count: int = 1) -> None:
         """The next `count` requests answer `status` before anything is checked or kept."""
@@ -323,6 +326,8 @@ def standin_app(standin: SendGridStandIn) -> FastAPI:
         entry.status = response.status_code
         with standin._lock:
             standin.requests.append(entry)
+        if standin.answer_delay_seconds:
+            await asyncio.sleep(standin.answer_delay_seconds)
         return response
 
     return app

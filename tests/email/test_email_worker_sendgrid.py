@@ -133,3 +133,32 @@ def test_what_sendgrid_answers_decides_retry_or_dead(
         [sent] = rows(conn, "select status, provider_message_id from email_queue")
         assert sent == {"status": "sent", "provider_message_id": sendgrid_standin.accepted[0].message_id}
     assert len(sendgrid_standin.accepted) == (1 if queue_status == "pending" else 0)
+
+
+def test_an_email_sendgrid_took_but_never_answered_is_not_sent_twice(
+    sendgrid_settings: Settings,
+    conn: db.Connection,
+    sendgrid_standin: SendGridStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read timeout after the request went out: SendGrid may have sent it, so no blind retry."""
+    import shared.email.sendgrid_provider as sendgrid_provider
+
+    monkeypatch.setattr(sendgrid_provider, "TIMEOUT_SECONDS", 0.5)
+    get_settings.cache_clear()
+    queue_completion_email(conn, restored_order(conn, [images.jpeg(seed=4)]), restored=1)
+    sendgrid_standin.answer_delay_seconds = 2.0
+
+    run_worker("email", get_settings(), deadline_in(30))
+    [email] = rows(conn, "select status, last_error, send_started_at, provider_message_id from email_queue")
+    assert email["status"] == "pending" and "EmailOutcomeUnknown" in email["last_error"]
+    assert email["send_started_at"] is not None and email["provider_message_id"] is None
+    assert len(sendgrid_standin.accepted) == 1  # SendGrid did take it
+
+    conn.execute("update email_queue set run_after = now()")
+    run_worker("email", get_settings(), deadline_in(30))
+    [email] = rows(conn, "select status, last_error from email_queue")
+    assert email["status"] == "dead" and "outcome is unknown" in email["last_error"]
+    assert len(sendgrid_standin.accepted) == 1  # and only once
+    # The link it carried may have reached the customer: it stays usable.
+    assert rows(conn, "select revoked_at from download_links") == [{"revoked_at": None}]
