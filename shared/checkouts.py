@@ -10,6 +10,9 @@ The provider is called outside any transaction (a network call must not hold loc
 3. one transaction marks the checkout `open` with the provider's id and URL.
 A crash after 1 leaves a `creating` checkout that the next attempt resumes with the same
 idempotency key, so the provider hands back the same session instead of a second one.
+
+A customer who goes back from the payment page cancels the checkout (`cancel_checkout`):
+the provider's session is expired first, then the session is theirs to change again.
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from shared import db
+from shared.audit import record_audit
 from shared.config import Settings
-from shared.errors import Conflict, RestoreClickError, ValidationFailed
-from shared.payments import CheckoutRequest, PaymentsProvider
+from shared.errors import Conflict, NotFound, RestoreClickError, ValidationFailed
+from shared.payments import CheckoutAlreadyPaid, CheckoutRequest, PaymentsProvider
 from shared.uploads.sessions import (
     UploadSession,
     ensure_session_accepts_photos,
     photos_in_session,
+    upload_session,
 )
 
 PRODUCT_NAME = "Photo restoration"
@@ -117,8 +122,6 @@ def start_checkout(
     with database.transaction(actor="checkout") as conn:
         session = db.maybe_one(conn, "lock_upload_session", UploadSession, upload_session_id=str(session_id))
         if session is None:
-            from shared.errors import NotFound
-
             raise NotFound("no upload session with that id", code="upload_session_not_found")
         if session.status == "checkout":
             live = db.maybe_one(conn, "live_checkout_for_session", Checkout, upload_session_id=str(session_id))
@@ -167,3 +170,33 @@ def start_checkout(
             checkout_id=str(checkout.id), stripe_checkout_session_id=created.id,
             checkout_url=created.url, expires_at=created.expires_at,
         )  # fmt: skip
+
+
+def cancel_checkout(database: db.Database, payments: PaymentsProvider, checkout_session_id: str) -> UploadSession:
+    """The customer went back from the payment page: end that page and give them their
+    upload session back to change the photos and check out again. Returns the session
+    (`open` again, unless a newer checkout of it is already live).
+
+    The provider expires its session first, so it can no longer be paid; only then is the
+    upload session released. If the customer paid first, the provider refuses with
+    CheckoutAlreadyPaid and nothing changes here: the payment webhook makes the order.
+    Cancelling twice, or at once from two tabs, answers the same; one of them reopens.
+    """
+    with database.transaction(actor="checkout") as conn:
+        checkout = db.maybe_one(
+            conn, "checkout_by_stripe_session", Checkout, stripe_checkout_session_id=checkout_session_id
+        )
+    if checkout is None:
+        raise NotFound("no checkout with that id", code="checkout_not_found")
+    if checkout.status == "completed":
+        raise CheckoutAlreadyPaid("this checkout was already paid")
+    if checkout.status == "open":
+        payments.expire_checkout_session(checkout_session_id)  # outside any transaction: a network call
+    with database.transaction(actor="checkout") as conn:
+        # Updates only a live checkout: of concurrent cancels, exactly one reopens the session.
+        if db.maybe_one(conn, "expire_checkout", checkout_id=str(checkout.id)) is not None:
+            record_audit(
+                conn, "checkout", checkout.id, "checkout.cancelled",
+                old={"status": checkout.status}, new={"status": "expired"}, actor="customer",
+            )  # fmt: skip
+        return upload_session(conn, checkout.upload_session_id)

@@ -1,15 +1,16 @@
-"""Checkout function: price an upload session on the server and open a payment page."""
+"""Checkout function: price an upload session on the server and open a payment page, or
+cancel that page when the customer goes back to change their photos."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from mangum import Mangum
 from pydantic import BaseModel, Field
 
-from shared.checkouts import start_checkout
+from shared.checkouts import cancel_checkout, start_checkout
 from shared.config import Settings, get_settings
 from shared.deps import get_database, get_payments
 from shared.http import create_app
@@ -35,6 +36,12 @@ class CheckoutOut(BaseModel):
     expires_at: datetime
 
 
+class CancelledCheckoutOut(BaseModel):
+    checkout_session_id: str
+    upload_session_id: UUID
+    status: str  # the upload session's: `open`, ready for changes and a new checkout
+
+
 @router.post("/api/checkout", status_code=201, response_model=CheckoutOut)
 def create_checkout(body: CheckoutIn, settings: Settings = Depends(get_settings)) -> CheckoutOut:
     """Open a payment page for exactly the photos in the session, priced here."""
@@ -47,6 +54,15 @@ def create_checkout(body: CheckoutIn, settings: Settings = Depends(get_settings)
         currency=checkout.currency,
         photo_count=checkout.photo_count,
         expires_at=checkout.expires_at,
+    )
+
+
+@router.post("/api/checkout/{checkout_session_id}/cancel", response_model=CancelledCheckoutOut)
+def cancel_checkout_page(checkout_session_id: str = Path(min_length=1, max_length=255)) -> CancelledCheckoutOut:
+    """The customer left the payment page: it can no longer be paid, the photos can change."""
+    session = cancel_checkout(get_database(), get_payments(), checkout_session_id)
+    return CancelledCheckoutOut(
+        checkout_session_id=checkout_session_id, upload_session_id=session.id, status=session.status
     )
 
 

@@ -7,6 +7,7 @@
   const SESSION_KEY = "restoreclick.upload_session_id";
   const EMAIL_KEY = "restoreclick.email";
   const NAME_KEY = "restoreclick.name";
+  const CHECKOUT_KEY = "restoreclick.checkout_session_id"; // the payment page we sent the customer to
   const FINISHED = new Set(["completed", "partially_completed", "failed", "refunded", "disputed"]);
   const POLL_MS = 1500;
   const PHOTO_LABELS = {
@@ -121,6 +122,7 @@
   function forgetSession() {
     uploadSessionId = null;
     sessionStorage.removeItem(SESSION_KEY);
+    sessionStorage.removeItem(CHECKOUT_KEY);
   }
 
   function updateSummary() {
@@ -346,6 +348,7 @@
       });
       sessionStorage.setItem(EMAIL_KEY, email);
       sessionStorage.setItem(NAME_KEY, name);
+      sessionStorage.setItem(CHECKOUT_KEY, checkout.checkout_session_id);
       window.location.assign(checkout.checkout_url);
     } catch (error) {
       if (error.concerns("email")) {
@@ -357,6 +360,20 @@
       }
       el.pay.textContent = label;
       updateSummary();
+    }
+  }
+
+  // Back from the payment page by its cancel link: end that page (it can no longer be paid),
+  // so the photos can change. Answers "paid" when the customer had paid it after all.
+  async function cancelCheckout(checkoutSessionId) {
+    sessionStorage.removeItem(CHECKOUT_KEY);
+    try {
+      await api("POST", `/api/checkout/${encodeURIComponent(checkoutSessionId)}/cancel`);
+      return "cancelled";
+    } catch (error) {
+      if (error.code === "already_paid") return "paid";
+      if (error.status !== 404) showError(error.message);
+      return null;
     }
   }
 
@@ -489,6 +506,12 @@
       rememberSession(params.get("upload_session_id"));
       // A reload should not announce the cancellation again.
       window.history.replaceState(null, "", "/");
+      const startedCheckout = sessionStorage.getItem(CHECKOUT_KEY);
+      if (startedCheckout && (await cancelCheckout(startedCheckout)) === "paid") {
+        await followOrder(startedCheckout);
+        document.body.dataset.ready = "true";
+        return;
+      }
     }
     if (uploadSessionId) await restoreSession(cancelled);
     updateSummary();

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from shared.config import Settings
 from shared.payments.base import (
+    CheckoutAlreadyPaid,
     CheckoutRequest,
     CheckoutSessionInfo,
     CreatedCheckout,
@@ -35,6 +36,7 @@ def payments_from_settings(settings: Settings) -> PaymentsProvider:
 
 
 __all__ = [
+    "CheckoutAlreadyPaid",
     "CheckoutRequest",
     "CheckoutSessionInfo",
     "CreatedCheckout",

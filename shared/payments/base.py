@@ -8,7 +8,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from shared.errors import BadRequest, ServiceUnavailable
+from shared.errors import BadRequest, Conflict, ServiceUnavailable
 
 
 class PaymentsUnavailable(ServiceUnavailable):
@@ -21,6 +21,13 @@ class PaymentsRejected(BadRequest):
     """The provider refused the request; retrying the same request will not help."""
 
     code = "payments_rejected"
+
+
+class CheckoutAlreadyPaid(Conflict):
+    """The customer completed the checkout session before it could be expired: it stands,
+    and the payment webhook makes the order."""
+
+    code = "already_paid"
 
 
 class CheckoutRequest(BaseModel):
@@ -63,6 +70,11 @@ class PaymentsProvider(Protocol):
     def create_checkout_session(self, request: CheckoutRequest) -> CreatedCheckout: ...
 
     def retrieve_checkout_session(self, session_id: str) -> CheckoutSessionInfo: ...
+
+    def expire_checkout_session(self, session_id: str) -> CheckoutSessionInfo:
+        """End an open session now, so it can no longer be paid; an already expired one is
+        returned as it is. Raises CheckoutAlreadyPaid when the customer completed it first."""
+        ...
 
     def list_completed_checkout_sessions(self, created_after: datetime) -> Iterator[CheckoutSessionInfo]:
         """Completed sessions created after the time, every page of them (reconciliation)."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from shared.errors import Conflict, NotFound
 from shared.payments.base import (
+    CheckoutAlreadyPaid,
     CheckoutRequest,
     CheckoutSessionInfo,
     CreatedCheckout,
@@ -102,6 +103,17 @@ class LocalPayments:
 
     def retrieve_checkout_session(self, session_id: str) -> CheckoutSessionInfo:
         return checkout_session_info(self.session(session_id))
+
+    def expire_checkout_session(self, session_id: str) -> CheckoutSessionInfo:
+        # Under the same lock as `pay`: a session is either paid or expired, never both.
+        with self._lock:
+            session = self.session(session_id)
+            if session["status"] == "complete":
+                raise CheckoutAlreadyPaid("this checkout was already paid")
+            if session["status"] == "open":
+                session["status"] = "expired"
+                self._save(session)
+        return checkout_session_info(session)
 
     def list_completed_checkout_sessions(self, created_after: datetime) -> Iterator[CheckoutSessionInfo]:
         # Whole seconds, as Stripe compares `created[gte]`: `created` has no fraction, so a

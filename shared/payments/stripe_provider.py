@@ -9,6 +9,7 @@ from typing import Any
 import stripe
 
 from shared.payments.base import (
+    CheckoutAlreadyPaid,
     CheckoutRequest,
     CheckoutSessionInfo,
     CreatedCheckout,
@@ -75,6 +76,26 @@ class StripePayments:
             return checkout_session_info(session.to_dict())
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
+
+    def expire_checkout_session(self, session_id: str) -> CheckoutSessionInfo:
+        try:
+            session = self.client.v1.checkout.sessions.expire(session_id)
+            return checkout_session_info(session.to_dict())
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status != 400:
+                raise _translate(exc) from exc
+            refusal = exc
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+        # Stripe expires only an open session and answers 400 for any other. Its message is
+        # prose, not a contract: the session's own status says what the refusal means (an
+        # earlier or concurrent cancel expired it, or the customer paid first).
+        current = self.retrieve_checkout_session(session_id)
+        if current.status == "expired":
+            return current
+        if current.status == "complete":
+            raise CheckoutAlreadyPaid("this checkout was already paid") from refusal
+        raise _translate(refusal) from refusal
 
     def list_completed_checkout_sessions(self, created_after: datetime) -> Iterator[CheckoutSessionInfo]:
         try:

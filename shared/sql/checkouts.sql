@@ -44,8 +44,9 @@ returning s.*;
 select * from public.checkouts where stripe_checkout_session_id = %(stripe_checkout_session_id)s;
 
 -- name: expire_checkout
--- The payment page expired (Stripe said so, or its time is up): free the session for a
--- new checkout. Only a live checkout expires; a paid one stays paid.
+-- The payment page expired (Stripe said so, its time is up, or the customer cancelled it):
+-- free the session for a new checkout. Only a live checkout expires; a paid one stays paid.
+-- Of concurrent callers, exactly one gets the reopened session back.
 with expired as (
     update public.checkouts set status = 'expired'
     where id = %(checkout_id)s and status in ('creating', 'open')

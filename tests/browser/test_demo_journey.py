@@ -2,8 +2,8 @@
 
 One customer, start to finish, through the page only: add photos (file picker, drag and
 drop), see a refused file's error, remove a photo, cancel the checkout and come back,
-pay, watch the restoration finish with no one calling a worker, open the emailed link
-from the outbox, download the ZIP and one photo.
+change the photos again, pay, watch the restoration finish with no one calling a worker,
+open the emailed link from the outbox, download the ZIP and one photo.
 
 A screenshot of every step goes to test-artifacts/browser/. Chromium is Debian's package
 (CI installs it); without it this test fails rather than skips.
@@ -160,9 +160,21 @@ def test_a_customer_restores_photos_through_the_demo_page(chromium: str, dev_ser
             expect(page.get_by_label("Email address")).to_have_value("ada@example.com")
             shot(page, "checkout-cancelled")
 
-            # 7. Pay for real this time.
+            # 6b. Cancelling ended that checkout: the photos can change again. One more
+            # photo in, then out again.
+            drop(page, "beach-1958.jpg", "image/jpeg", photos["beach-1958.jpg"])
+            expect(photo_cards).to_have_count(3)
+            expect(page.locator("#summary")).to_contain_text("29.97")
+            page.get_by_role("button", name="Remove beach-1958.jpg").click()
+            expect(photo_cards).to_have_count(2)
+            expect(page.locator("#summary")).to_contain_text("19.98")
+            expect(page.get_by_role("alert")).to_be_hidden()
+            shot(page, "photos-changed-after-cancel")
+
+            # 7. Pay for real this time, on a new payment page.
             page.get_by_role("button", name="Pay and restore").click()
             page.wait_for_url("**/dev/checkout/**")
+            expect(page.locator("#amount")).to_contain_text("19.98")
             page.locator("#pay").click()
             page.wait_for_url(re.compile(r"/\?checkout_session_id=[^&]+$"))
             status_view = page.locator("#status-view")

@@ -6,6 +6,7 @@ pagination). It checks a request the way Stripe would and answers in Stripe's sh
 
 - POST /v1/checkout/sessions            create (validated; honours Idempotency-Key)
 - GET  /v1/checkout/sessions/{id}       retrieve (404 `resource_missing` when unknown)
+- POST /v1/checkout/sessions/{id}/expire  expire an open session; 400 for any other status
 - GET  /v1/checkout/sessions            list: created[gte|gt|lte|lt], status, limit,
                                         starting_after, newest first, `has_more`
 
@@ -98,6 +99,7 @@ LIST_PARAMS = {
     "payment_intent",
     "expand",
 }
+EXPIRE_PARAMS = {"expand"}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -452,6 +454,20 @@ class StripeStandIn:
             )
         return self.public(session)
 
+    def expire(self, session_id: str, form: dict[str, Any]) -> dict[str, Any]:
+        _unknown(form, EXPIRE_PARAMS)
+        self.retrieve(session_id)  # 404 when unknown
+        session = self.sessions[session_id]
+        if session["status"] != "open":
+            # Stripe refuses with an invalid_request_error that names the status.
+            raise StripeErrorResponse(
+                400,
+                'Only Checkout Sessions with a status in ["open"] can be expired. '
+                f"This Checkout Session has a status of `{session['status']}`.",
+            )
+        session["status"] = "expired"
+        return self.public(session)
+
     def list(self, query: dict[str, Any]) -> dict[str, Any]:
         _unknown(query, LIST_PARAMS)
         limit = _integer(query.get("limit", "10"), "limit")
@@ -551,6 +567,10 @@ def standin_app(standin: StripeStandIn) -> FastAPI:
     @app.get(SESSIONS_URL + "/{session_id}")
     async def retrieve(request: Request, session_id: str) -> JSONResponse:
         return await handle(request, lambda entry: (200, standin.retrieve(session_id)))
+
+    @app.post(SESSIONS_URL + "/{session_id}/expire")
+    async def expire(request: Request, session_id: str) -> JSONResponse:
+        return await handle(request, lambda entry: (200, standin.expire(session_id, entry.form)))
 
     @app.get(SESSIONS_URL)
     async def list_sessions(request: Request) -> JSONResponse:

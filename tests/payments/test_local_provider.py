@@ -13,7 +13,7 @@ import pytest
 import stripe
 
 from shared.errors import Conflict, NotFound
-from shared.payments.base import checkout_session_info
+from shared.payments.base import CheckoutAlreadyPaid, checkout_session_info
 from shared.payments.local_provider import LocalPayments
 from shared.payments.signing import sign_webhook_payload, verify_webhook
 from tests.payments.factories import CHECKOUT_ID, UPLOAD_SESSION_ID, checkout_request
@@ -219,6 +219,31 @@ def test_expiring_a_paid_session_leaves_it_paid(provider: LocalPayments) -> None
 
     provider.expire(created.id)
 
+    info = provider.retrieve_checkout_session(created.id)
+    assert (info.status, info.payment_status) == ("complete", "paid")
+
+
+def test_expire_checkout_session_ends_the_page_for_good(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request())
+
+    info = provider.expire_checkout_session(created.id)
+    again = provider.expire_checkout_session(created.id)
+
+    assert (info.status, info.payment_status) == ("expired", "unpaid")
+    assert again == info
+    with pytest.raises(Conflict) as caught:
+        provider.pay(created.id)
+    assert caught.value.code == "checkout_expired"
+
+
+def test_expire_checkout_session_of_a_paid_session_is_already_paid(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request())
+    provider.pay(created.id)
+
+    with pytest.raises(CheckoutAlreadyPaid) as caught:
+        provider.expire_checkout_session(created.id)
+
+    assert (caught.value.status_code, caught.value.code) == (409, "already_paid")
     info = provider.retrieve_checkout_session(created.id)
     assert (info.status, info.payment_status) == ("complete", "paid")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shared.payments.base import PaymentsRejected, PaymentsUnavailable
+from shared.payments.base import CheckoutAlreadyPaid, PaymentsRejected, PaymentsUnavailable
 from shared.payments.stripe_provider import StripePayments
 from tests.payments.factories import (
     CANCEL_URL,
@@ -130,10 +130,12 @@ def _call(payments: StripePayments, operation: str) -> object:
         return payments.create_checkout_session(checkout_request())
     if operation == "retrieve":
         return payments.retrieve_checkout_session("cs_test_whatever")
+    if operation == "expire":
+        return payments.expire_checkout_session("cs_test_whatever")
     return list(payments.list_completed_checkout_sessions(datetime.now(UTC) - timedelta(days=1)))
 
 
-@pytest.mark.parametrize("operation", ["create", "retrieve", "list"])
+@pytest.mark.parametrize("operation", ["create", "retrieve", "expire", "list"])
 def test_stripe_failing_every_time_is_unavailable(
     payments: StripePayments, stripe_standin: StripeStandIn, operation: str
 ) -> None:
@@ -271,6 +273,55 @@ def test_retrieve_takes_the_email_from_customer_details(
 def test_retrieve_of_an_unknown_session_is_rejected(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
     with pytest.raises(PaymentsRejected, match=r"No such checkout\.session"):
         payments.retrieve_checkout_session("cs_test_missing")
+    assert [r.status for r in stripe_standin.requests] == [404]
+
+
+# -- expire (the customer cancelled) -------------------------------------------------------
+
+
+def test_expire_ends_an_open_session(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
+    created = payments.create_checkout_session(checkout_request())
+
+    info = payments.expire_checkout_session(created.id)
+
+    [sent] = stripe_standin.recorded("POST", f"{SESSIONS_URL}/{created.id}/expire")
+    assert sent.status == 200 and sent.form == {}
+    assert sent.headers["authorization"] == "Bearer sk_test_x"
+    assert (info.id, info.status, info.payment_status) == (created.id, "expired", "unpaid")
+    assert stripe_standin.sessions[created.id]["status"] == "expired"
+
+
+def test_expiring_an_expired_session_again_gives_it_back(
+    payments: StripePayments, stripe_standin: StripeStandIn
+) -> None:
+    created = payments.create_checkout_session(checkout_request())
+    payments.expire_checkout_session(created.id)
+
+    again = payments.expire_checkout_session(created.id)
+
+    assert (again.status, again.payment_status) == ("expired", "unpaid")
+    expires = stripe_standin.recorded("POST", f"{SESSIONS_URL}/{created.id}/expire")
+    assert [r.status for r in expires] == [200, 400]  # Stripe refuses; the session says why
+    assert [r.status for r in stripe_standin.recorded("GET", f"{SESSIONS_URL}/{created.id}")] == [200]
+
+
+def test_expiring_a_paid_session_is_already_paid(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
+    created = payments.create_checkout_session(checkout_request())
+    stripe_standin.complete(created.id, payment_intent="pi_test_paid")
+
+    with pytest.raises(CheckoutAlreadyPaid) as caught:
+        payments.expire_checkout_session(created.id)
+
+    assert (caught.value.status_code, caught.value.code) == (409, "already_paid")
+    session = stripe_standin.sessions[created.id]
+    assert (session["status"], session["payment_status"]) == ("complete", "paid")
+    [refused] = stripe_standin.recorded("POST", f"{SESSIONS_URL}/{created.id}/expire")
+    assert refused.status == 400  # refused once, not retried
+
+
+def test_expiring_an_unknown_session_is_rejected(payments: StripePayments, stripe_standin: StripeStandIn) -> None:
+    with pytest.raises(PaymentsRejected, match=r"No such checkout\.session"):
+        payments.expire_checkout_session("cs_test_missing")
     assert [r.status for r in stripe_standin.requests] == [404]
 
 
