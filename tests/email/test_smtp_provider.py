@@ -8,36 +8,15 @@ to the recipient or the data) is terminal; anything else is retried later.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from shared.email.base import Attachment, EmailUnavailable, OutgoingEmail
+from shared.email.base import EmailUnavailable
 from shared.email.smtp_provider import SmtpEmail
 from shared.queue import TerminalJobError
-from tests import images
+from tests.email.messages import BLOB, PHOTO, message
 from tests.email.smtp_server import Certificates, CollectingHandler, closed_port, smtp_server
 
-PHOTO = images.jpeg((320, 240), seed=11)
-BLOB = bytes(range(256)) * 300 + os.urandom(2048)
 CREDENTIALS = ("restoreclick", "s3cret-relay-password")
-
-
-def message(**overrides: object) -> OutgoingEmail:
-    values: dict[str, object] = {
-        "email_id": "9b1c7e2a-0d4f-4c3b-8a6e-5f2d1c0b9a87",
-        "sender": "RestoreClick <orders@restoreclick.local>",
-        "to": "ada@example.com",
-        "subject": "Your restored photos are ready (20250101-000042) — merci",
-        "text": "Your 2 restored photo(s) are ready.\n\nDownload them here: https://shop.test/api/download/rc_dl_x\n",
-        "html": "<!doctype html><html><body><p>Your 2 restored photo(s) are ready — enjoy.</p></body></html>\n",
-        "attachments": [
-            Attachment("grandma (restored).jpg", "image/jpeg", PHOTO),
-            Attachment("Ürgroßvater 1923.png", "image/png", BLOB),
-        ],
-    }
-    values.update(overrides)
-    return OutgoingEmail(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
