@@ -29,7 +29,11 @@ LOCAL_SECRETS = frozenset({LOCAL_WEBHOOK_SECRET, LOCAL_SIGNING_SECRET, LOCAL_WOR
 class Settings(BaseSettings):
     """Configuration read from the environment (and a `.env` file when present)."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
+    # An empty variable counts as unset: a deploy passes `${env:NAME, ''}` for every one it may
+    # not have, and the default (or the error naming a missing setting) must still apply.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
     app_env: Literal["local", "test", "production"] = "local"
 

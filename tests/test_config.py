@@ -13,7 +13,14 @@ REAL = {"stripe_webhook_secret": "whsec_real", "worker_secret_key": "w" * 40, "s
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("APP_ENV", "STRIPE_WEBHOOK_SECRET", "WORKER_SECRET_KEY", "STORAGE_SIGNING_SECRET", "STORAGE_BACKEND"):
+    for name in (
+        "APP_ENV",
+        "STRIPE_WEBHOOK_SECRET",
+        "WORKER_SECRET_KEY",
+        "STORAGE_SIGNING_SECRET",
+        "STORAGE_BACKEND",
+        "EMAIL_FROM",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -57,3 +64,18 @@ def test_a_required_setting_that_is_missing_fails_with_its_name(name: str, monke
     monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigurationError, match=f"{name} is not set"):
         Settings(_env_file=None).require(name.lower())  # type: ignore[call-arg]
+
+
+def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a deploy's `${env:NAME, ''}` gives: the default applies, and production still refuses."""
+    monkeypatch.setenv("EMAIL_FROM", "")
+    monkeypatch.setenv("DOWNLOAD_MAX_USES", "")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.email_from == Settings.model_fields["email_from"].default
+    assert settings.download_max_uses == 10
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_real")
+    monkeypatch.setenv("STORAGE_BACKEND", "supabase")
+    monkeypatch.setenv("WORKER_SECRET_KEY", "")
+    with pytest.raises(ValidationError, match="WORKER_SECRET_KEY"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
