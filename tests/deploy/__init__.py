@@ -1,0 +1,1 @@
+"""What `serverless package` builds for Lambda, checked without an AWS account."""
