@@ -201,16 +201,23 @@ def _handle_one(
             message,
             extra={"queue": queue.name, "job_id": str(job["id"]), "order_id": str(job.get("order_id") or "")},
         )
-        with database.transaction(actor=worker) as conn:
-            row = db.maybe_one(
-                conn, queue.query("fail"),
-                id=str(job["id"]), worker=worker, terminal=terminal, error=message,
-                retry_in_seconds=backoff_seconds(
-                    job["attempt_number"], queue.base_delay_seconds, queue.max_delay_seconds
-                ),
-            )  # fmt: skip
+        status = fail_job(database, queue, job, worker, message, terminal=terminal)
         report.errors.append(message)  # list.append is atomic; counts are kept by the caller
-        return "dead" if row is not None and row["status"] == "dead" else "retried"
+        return "dead" if status == "dead" else "retried"
+
+
+def fail_job(database: db.Database, queue: Queue, job: Job, holder: str, error: str, *, terminal: bool) -> str | None:
+    """Record a failed attempt of a job `holder` holds: retried after a backoff, or dead.
+
+    Returns the job's new status, None when `holder` no longer held it (its lease was swept).
+    """
+    with database.transaction(actor=holder) as conn:
+        row = db.maybe_one(
+            conn, queue.query("fail"),
+            id=str(job["id"]), worker=holder, terminal=terminal, error=error,
+            retry_in_seconds=backoff_seconds(job["attempt_number"], queue.base_delay_seconds, queue.max_delay_seconds),
+        )  # fmt: skip
+    return None if row is None else str(row["status"])
 
 
 def deadline_in(seconds: float) -> Callable[[], float]:

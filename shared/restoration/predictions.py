@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from shared import db
 from shared.config import Settings
-from shared.queue import HANDED_OFF, Job, TerminalJobError, backoff_seconds
+from shared.queue import HANDED_OFF, Job, TerminalJobError, fail_job
 from shared.restoration import FINISHED_PREDICTION, Prediction, RemoteRestorationProvider
 from shared.restoration.worker import STOPPED_ORDERS, link_restored_photo, photo_of_job, store_restored_photo
 from shared.storage import StorageService
@@ -144,13 +144,7 @@ def _as_jpeg(photo: bytes) -> bytes:
 def _fail(database: db.Database, settings: Settings, job: Job, holder: str, error: str, *, terminal: bool) -> None:
     from shared.workers import restoration_queue
 
-    queue = restoration_queue(settings)
-    with database.transaction() as conn:
-        db.maybe_one(
-            conn, queue.query("fail"),
-            id=str(job["id"]), worker=holder, terminal=terminal, error=error,
-            retry_in_seconds=backoff_seconds(job["attempt_number"], queue.base_delay_seconds, queue.max_delay_seconds),
-        )  # fmt: skip
+    fail_job(database, restoration_queue(settings), job, holder, error, terminal=terminal)
 
 
 def _holder(provider: RemoteRestorationProvider, prediction_id: str) -> str:
