@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from shared.config import Settings
-from shared.errors import BadRequest, ServiceUnavailable
+from shared.errors import BadRequest, ConfigurationError, ServiceUnavailable
 from shared.queue import TerminalJobError
 from shared.restoration import Prediction
 
@@ -102,7 +102,7 @@ class ReplicateRestoration:
         return b"".join(chunks)
 
     def verify_callback(self, headers: dict[str, str], body: bytes) -> Prediction:
-        from replicate.webhook import Webhooks, WebhookSigningSecret, WebhookValidationError
+        from replicate.webhook import InvalidSecretKeyError, Webhooks, WebhookSigningSecret, WebhookValidationError
 
         try:
             # The package checks the timestamp in both directions (absolute difference).
@@ -112,6 +112,9 @@ class ReplicateRestoration:
                 secret=WebhookSigningSecret(key=self._signing_secret()),
                 tolerance=self.webhook_tolerance_seconds,
             )
+        except InvalidSecretKeyError:
+            # Our configuration, not the caller's fault; the package's message holds the secret itself.
+            raise ConfigurationError("REPLICATE_WEBHOOK_SECRET is not a `whsec_…` signing secret") from None
         except (WebhookValidationError, UnicodeDecodeError, ValueError) as exc:
             raise BadRequest(
                 f"the Replicate webhook signature is not valid: {str(exc) or type(exc).__name__}", code="bad_signature"

@@ -261,3 +261,18 @@ def test_replicate_refusing_a_prediction_is_retried_or_dead_by_its_status(
 def test_the_webhook_is_not_served_when_photos_are_restored_locally(shop: Any) -> None:
     answer = shop.post("/api/webhooks/replicate", content=b"{}", headers={"content-type": "application/json"})
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_configured"
+
+
+def test_a_misconfigured_signing_secret_answers_500_without_showing_it(
+    live_shop: httpx.Client, replicate: ReplicateStandIn, conn: db.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPLICATE_WEBHOOK_SECRET", "not-a-whsec-secret-value")
+    get_settings.cache_clear()
+    paid_order(live_shop, photos=1)
+    restoration_run()
+    [prediction_id] = replicate.predictions
+    replicate.finish(prediction_id)
+    answer = replicate.deliver(prediction_id)
+    assert answer.status_code == 500 and answer.json()["error"]["code"] == "configuration_error"
+    assert "not-a-whsec-secret-value" not in answer.text
+    assert [j["status"] for j in jobs(conn)] == ["running"]  # Replicate retries; the poll fallback would settle it
