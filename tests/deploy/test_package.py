@@ -126,6 +126,17 @@ def test_shipped_packages_are_exactly_the_locked_run_time_dependencies(packaged:
         assert shipped == exported, f"{function} ships other packages than uv.lock's run-time set"
 
 
+def test_the_workers_function_has_room_in_tmp_for_an_order_zip(packaged: PackagedService) -> None:
+    """The ZIP is spooled to /tmp; moto ignores EphemeralStorage, so the template is what proves it."""
+    sizes = {
+        resource["Properties"]["FunctionName"]: resource["Properties"].get("EphemeralStorage", {}).get("Size", 512)
+        for resource in packaged.template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+    }
+    assert sizes[packaged.functions["workers"]["name"]] >= 4096
+    assert all(size == 512 for name, size in sizes.items() if not name.endswith("-workers"))
+
+
 @pytest.mark.parametrize("template", ["create_template", "template"])
 def test_templates_have_no_cfn_lint_error(packaged: PackagedService, template: str) -> None:
     matches = lint(json.dumps(getattr(packaged, template)), config=ManualArgs(regions=[REGION]))
