@@ -69,7 +69,8 @@ def finish_order(database: db.Database, storage: StorageService, job: Job) -> No
             conn, "queue_email",
             order_id=order_id, to_email=email, template=template,
             payload=Jsonb({"order_number": order.order_number, "zip_path": zip_path,
-                           "restored": tally["succeeded"], "failed": tally["failed"]}),
+                           "restored": tally["succeeded"], "failed": tally["failed"],
+                           "failed_photos": tally["failed_filenames"]}),
             dedupe_key=f"{template}:{order_id}", max_attempts=8,
         )  # fmt: skip
 

@@ -29,6 +29,11 @@ def _html(paragraphs: list[str], link: tuple[str, str] | None = None) -> str:
     )
 
 
+def _which_failed(payload: dict[str, Any]) -> list[str]:
+    names = payload.get("failed_photos") or []
+    return [f"Not restored: {', '.join(names)}."] if names else []
+
+
 def render(template: str, payload: dict[str, Any], context: dict[str, Any]) -> Rendered:
     number = payload.get("order_number", "")
     link = context.get("download_url")
@@ -45,12 +50,14 @@ def render(template: str, payload: dict[str, Any], context: dict[str, Any]) -> R
     if template == "restoration_partial":
         lines = [f"We restored {payload.get('restored')} photo(s) from order {number}; "
                  f"{payload.get('failed')} could not be restored, and we are sorry for that.",
+                 *_which_failed(payload),
                  f"Download the restored ones here: {link}",
                  "Reply to this email and we will refund the photos we could not restore."]
         return Rendered(f"Most of your photos are ready ({number})", "\n\n".join(lines),
-                        _html([lines[0], lines[2]], ("Download your photos", link)))
+                        _html([*lines[:-2], lines[-1]], ("Download your photos", link)))  # the link as a button
     if template == "restoration_failed":
         lines = [f"We could not restore the photos of order {number}. We are sorry.",
+                 *_which_failed(payload),
                  "Reply to this email and we will refund you in full."]
         return Rendered(f"We could not restore your photos ({number})", "\n\n".join(lines), _html(lines))
     if template == "download_links_resent":

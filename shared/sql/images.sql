@@ -55,10 +55,15 @@ where o.status in ('paid', 'processing')
 limit 500;
 
 -- name: restoration_tally
-select count(*) filter (where status in ('pending', 'running'))::int as unfinished,
-       count(*) filter (where status = 'succeeded')::int as succeeded,
-       count(*) filter (where status in ('dead', 'cancelled'))::int as failed
-from public.restoration_jobs where order_id = %(order_id)s;
+-- The customer's own filenames of the photos that failed, for the email that says so.
+select count(*) filter (where j.status in ('pending', 'running'))::int as unfinished,
+       count(*) filter (where j.status = 'succeeded')::int as succeeded,
+       count(*) filter (where j.status in ('dead', 'cancelled'))::int as failed,
+       coalesce(array_agg(i.filename order by i.filename) filter (where j.status in ('dead', 'cancelled')),
+                '{}') as failed_filenames
+from public.restoration_jobs j
+join public.images i on i.id = j.image_id
+where j.order_id = %(order_id)s;
 
 -- name: lock_order
 select * from public.orders where id = %(order_id)s for update;

@@ -90,6 +90,7 @@ def test_an_order_with_one_photo_restored_and_one_dead_ends_partially_completed_
     assert partial["to"] == "ada@example.com"
     assert partial["subject"] == f"Most of your photos are ready ({number})"
     assert f"We restored 1 photo(s) from order {number}; 1 could not be restored" in partial["text"]
+    assert "Not restored: photo1.jpg." in partial["text"]  # the customer's own name for it
     assert "refund" in partial["text"]
     [link] = partial["download_links"]
     assert f"Download the restored ones here: {link}" in partial["text"]
@@ -122,6 +123,7 @@ def test_an_order_whose_photos_all_die_ends_failed_and_its_email_offers_a_refund
     assert failed["subject"] == f"We could not restore your photos ({number})"
     assert f"We could not restore the photos of order {number}" in failed["text"]
     assert "refund you in full" in failed["text"]
+    assert "Not restored: photo0.jpg, photo1.jpg." in failed["text"]
     assert failed["download_links"] == [] and failed["attachments"] == []
     assert rows(conn, "select count(*) as n from download_links") == [{"n": 0}]
 
