@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, overload
 
 import psycopg
@@ -146,7 +146,7 @@ class Database:
         self._local.last_used = time.monotonic()
         return conn
 
-    def _begin(self) -> tuple[Connection, psycopg.Transaction]:
+    def _begin(self) -> tuple[Connection, AbstractContextManager[psycopg.Transaction]]:
         """BEGIN on this thread's connection. A connection the server dropped while idle
         (a restart, a pooler timeout, a frozen container) fails right here, before any
         work was done, so it is safe to reconnect and begin once more."""

@@ -46,16 +46,16 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
         from shared.restoration import is_remote
         from shared.restoration.worker import restore_photo
 
-        provider = get_restoration()
+        restoration = get_restoration()
         polled = None
-        if is_remote(provider):
+        if is_remote(restoration):
             from shared.restoration.predictions import poll_awaited_predictions
 
-            polled = poll_awaited_predictions(database, storage, provider, settings)  # type: ignore[arg-type]
+            polled = poll_awaited_predictions(database, storage, restoration, settings)  # type: ignore[arg-type]
         restored = run_queue(
             database,
             restoration_queue(settings),
-            lambda job: restore_photo(database, storage, provider, settings, job),
+            lambda job: restore_photo(database, storage, restoration, settings, job),
             time_left=time_left,
             max_batches=batches,
         )
@@ -79,12 +79,12 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
         from shared.email import email_from_settings
         from shared.email.worker import send_email
 
-        provider = email_from_settings(settings)
+        mailer = email_from_settings(settings)
         report = {
             "email": run_queue(
                 database,
                 email_queue(settings),
-                lambda job: send_email(database, storage, provider, settings, job),
+                lambda job: send_email(database, storage, mailer, settings, job),
                 time_left=time_left,
                 max_batches=batches,
             ).as_dict()

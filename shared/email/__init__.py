@@ -19,8 +19,12 @@ def email_from_settings(settings: Settings) -> EmailProvider:
     if provider == "smtp":
         from shared.email.smtp_provider import SmtpEmail
 
-        return SmtpEmail(settings.require("smtp_host"), settings.smtp_port, settings.smtp_username,
-                         settings.smtp_password.get_secret_value() if settings.smtp_password else None)
+        return SmtpEmail(
+            settings.require("smtp_host"),
+            settings.smtp_port,
+            settings.smtp_username,
+            settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        )
     from shared.email.outbox import OutboxEmail
 
     return OutboxEmail(settings.outbox_dir)

@@ -27,15 +27,17 @@ def read_outbox(folder: Path) -> list[dict[str, Any]]:
         mime = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
         body = mime.get_body(preferencelist=("plain",))
         text = body.get_content() if body else ""
-        messages.append({
-            "email_id": mime["X-RestoreClick-Email-Id"],
-            "to": mime["To"],
-            "subject": mime["Subject"],
-            "date": mime["Date"],
-            "text": text,
-            "attachments": [part.get_filename() for part in mime.iter_attachments()],
-            "download_links": LINK.findall(text),
-        })
+        messages.append(
+            {
+                "email_id": mime["X-RestoreClick-Email-Id"],
+                "to": mime["To"],
+                "subject": mime["Subject"],
+                "date": mime["Date"],
+                "text": text,
+                "attachments": [part.get_filename() for part in mime.iter_attachments()],
+                "download_links": LINK.findall(text),
+            }
+        )
     return messages
 
 
@@ -47,16 +49,21 @@ def outbox_router(folder: Path) -> APIRouter:
         messages = read_outbox(folder)
         if format == "json":
             return JSONResponse({"messages": messages})
-        items = "".join(
-            f"<article><h3>{html.escape(m['subject'] or '')}</h3><p>to {html.escape(m['to'] or '')} · "
-            f"{html.escape(m['date'] or '')}</p><pre>{_linked(m['text'])}</pre>"
-            f"<p>{len(m['attachments'])} attachment(s)</p></article>"
-            for m in messages
-        ) or "<p>No email yet.</p>"
-        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Outbox</title><style>"
-                "body{font-family:system-ui;max-width:50em;margin:2em auto}article{border-bottom:1px solid #ddd}"
-                "pre{white-space:pre-wrap}</style></head><body><h1>Outbox</h1>"
-                f"{items}</body></html>")
+        items = (
+            "".join(
+                f"<article><h3>{html.escape(m['subject'] or '')}</h3><p>to {html.escape(m['to'] or '')} · "
+                f"{html.escape(m['date'] or '')}</p><pre>{_linked(m['text'])}</pre>"
+                f"<p>{len(m['attachments'])} attachment(s)</p></article>"
+                for m in messages
+            )
+            or "<p>No email yet.</p>"
+        )
+        page = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>Outbox</title><style>"
+            "body{font-family:system-ui;max-width:50em;margin:2em auto}article{border-bottom:1px solid #ddd}"
+            "pre{white-space:pre-wrap}</style></head><body><h1>Outbox</h1>"
+            f"{items}</body></html>"
+        )
         return HTMLResponse(page, headers={"content-security-policy": PAGE_POLICY})
 
     return router

@@ -18,14 +18,17 @@ def _money(amount: int | None, currency: str | None) -> str:
     return f"{(amount or 0) / 100:.2f} {(currency or '').upper()}"
 
 
-def _html(paragraphs: list[str], link: tuple[str, str] | None = None) -> str:
+def _html(paragraphs: list[str], link: tuple[str, str | None] | None = None) -> str:
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    if link:
-        body += (f'<p><a href="{html.escape(link[1])}" style="background:#2f6f4e;color:#fff;padding:10px 18px;'
-                 f'border-radius:6px;text-decoration:none">{html.escape(link[0])}</a></p>')
+    label, url = link or ("", None)
+    if url:
+        body += (
+            f'<p><a href="{html.escape(url)}" style="background:#2f6f4e;color:#fff;padding:10px 18px;'
+            f'border-radius:6px;text-decoration:none">{html.escape(label)}</a></p>'
+        )
     return (
         '<!doctype html><html><body style="font-family:Georgia,serif;max-width:36em;margin:auto;color:#222">'
-        f"<h2>RestoreClick</h2>{body}<p style=\"color:#777\">RestoreClick — old photos, new life.</p></body></html>"
+        f'<h2>RestoreClick</h2>{body}<p style="color:#777">RestoreClick — old photos, new life.</p></body></html>'
     )
 
 
@@ -38,35 +41,54 @@ def render(template: str, payload: dict[str, Any], context: dict[str, Any]) -> R
     number = payload.get("order_number", "")
     link = context.get("download_url")
     if template == "order_confirmation":
-        lines = [f"Thank you! We received your order {number}: {payload.get('photo_count')} photo(s), "
-                 f"{_money(payload.get('amount_total'), payload.get('currency'))}.",
-                 "We are restoring your photos now and will email you a download link when they are ready."]
+        lines = [
+            f"Thank you! We received your order {number}: {payload.get('photo_count')} photo(s), "
+            f"{_money(payload.get('amount_total'), payload.get('currency'))}.",
+            "We are restoring your photos now and will email you a download link when they are ready.",
+        ]
         return Rendered(f"Order {number} received", "\n\n".join(lines), _html(lines))
     if template == "restoration_complete":
-        lines = [f"Your {payload.get('restored')} restored photo(s) from order {number} are ready.",
-                 f"Download them here (the link works for {context.get('ttl_days')} days): {link}"]
-        return Rendered(f"Your restored photos are ready ({number})", "\n\n".join(lines),
-                        _html(lines[:1], ("Download your photos", link)))
+        lines = [
+            f"Your {payload.get('restored')} restored photo(s) from order {number} are ready.",
+            f"Download them here (the link works for {context.get('ttl_days')} days): {link}",
+        ]
+        return Rendered(
+            f"Your restored photos are ready ({number})",
+            "\n\n".join(lines),
+            _html(lines[:1], ("Download your photos", link)),
+        )
     if template == "restoration_partial":
-        lines = [f"We restored {payload.get('restored')} photo(s) from order {number}; "
-                 f"{payload.get('failed')} could not be restored, and we are sorry for that.",
-                 *_which_failed(payload),
-                 f"Download the restored ones here: {link}",
-                 "Reply to this email and we will refund the photos we could not restore."]
-        return Rendered(f"Most of your photos are ready ({number})", "\n\n".join(lines),
-                        _html([*lines[:-2], lines[-1]], ("Download your photos", link)))  # the link as a button
+        lines = [
+            f"We restored {payload.get('restored')} photo(s) from order {number}; "
+            f"{payload.get('failed')} could not be restored, and we are sorry for that.",
+            *_which_failed(payload),
+            f"Download the restored ones here: {link}",
+            "Reply to this email and we will refund the photos we could not restore.",
+        ]
+        return Rendered(
+            f"Most of your photos are ready ({number})",
+            "\n\n".join(lines),
+            _html([*lines[:-2], lines[-1]], ("Download your photos", link)),
+        )  # the link as a button
     if template == "restoration_failed":
-        lines = [f"We could not restore the photos of order {number}. We are sorry.",
-                 *_which_failed(payload),
-                 "Reply to this email and we will refund you in full."]
+        lines = [
+            f"We could not restore the photos of order {number}. We are sorry.",
+            *_which_failed(payload),
+            "Reply to this email and we will refund you in full.",
+        ]
         return Rendered(f"We could not restore your photos ({number})", "\n\n".join(lines), _html(lines))
     if template == "download_links_resent":
-        lines = [f"Here is a fresh download link for order {number}: {link}",
-                 f"It works for {context.get('ttl_days')} days."]
-        return Rendered(f"Your download link ({number})", "\n\n".join(lines),
-                        _html(lines[1:], ("Download your photos", link)))
+        lines = [
+            f"Here is a fresh download link for order {number}: {link}",
+            f"It works for {context.get('ttl_days')} days.",
+        ]
+        return Rendered(
+            f"Your download link ({number})", "\n\n".join(lines), _html(lines[1:], ("Download your photos", link))
+        )
     if template == "payment_failed":
-        lines = ["Your payment did not go through, so we have not started on your photos.",
-                 "Your photos are still uploaded: you can try checking out again."]
+        lines = [
+            "Your payment did not go through, so we have not started on your photos.",
+            "Your photos are still uploaded: you can try checking out again.",
+        ]
         return Rendered("Your payment did not go through", "\n\n".join(lines), _html(lines))
     raise ValueError(f"unknown email template {template!r}")

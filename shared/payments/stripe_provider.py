@@ -61,7 +61,8 @@ class StripePayments:
         }
         try:
             session = self.client.v1.checkout.sessions.create(
-                params=params, options={"idempotency_key": request.idempotency_key}
+                params=params,  # type: ignore[arg-type]  # a plain dict of what SessionCreateParams describes
+                options={"idempotency_key": request.idempotency_key},
             )
         except stripe.StripeError as exc:
             raise _translate(exc) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol
@@ -52,7 +53,7 @@ class ObjectStore(Protocol):
         """Every object under `prefix`, however many (pages are fetched as needed)."""
         ...
 
-    def delete(self, paths: list[str]) -> None: ...
+    def delete(self, paths: builtins.list[str]) -> None: ...
 
     def move(self, source: str, destination: str) -> None:
         """Move an object; succeeds again if it was already moved."""

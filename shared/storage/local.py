@@ -7,6 +7,7 @@ expires (an upload link cannot be used to download).
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import os
@@ -91,7 +92,7 @@ class LocalObjectStore:
                 )
         return found
 
-    def delete(self, paths: list[str]) -> None:
+    def delete(self, paths: builtins.list[str]) -> None:
         # Check every path before deleting any: a bad path must not leave half a batch done.
         for file in [self.file(path) for path in paths]:
             file.unlink(missing_ok=True)
