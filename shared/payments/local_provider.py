@@ -107,12 +107,9 @@ class LocalPayments:
     def expire_checkout_session(self, session_id: str) -> CheckoutSessionInfo:
         # Under the same lock as `pay`: a session is either paid or expired, never both.
         with self._lock:
-            session = self.session(session_id)
-            if session["status"] == "complete":
-                raise CheckoutAlreadyPaid("this checkout was already paid")
-            if session["status"] == "open":
-                session["status"] = "expired"
-                self._save(session)
+            session = self._expire_if_open(session_id)
+        if session["status"] == "complete":
+            raise CheckoutAlreadyPaid("this checkout was already paid")
         return checkout_session_info(session)
 
     def list_completed_checkout_sessions(self, created_after: datetime) -> Iterator[CheckoutSessionInfo]:
@@ -140,12 +137,18 @@ class LocalPayments:
         return self.event_for(session, "checkout.session.completed")
 
     def expire(self, session_id: str) -> dict[str, Any]:
+        """Let the page's time run out; return the `checkout.session.expired` event to deliver."""
         with self._lock:
-            session = self.session(session_id)
-            if session["status"] == "open":
-                session["status"] = "expired"
-                self._save(session)
+            session = self._expire_if_open(session_id)
         return self.event_for(session, "checkout.session.expired")
+
+    def _expire_if_open(self, session_id: str) -> dict[str, Any]:
+        """An open session expires; a paid or expired one stays as it is. Call under the lock."""
+        session = self.session(session_id)
+        if session["status"] == "open":
+            session["status"] = "expired"
+            self._save(session)
+        return session
 
     @staticmethod
     def event_for(session: dict[str, Any], event_type: str) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import Literal, Protocol
 
 from shared.config import Settings
 
+# Restored photos are delivered as JPEG at this quality, whoever restored them.
+JPEG_QUALITY = 92
 PredictionStatus = Literal["starting", "processing", "succeeded", "failed", "canceled"]
 FINISHED_PREDICTION = ("succeeded", "failed", "canceled")
 

@@ -9,9 +9,9 @@ pixels a side.
 from __future__ import annotations
 
 from shared.queue import TerminalJobError
+from shared.restoration import JPEG_QUALITY
 
 MAX_SIDE = 2000
-JPEG_QUALITY = 92
 
 
 class LocalRestoration:

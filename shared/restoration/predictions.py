@@ -16,13 +16,12 @@ from typing import Any, Literal
 from shared import db
 from shared.config import Settings
 from shared.queue import HANDED_OFF, Job, TerminalJobError, fail_job
-from shared.restoration import FINISHED_PREDICTION, Prediction, RemoteRestorationProvider
+from shared.restoration import FINISHED_PREDICTION, JPEG_QUALITY, Prediction, RemoteRestorationProvider
 from shared.restoration.worker import STOPPED_ORDERS, link_restored_photo, photo_of_job, store_restored_photo
 from shared.storage import StorageService
 
 log = logging.getLogger("restoreclick.restoration")
 Settlement = Literal["restored", "failed", "in_progress", "not_awaited"]
-JPEG_QUALITY = 92
 
 
 def callback_url(settings: Settings) -> str:

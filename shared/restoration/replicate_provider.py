@@ -11,14 +11,14 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 
 from shared.config import Settings
 from shared.errors import BadRequest, ConfigurationError, ServiceUnavailable
 from shared.queue import TerminalJobError
-from shared.restoration import Prediction
+from shared.restoration import Prediction, PredictionStatus
 
 # A restored photo is a few MB; anything far larger is not what we asked for.
 MAX_OUTPUT_BYTES = 60 * 1024 * 1024
@@ -135,13 +135,7 @@ class ReplicateRestoration:
 
 
 def _prediction(prediction_id: Any, status: Any, output: Any, error: Any) -> Prediction:
-    if not isinstance(prediction_id, str) or status not in (
-        "starting",
-        "processing",
-        "succeeded",
-        "failed",
-        "canceled",
-    ):
+    if not isinstance(prediction_id, str) or status not in get_args(PredictionStatus):
         raise ValueError("not a prediction")
     # Models answer one URL or a list of them; the restored photo is the first (or only) one.
     if isinstance(output, list):
