@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
 from shared import db
@@ -40,8 +39,8 @@ def record_audit(
     db.execute(
         conn, "record_audit",
         entity_type=entity_type, entity_id=str(entity_id), action=action,
-        old_values=Jsonb(old) if old is not None else None,
-        new_values=Jsonb(new) if new is not None else None, actor=actor,
+        old_values=db.jsonb(old) if old is not None else None,
+        new_values=db.jsonb(new) if new is not None else None, actor=actor,
     )  # fmt: skip
 
 

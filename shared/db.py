@@ -4,8 +4,10 @@ A Lambda container serves one request at a time, so each container keeps one laz
 opened connection and reuses it across invocations. The connection is checked before
 reuse after an idle spell (Lambda may have frozen the container and the server or pooler
 may have dropped it) and reopened when it broke. Server-side prepared statements are
-off (`prepare_threshold=None`): Supabase's transaction pooler hands each transaction to
-any backend, where a statement prepared on another one does not exist.
+off by default (`prepare_threshold=None`): Supabase's transaction pooler hands each
+transaction to any backend, where a statement prepared on another one does not exist.
+A direct connection or a session pooler may turn them on (`prepare_threshold=0`
+prepares every statement on its first run); the queue-drain benchmark measures both.
 
 The edge owns the transaction: request handlers and worker loops open it with
 `Database.transaction()`; repositories take the caller's connection and never commit.
@@ -17,11 +19,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-import psycopg
-from psycopg import errors as pg_errors
-from psycopg.rows import dict_row
 from pydantic import BaseModel
 
 from shared.errors import (
@@ -33,7 +32,23 @@ from shared.errors import (
 )
 from shared.sql import QUERIES
 
-Connection = psycopg.Connection[dict[str, Any]]
+# psycopg is imported on first use, not with this module: a function's cold start then
+# pays for the driver only when a request reaches the database (a CORS preflight or a
+# refused request never does), and the import-time benchmark holds handlers to that.
+if TYPE_CHECKING:
+    import psycopg
+
+    Connection = psycopg.Connection[dict[str, Any]]
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name == "Connection":
+            import psycopg
+
+            return psycopg.Connection[dict[str, Any]]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # After this long unused, a connection is pinged before it is trusted again.
@@ -62,6 +77,9 @@ class InvalidValue(ValidationFailed):
 
 def translate(exc: psycopg.Error) -> RestoreClickError:
     """Turn a psycopg error into the domain error the rest of the shop understands."""
+    import psycopg
+    from psycopg import errors as pg_errors
+
     constraint = getattr(exc.diag, "constraint_name", None)
     if isinstance(exc, pg_errors.UniqueViolation | pg_errors.ExclusionViolation):
         return ConstraintViolation(f"already exists ({constraint})", constraint=constraint, code="already_exists")
@@ -83,18 +101,30 @@ def translate(exc: psycopg.Error) -> RestoreClickError:
 @contextmanager
 def translated_errors() -> Iterator[None]:
     """Re-raise psycopg errors as domain errors, keeping the original as the cause."""
+    import psycopg  # it guards database calls only, which need the driver anyway
+
     try:
         yield
     except psycopg.Error as exc:
         raise translate(exc) from exc
 
 
-def connect(url: str, *, connect_timeout: int = 5, application_name: str = "restoreclick") -> Connection:
-    """A new autocommit connection with dict rows and no server-side prepared statements."""
+def connect(
+    url: str,
+    *,
+    connect_timeout: int = 5,
+    application_name: str = "restoreclick",
+    prepare_threshold: int | None = None,
+) -> Connection:
+    """A new autocommit connection with dict rows; no server-side prepared statements
+    unless `prepare_threshold` says after how many runs of a statement to prepare it."""
+    import psycopg
+    from psycopg.rows import dict_row
+
     conn = psycopg.connect(
         url,
         autocommit=True,
-        prepare_threshold=None,
+        prepare_threshold=prepare_threshold,
         row_factory=dict_row,
         connect_timeout=connect_timeout,
         application_name=application_name,
@@ -110,10 +140,18 @@ class Database:
     and concurrent requests really are concurrent in the database.
     """
 
-    def __init__(self, url: str, *, connect_timeout: int = 5, application_name: str = "restoreclick"):
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: int = 5,
+        application_name: str = "restoreclick",
+        prepare_threshold: int | None = None,
+    ):
         self.url = url
         self.connect_timeout = connect_timeout
         self.application_name = application_name
+        self.prepare_threshold = prepare_threshold  # None: never prepare (the pooler's rule)
         self._local = threading.local()
         self._all: list[Connection] = []
         self._all_lock = threading.Lock()
@@ -123,6 +161,8 @@ class Database:
             return False
         if time.monotonic() - getattr(self._local, "last_used", 0.0) < IDLE_CHECK_SECONDS:
             return True
+        import psycopg
+
         try:
             conn.execute("select 1")
         except psycopg.Error:
@@ -139,6 +179,7 @@ class Database:
                     self.url,
                     connect_timeout=self.connect_timeout,
                     application_name=self.application_name,
+                    prepare_threshold=self.prepare_threshold,
                 )
             self._local.conn = conn
             with self._all_lock:
@@ -150,6 +191,8 @@ class Database:
         """BEGIN on this thread's connection. A connection the server dropped while idle
         (a restart, a pooler timeout, a frozen container) fails right here, before any
         work was done, so it is safe to reconnect and begin once more."""
+        import psycopg
+
         for attempt in (1, 2):
             conn = self.connection()
             tx = conn.transaction()
@@ -206,6 +249,13 @@ class Database:
 
 
 # -- the tiny executor: named queries, named parameters -------------------------------
+
+
+def jsonb(value: Any) -> Any:
+    """`value` as a jsonb parameter (psycopg's Jsonb, imported with the driver)."""
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value)
 
 
 def _query(name: str) -> str:

@@ -17,8 +17,6 @@ import logging
 from dataclasses import dataclass
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
-
 from shared import db
 from shared.checkouts import Checkout
 from shared.config import Settings
@@ -88,7 +86,7 @@ def create_order_for(conn: db.Connection, settings: Settings, checkout: Checkout
         image_count=checkout.photo_count,
         total_amount=checkout.amount_total,
         currency=checkout.currency,
-        metadata=Jsonb({"checkout_id": str(checkout.id)}),
+        metadata=db.jsonb({"checkout_id": str(checkout.id)}),
     )  # fmt: skip
     if order is None:
         raise _OrderExists
@@ -124,7 +122,7 @@ def queue_order_work(conn: db.Connection, settings: Settings, order: Order, chec
     db.maybe_one(
         conn, "queue_email",
         order_id=str(order.id), to_email=checkout.email, template="order_confirmation",
-        payload=Jsonb({"order_number": order.order_number, "photo_count": order.image_count,
+        payload=db.jsonb({"order_number": order.order_number, "photo_count": order.image_count,
                        "amount_total": order.total_amount, "currency": order.currency}),
         dedupe_key=f"order_confirmation:{order.id}",
         max_attempts=ORDER_EMAIL_MAX_ATTEMPTS,

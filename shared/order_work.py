@@ -8,8 +8,6 @@ the email, never in the database).
 
 from __future__ import annotations
 
-from psycopg.types.json import Jsonb
-
 from shared import db
 from shared.orders import Order
 from shared.queue import Job
@@ -68,7 +66,7 @@ def finish_order(database: db.Database, storage: StorageService, job: Job) -> No
         db.maybe_one(
             conn, "queue_email",
             order_id=order_id, to_email=email, template=template,
-            payload=Jsonb({"order_number": order.order_number, "zip_path": zip_path,
+            payload=db.jsonb({"order_number": order.order_number, "zip_path": zip_path,
                            "restored": tally["succeeded"], "failed": tally["failed"],
                            "failed_photos": tally["failed_filenames"]}),
             dedupe_key=f"{template}:{order_id}", max_attempts=8,

@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from shared import db
 from shared.checkouts import Checkout
 from shared.orders import Order
@@ -29,7 +27,7 @@ def checkout_payment_failed(conn: db.Connection, event: dict[str, Any]) -> None:
         db.maybe_one(
             conn, "queue_email",
             order_id=None, to_email=failed.email, template="payment_failed",
-            payload=Jsonb({"upload_session_id": str(failed.upload_session_id),
+            payload=db.jsonb({"upload_session_id": str(failed.upload_session_id),
                            "amount_total": failed.amount_total, "currency": failed.currency}),
             dedupe_key=f"payment_failed:{failed.id}", max_attempts=8,
         )  # fmt: skip

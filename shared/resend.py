@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import uuid
 
-from psycopg.types.json import Jsonb
-
 from shared import db
 
 RESENDS_PER_HOUR = 3
@@ -29,7 +27,7 @@ def request_resend(database: db.Database, email: str, order_number: str) -> bool
         db.one(
             conn, "queue_email",
             order_id=str(order["id"]), to_email=email.strip(), template="download_links_resent",
-            payload=Jsonb({"order_number": order["order_number"]}),
+            payload=db.jsonb({"order_number": order["order_number"]}),
             dedupe_key=f"download_links_resent:{order['id']}:{uuid.uuid4()}", max_attempts=8,
         )  # fmt: skip
     return True

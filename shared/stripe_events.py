@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
 from shared import db
@@ -23,7 +22,7 @@ def record_stripe_event(conn: db.Connection, event: dict[str, Any]) -> RecordedE
     return db.one(
         conn, "record_stripe_event", RecordedEvent,
         id=event["id"], type=event["type"], livemode=bool(event.get("livemode", False)),
-        api_version=event.get("api_version"), payload=Jsonb(event),
+        api_version=event.get("api_version"), payload=db.jsonb(event),
     )  # fmt: skip
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -141,3 +143,22 @@ def test_other_handlers_answer_through_api_gateway(settings: Settings, database:
     path = "/api/download/rc_dl_unknown" if name == "download" else "/api/metrics"
     response = handler(name)(event("apigw", "GET", path), Context())
     assert response["statusCode"] == (404 if name == "download" else 401)
+
+
+HANDLERS = sorted(path.parent.name for path in (Path(__file__).parents[1] / "functions").glob("*/handler.py"))
+# What a cold start must not pay for at init: each SDK is imported by the route that calls it.
+SDKS = ["psycopg", "stripe", "storage3", "PIL", "boto3", "botocore", "replicate", "sendgrid", "httpx", "cv2", "numpy"]
+
+
+@pytest.mark.parametrize("name", HANDLERS)
+def test_importing_a_handler_loads_no_sdk(name: str) -> None:
+    probe = (
+        "import importlib, json, sys; "
+        f"importlib.import_module('functions.{name}.handler'); "
+        f"print(json.dumps([m for m in {SDKS!r} if m in sys.modules]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
