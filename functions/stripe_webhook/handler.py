@@ -15,8 +15,8 @@ from mangum import Mangum
 
 from shared.config import Settings, get_settings
 from shared.deps import get_database, get_payments, get_storage
-from shared.errors import BadRequest
 from shared.http import create_app, raw_body
+from shared.stripe_event_shape import check_stripe_event
 from shared.webhook_events import process_stripe_event
 
 log = logging.getLogger("restoreclick.stripe_webhook")
@@ -28,16 +28,7 @@ def verified_event(payload: bytes, signature: str | None, settings: Settings) ->
     from shared.payments import verify_webhook, webhook_secrets
 
     event = verify_webhook(payload, signature, webhook_secrets(settings), settings.stripe_webhook_tolerance_seconds)
-    if not (
-        isinstance(event, dict)
-        and isinstance(event.get("id"), str)
-        and event["id"].startswith("evt_")
-        and isinstance(event.get("type"), str)
-        and isinstance(event.get("data"), dict)
-        and isinstance(event["data"].get("object"), dict)
-    ):
-        raise BadRequest("the payload is not a Stripe event", code="malformed_payload")
-    return event
+    return check_stripe_event(event)
 
 
 @router.post("/api/webhooks/stripe")

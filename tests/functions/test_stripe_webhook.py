@@ -436,3 +436,24 @@ def test_a_free_checkout_is_fulfilled_without_payment(shop: TestClient, conn: db
     response = send(shop, event)
     assert response.status_code == 200 and response.json()["created"] is True
     assert counts(conn)["orders"] == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "obj", "field"),
+    [
+        ("checkout.session.completed", {"id": ["cs_local_x"]}, "data.object.id"),
+        ("checkout.session.expired", {}, "data.object.id"),
+        ("charge.refunded", {"payment_intent": "pi_1", "amount": "all of it"}, "data.object.amount"),
+        ("charge.refunded", {"payment_intent": "pi_1", "amount": 2**63}, "data.object.amount"),
+        ("charge.dispute.created", {"payment_intent": 7}, "data.object.payment_intent"),
+    ],
+)
+def test_a_signed_event_whose_object_we_cannot_read_is_refused_naming_the_field(
+    shop: TestClient, conn: db.Connection, kind: str, obj: dict[str, Any], field: str
+) -> None:
+    event = {"id": "evt_" + secrets.token_hex(8), "object": "event", "type": kind, "data": {"object": obj}}
+    response = send(shop, event)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_payload"
+    assert field in response.json()["error"]["message"]
+    assert rows(conn, "select * from stripe_events") == []
