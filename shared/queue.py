@@ -2,9 +2,10 @@
 
 A run: sweep expired leases back to pending, then claim batches (FOR UPDATE SKIP LOCKED,
 in SQL), handle each job with bounded concurrency while a heartbeat extends the leases,
-acknowledge the finished ones in one statement, and schedule retries with capped
-exponential backoff and full jitter. It stops claiming when the time left is below a
-safety margin and releases what it claimed but did not start.
+acknowledge the finished ones in the statement that claims the next batch (one round trip
+a batch), and schedule retries with capped exponential backoff and full jitter. It stops
+claiming when the time left is below a safety margin and releases what it claimed but did
+not start.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from shared import db
+from shared.errors import ServiceUnavailable
 
 log = logging.getLogger("restoreclick.queue")
 
 Job = dict[str, Any]
+T = TypeVar("T")
 
 
 class TerminalJobError(Exception):
@@ -138,42 +141,104 @@ def run_queue(
     report = RunReport(queue.name, worker)
     report.swept = sweep_expired_leases(database, queue)
     batches = 0
+    succeeded: list[str] = []  # handled, not yet acknowledged: that rides with the next claim
     with _Heartbeat(database, queue, worker) as heartbeat, ThreadPoolExecutor(concurrency) as pool:
         while time_left() > safety_margin_seconds and (max_batches is None or batches < max_batches):
-            with database.transaction(actor=worker) as conn:
-                jobs = db.all_rows(
-                    conn, queue.query("claim"), batch_size=batch_size, lease_seconds=queue.lease_seconds, worker=worker
-                )
+            jobs = _complete_and_claim(database, queue, worker, succeeded, batch_size)
+            report.succeeded += len(succeeded)
+            succeeded = []
             if not jobs:
                 break
             batches += 1
             report.claimed += len(jobs)
             with heartbeat.lock:
                 heartbeat.ids.update(str(j["id"]) for j in jobs)
-            outcomes = list(
-                pool.map(
-                    lambda job: _handle_one(
-                        database, queue, handle, job, worker, time_left, safety_margin_seconds, report
-                    ),
-                    jobs,
-                )
-            )
-            done = [str(job["id"]) for job, outcome in zip(jobs, outcomes, strict=True) if outcome == "succeeded"]
+
+            def handle_one(job: Job) -> str:
+                return _handle_one(database, queue, handle, job, worker, time_left, safety_margin_seconds, report)
+
+            # One job at a time needs no pool: this thread runs them in turn, as a pool of one
+            # would, without handing each job to another thread and its outcome back.
+            outcomes = [handle_one(job) for job in jobs] if concurrency == 1 else list(pool.map(handle_one, jobs))
+            succeeded = [str(job["id"]) for job, outcome in zip(jobs, outcomes, strict=True) if outcome == "succeeded"]
             released = [str(job["id"]) for job, outcome in zip(jobs, outcomes, strict=True) if outcome == "released"]
-            with database.transaction(actor=worker) as conn:
-                if done:
-                    db.execute(conn, queue.query("complete"), ids=done, worker=worker)
-                if released:
-                    db.execute(conn, queue.query("release"), ids=released, worker=worker)
-            report.succeeded += len(done)
+            if released:  # the time ran low: the run ends here, so acknowledge at once
+                _acknowledge(database, queue, worker, done=succeeded, released=released)
+                report.succeeded += len(succeeded)
+                succeeded = []
             report.released += len(released)
             report.retried += outcomes.count("retried")
             report.dead += outcomes.count("dead")
             report.handed_off += outcomes.count(HANDED_OFF)
             with heartbeat.lock:
                 heartbeat.ids.difference_update(str(j["id"]) for j in jobs)
+        _acknowledge(database, queue, worker, done=succeeded, released=[])
+        report.succeeded += len(succeeded)
         report.stopped_for_time = time_left() <= safety_margin_seconds
     return report
+
+
+# Claims and acknowledgements are single statements, run on the autocommit connection,
+# where a statement is a transaction of its own: BEGIN and COMMIT around one would cost two
+# more round trips and add no atomicity. None touches an order, so there is no actor to
+# record for the audit trail.
+
+
+def _complete_and_claim(
+    database: db.Database, queue: Queue, worker: str, succeeded: list[str], batch_size: int
+) -> list[Job]:
+    """Acknowledge the jobs of the last batch that succeeded and claim the next batch, in
+    one statement: a round trip a batch, as a bare claim loop makes."""
+    claim = {"batch_size": batch_size, "lease_seconds": queue.lease_seconds, "worker": worker}
+    if not succeeded:
+        return _rerun_deadlock_victims(lambda: db.all_rows(database.connection(), queue.query("claim"), **claim))
+    try:
+        return _rerun_deadlock_victims(
+            lambda: db.all_rows(database.connection(), queue.query("complete_and_claim"), ids=succeeded, **claim)
+        )
+    except Exception:
+        # The failed claim took the acknowledgement with it; those jobs did succeed, so
+        # acknowledge them on their own before the error ends the run.
+        _acknowledge(database, queue, worker, done=succeeded, released=[])
+        raise
+
+
+def _acknowledge(database: db.Database, queue: Queue, worker: str, *, done: list[str], released: list[str]) -> None:
+    """Complete the jobs that succeeded and release those not started, in one transaction."""
+    statements = [(queue.query(action), ids) for action, ids in (("complete", done), ("release", released)) if ids]
+
+    def run() -> None:
+        if len(statements) == 1:
+            [(name, ids)] = statements
+            db.execute(database.connection(), name, ids=ids, worker=worker)
+        elif statements:
+            with database.transaction() as conn:
+                for name, ids in statements:
+                    db.execute(conn, name, ids=ids, worker=worker)
+
+    _rerun_deadlock_victims(run)
+
+
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE for a statement rolled back to break a deadlock
+DEADLOCK_ATTEMPTS = 3
+
+
+def _rerun_deadlock_victims(statement: Callable[[], T]) -> T:
+    """Run a claim or an acknowledgement, again if PostgreSQL rolled it back to break a deadlock.
+
+    SKIP LOCKED does not keep a claim from waiting on a row that another run claimed since
+    the claim began: PostgreSQL then locks the row's newer versions, waiting for whoever is
+    updating them, such as that run acknowledging it. That run may in turn wait for a row
+    the claim has locked, and PostgreSQL breaks the cycle by rolling one statement back
+    whole; it did nothing, so it is run again."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return statement()
+        except ServiceUnavailable as exc:
+            if attempt == DEADLOCK_ATTEMPTS or getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
+                raise
+            log.warning("queue statement chosen to break a deadlock; running it again (attempt %s)", attempt + 1)
+    raise AssertionError("unreachable")
 
 
 def _handle_one(

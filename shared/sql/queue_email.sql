@@ -6,10 +6,37 @@
 -- name: email_claim
 -- FOR UPDATE SKIP LOCKED: concurrent workers take disjoint batches without waiting.
 -- Served by the partial index of pending rows, however many finished rows there are.
+-- Ordered by run_after alone, as that index is, so a claim reads about one batch of its
+-- entries however many jobs are due; a tie-breaker the index lacks (id) made every claim
+-- read and sort every due row, and draining a backlog quadratic.
 with next as (
     select id from public.email_queue
     where status = 'pending' and run_after <= now()
-    order by run_after, id
+    order by run_after
+    limit %(batch_size)s
+    for update skip locked
+)
+update public.email_queue q
+set status = 'sending',
+    attempt_number = q.attempt_number + 1,
+    locked_until = now() + make_interval(secs => %(lease_seconds)s),
+    locked_by = %(worker)s
+from next
+where q.id = next.id
+returning q.*;
+
+-- name: email_complete_and_claim
+-- The run loop's steady state in one statement, one round trip: complete the batch just
+-- handled (as email_complete) and claim the next (as email_claim). The two
+-- touch different rows, sending and pending ones. Keep in step with both.
+with completed as (
+    update public.email_queue
+    set status = 'sent', locked_until = null, locked_by = null, last_error = null, sent_at = coalesce(sent_at, now())
+    where id = any(%(ids)s::uuid[]) and status = 'sending' and locked_by = %(worker)s
+), next as (
+    select id from public.email_queue
+    where status = 'pending' and run_after <= now()
+    order by run_after
     limit %(batch_size)s
     for update skip locked
 )

@@ -6,10 +6,38 @@
 -- name: order_work_claim
 -- FOR UPDATE SKIP LOCKED: concurrent workers take disjoint batches without waiting.
 -- Served by the partial index of pending rows, however many finished rows there are.
+-- Ordered by run_after alone, as that index is, so a claim reads about one batch of its
+-- entries however many jobs are due; a tie-breaker the index lacks (id) made every claim
+-- read and sort every due row, and draining a backlog quadratic.
 with next as (
     select id from public.order_jobs
     where status = 'pending' and run_after <= now()
-    order by run_after, id
+    order by run_after
+    limit %(batch_size)s
+    for update skip locked
+)
+update public.order_jobs q
+set status = 'running',
+    attempt_number = q.attempt_number + 1,
+    locked_until = now() + make_interval(secs => %(lease_seconds)s),
+    locked_by = %(worker)s,
+    started_at = now()
+from next
+where q.id = next.id
+returning q.*;
+
+-- name: order_work_complete_and_claim
+-- The run loop's steady state in one statement, one round trip: complete the batch just
+-- handled (as order_work_complete) and claim the next (as order_work_claim). The two
+-- touch different rows, running and pending ones. Keep in step with both.
+with completed as (
+    update public.order_jobs
+    set status = 'succeeded', locked_until = null, locked_by = null, last_error = null, finished_at = now()
+    where id = any(%(ids)s::uuid[]) and status = 'running' and locked_by = %(worker)s
+), next as (
+    select id from public.order_jobs
+    where status = 'pending' and run_after <= now()
+    order by run_after
     limit %(batch_size)s
     for update skip locked
 )
