@@ -22,7 +22,7 @@ from shared.checkouts import Checkout
 from shared.config import Settings
 from shared.customers import get_or_create_customer
 from shared.errors import NotFound, RestoreClickError
-from shared.images import mark_image_stored
+from shared.images import mark_images_stored
 from shared.orders import Order, next_order_number, order_by_checkout_session
 from shared.payments import CheckoutSessionInfo, PaymentsProvider
 from shared.stripe_events import mark_stripe_event_processed, payment_reversal_for_intent
@@ -173,7 +173,7 @@ def move_originals(database: db.Database, storage, order_id: UUID) -> int:  # ty
     """
     with database.transaction() as conn:
         waiting = db.all_rows(conn, "images_awaiting_move", order_id=str(order_id))
-    left = 0
+    moved = []
     for image in waiting:
         try:
             storage.move(image["temp_path"], image["storage_path"])
@@ -184,8 +184,12 @@ def move_originals(database: db.Database, storage, order_id: UUID) -> int:  # ty
                 image["temp_path"],
                 extra={"order_id": str(order_id)},
             )
-            left += 1
             continue
+        moved.append(image["id"])
+    # One transaction for them all, not one per photo. Stopping between a move and this
+    # commit leaves the photo unmarked, and every backend's move of an object that is
+    # already at its destination is a no-op, so the next try just marks it.
+    if moved:
         with database.transaction() as conn:
-            mark_image_stored(conn, image["id"])
-    return left
+            mark_images_stored(conn, moved)
+    return len(waiting) - len(moved)

@@ -3,6 +3,7 @@ their restored versions (at most one per original, enforced by a unique index)."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -42,3 +43,8 @@ def record_restored_image(conn: db.Connection, **values: Any) -> Image:
 def mark_image_stored(conn: db.Connection, image_id: UUID | str) -> None:
     """The object is at the image's storage path now."""
     db.execute(conn, "mark_image_stored", image_id=str(image_id))
+
+
+def mark_images_stored(conn: db.Connection, image_ids: Sequence[UUID | str]) -> None:
+    """The objects are at these images' storage paths now."""
+    db.execute(conn, "mark_images_stored", image_ids=[str(i) for i in image_ids])

@@ -75,6 +75,9 @@ where i.order_id = %(order_id)s and i.type = 'original' and i.stored_at is null;
 -- name: mark_image_stored
 update public.images set stored_at = coalesce(stored_at, now()) where id = %(image_id)s;
 
+-- name: mark_images_stored
+update public.images set stored_at = coalesce(stored_at, now()) where id = any(%(image_ids)s::uuid[]);
+
 -- name: order_by_payment_intent
 select * from public.orders where stripe_payment_intent_id = %(payment_intent)s;
 
