@@ -31,6 +31,9 @@ MIGRATIONS = ROOT / "supabase" / "migrations"
 TEST_SERVERS = ROOT / ".restoreclick" / "test-postgres"
 ADMIN_ENV = "RESTORECLICK_TEST_ADMIN_URL"
 TEMPLATE_ENV = "RESTORECLICK_TEST_TEMPLATE"
+# Tests run on a cluster without durability (nothing to keep, and commits cost nothing);
+# benchmarks set this so that a commit costs what it costs on a real server.
+DURABLE_ENV = "RESTORECLICK_TEST_DB_DURABLE"
 
 
 def _migrations_digest() -> str:
@@ -96,7 +99,8 @@ def pytest_configure(config: pytest.Config) -> None:
         from infra.embedded_postgres import EmbeddedPostgres, free_port
 
         _remove_abandoned_servers()
-        server = EmbeddedPostgres(TEST_SERVERS / str(os.getpid()), free_port(), fast=True)
+        durable = os.environ.get(DURABLE_ENV) == "1"
+        server = EmbeddedPostgres(TEST_SERVERS / str(os.getpid()), free_port(), fast=not durable)
         admin_url = server.start()
         config.stash[_SERVER] = server
     bootstrap_server(admin_url)

@@ -98,9 +98,14 @@ def markdown_table(rows: Sequence[dict[str, object]]) -> str:
 
 
 def postgres_version(database_url: str) -> str:
+    """The server's version, and whether its commits wait for the disk."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute("show server_version").fetchone()
-    return str(row[0]) if row else "unknown"
+        settings = {
+            name: str(conn.execute(f"show {name}").fetchone()[0])  # type: ignore[index]
+            for name in ("server_version", "fsync", "synchronous_commit")
+        }
+    durability = f"fsync {settings['fsync']}, synchronous_commit {settings['synchronous_commit']}"
+    return f"{settings['server_version']} ({durability})"
 
 
 def machine_line(database_url: str | None) -> str:

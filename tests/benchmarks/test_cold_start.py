@@ -14,14 +14,12 @@ the disk cache and is not counted.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.benchmarks.conftest import table
+from tests.benchmarks.lambda_env import lambda_like_python
 from tests.benchmarks.performance import Figure, Target, at_most, publish, runs_from_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,18 +58,6 @@ importlib.import_module(sys.argv[1])
 seconds = time.perf_counter() - began
 print(json.dumps({"seconds": seconds, "modules": sorted(sys.modules)}))
 """
-
-
-def lambda_like_python(where: Path) -> str:
-    """A virtual environment with the run-time dependencies only, as a function's package has."""
-    uv = os.environ.get("UV") or shutil.which("uv") or "uv"
-    requirements = where / "requirements.txt"
-    export = ["export", "--frozen", "--no-default-groups", "--no-hashes", "--no-emit-project", "--no-header"]
-    subprocess.run([uv, *export, "--output-file", str(requirements)], cwd=ROOT, check=True, capture_output=True)
-    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(where / "venv")], check=True)
-    python = str(where / "venv" / "bin" / "python")
-    subprocess.run([uv, "pip", "install", "--quiet", "--python", python, "-r", str(requirements)], check=True)
-    return python
 
 
 def import_in_fresh_interpreter(python: str, module: str) -> tuple[float, set[str]]:
