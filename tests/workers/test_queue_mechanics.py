@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from shared import db
+from shared.errors import ServiceUnavailable
 from shared.queue import Job, Queue, RunReport, TerminalJobError, backoff_seconds, run_queue, sweep_expired_leases
 from shared.sql import QUERIES
 from tests.functions.conftest import rows
+from tests.schema import factories
 from tests.workers.test_restoration_journey import paid_order
 
 
@@ -26,12 +33,18 @@ class QueueTable:
     table: str
     claimable_index: str
     done: str  # the status of a completed job
+    running: str  # the status of a claimed job
+    done_at: str  # the column a completion stamps
 
 
 TABLES = {
-    "restoration": QueueTable("restoration", "restoration_jobs", "restoration_jobs_claimable_idx", "succeeded"),
-    "email": QueueTable("email", "email_queue", "email_queue_claimable_idx", "sent"),
-    "order_work": QueueTable("order_work", "order_jobs", "order_jobs_claimable_idx", "succeeded"),
+    "restoration": QueueTable(
+        "restoration", "restoration_jobs", "restoration_jobs_claimable_idx", "succeeded", "running", "finished_at"
+    ),
+    "email": QueueTable("email", "email_queue", "email_queue_claimable_idx", "sent", "sending", "sent_at"),
+    "order_work": QueueTable(
+        "order_work", "order_jobs", "order_jobs_claimable_idx", "succeeded", "running", "finished_at"
+    ),
 }
 
 
@@ -58,6 +71,46 @@ def _pending_jobs(request: pytest.FixtureRequest, conn: db.Connection, queue: st
                     "insert into order_jobs (order_id, kind, dedupe_key) values (%s, 'finish_order', %s)",
                     [order["id"], f"mechanics:{i}"],
                 )
+    ids = [str(r["id"]) for r in rows(conn, f"select id from {table} where status = 'pending'")]
+    assert len(ids) == n
+    return ids
+
+
+def _pending_jobs_in_one_statement(conn: db.Connection, queue: str, n: int) -> list[str]:
+    """`n` pending jobs in `queue`'s table, inserted by one statement: one now(), one run_after."""
+    if queue == "email":
+        conn.execute(
+            "insert into email_queue (to_email, template, dedupe_key) "
+            "select 'c' || g || '@example.com', 'payment_failed', 'bulk:' || g from generate_series(1, %s) g",
+            [n],
+        )
+    elif queue == "restoration":
+        order = factories.order(conn)
+        # Each job restores its own original photo, which comes from its own upload.
+        conn.execute(
+            "with uploads as ("
+            "  insert into file_uploads (upload_session_id, storage_path, filename, content_type, size_bytes,"
+            "                            sha256, width, height, status, order_id, expires_at)"
+            "  select %(session)s, 'uploads/temp/' || %(session)s || '/' || g || '.jpg', g || '.jpg', 'image/jpeg',"
+            "         1234, repeat('a', 64), 640, 480, 'claimed', %(order)s, now() + interval '2 days'"
+            "  from generate_series(1, %(n)s) g"
+            "  returning id, filename"
+            "), originals as ("
+            "  insert into images (order_id, type, file_upload_id, storage_path, filename, content_type, size_bytes)"
+            "  select %(order)s, 'original', id, 'orders/' || %(order)s || '/' || filename,"
+            "         filename, 'image/jpeg', 1234 from uploads"
+            "  returning id"
+            ") insert into restoration_jobs (order_id, image_id) select %(order)s, id from originals",
+            {"order": order["id"], "session": order["upload_session_id"], "n": n},
+        )
+    else:
+        order = factories.order(conn)
+        conn.execute(
+            "insert into order_jobs (order_id, kind, dedupe_key) "
+            "select %s, 'finish_order', 'bulk:' || g from generate_series(1, %s) g",
+            [order["id"], n],
+        )
+    table = TABLES[queue].table
     ids = [str(r["id"]) for r in rows(conn, f"select id from {table} where status = 'pending'")]
     assert len(ids) == n
     return ids
@@ -120,6 +173,38 @@ def test_the_named_claim_query_uses_the_partial_index_of_claimable_rows_not_a_ta
     )
     assert table.claimable_index in plan, plan
     assert f"Seq Scan on {table.table}" not in plan, plan
+
+
+def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+@pytest.mark.parametrize("statement", ["claim", "complete_and_claim"])
+@pytest.mark.parametrize("queue", ["restoration", "email", "order_work"])
+def test_a_claim_reads_one_batch_of_the_index_however_many_due_jobs_share_its_run_after(
+    conn: db.Connection, queue: str, statement: str
+) -> None:
+    # A backlog queued at once (one transaction, one now()): a tie-breaker the index lacks
+    # would make every claim read and sort all of it, and draining it quadratic.
+    table = TABLES[queue]
+    _pending_jobs_in_one_statement(conn, queue, 3000)
+    assert rows(conn, f"select count(distinct run_after) as n from {table.table}") == [{"n": 1}]
+    conn.execute(f"analyze {table.table}")
+
+    params = {"ids": [], "batch_size": 10, "lease_seconds": 300, "worker": "plan-test"}
+    with conn.transaction(force_rollback=True):  # EXPLAIN ANALYZE runs the claim
+        [row] = conn.execute(
+            "explain (analyze, costs off, timing off, summary off, format json) " + QUERIES[f"{queue}_{statement}"],
+            params,
+        ).fetchall()
+    [root] = row["QUERY PLAN"]
+    nodes = list(_plan_nodes(root["Plan"]))
+    assert not [n["Node Type"] for n in nodes if "Sort" in n["Node Type"]], root
+    [scan] = [n for n in nodes if n.get("Index Name") == table.claimable_index]
+    assert scan["Actual Rows"] == 10, root  # one batch of index entries, not the 3000 due
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan" and n.get("Relation Name") == table.table], root
 
 
 # -- 2. heartbeat -----------------------------------------------------------------------
@@ -291,3 +376,181 @@ def test_backoff_is_full_jitter_within_the_capped_exponential_bound(base: float,
         assert min(draws) < 0.05 * bound and max(draws) > 0.95 * bound, (attempt, bound, min(draws), max(draws))
     # The cap binds: late attempts never wait longer than it.
     assert max(backoff_seconds(40, base, cap) for _ in range(2000)) <= cap
+
+
+# -- 6. a batch's completion rides with the next claim ----------------------------------
+
+
+def _table_as_this_transaction_sees_it(conn: db.Connection, table: str, lease_seconds: int) -> list[dict[str, Any]]:
+    """Every row, the timestamps this transaction wrote named rather than valued (two
+    transactions have different now()s)."""
+    [clock] = rows(conn, "select now() as now, now() + make_interval(secs => %s) as lease_end", lease_seconds)
+    names = {clock["now"]: "now()", clock["lease_end"]: "now() + lease"}
+    return [
+        {k: names.get(v, v) if isinstance(v, datetime) else v for k, v in row.items()}
+        for row in rows(conn, f"select * from {table} order by id")
+    ]
+
+
+@pytest.mark.parametrize("queue", ["restoration", "email", "order_work"])
+def test_complete_and_claim_leaves_the_table_as_complete_then_claim_would(
+    request: pytest.FixtureRequest, conn: db.Connection, queue: str
+) -> None:
+    table = TABLES[queue]
+    _pending_jobs(request, conn, queue, 8)
+    # Distinct run_afters fix which jobs a claim takes: both ways must take the same ones.
+    conn.execute(
+        f"update {table.table} q set run_after = now() - make_interval(mins => r.n::int) "
+        f"from (select id, row_number() over (order by id) as n from {table.table} where status = 'pending') r "
+        "where q.id = r.id"
+    )
+    lease = 300
+    mine = db.all_rows(conn, f"{queue}_claim", batch_size=3, lease_seconds=lease, worker="finisher")
+    [theirs] = db.all_rows(conn, f"{queue}_claim", batch_size=1, lease_seconds=lease, worker="another-run")
+    # Two of ours handled, one of ours still in hand, and one another run holds.
+    handled, in_hand = [str(j["id"]) for j in mine[:2]], str(mine[2]["id"])
+    ids = [*handled, str(theirs["id"])]
+    claim = {"batch_size": 3, "lease_seconds": lease, "worker": "finisher"}
+
+    with conn.transaction(force_rollback=True):
+        assert db.execute(conn, f"{queue}_complete", ids=ids, worker="finisher") == 2
+        apart = db.all_rows(conn, f"{queue}_claim", **claim)
+        after_apart = _table_as_this_transaction_sees_it(conn, table.table, lease)
+    with conn.transaction(force_rollback=True):
+        together = db.all_rows(conn, f"{queue}_complete_and_claim", ids=ids, **claim)
+        after_together = _table_as_this_transaction_sees_it(conn, table.table, lease)
+
+    assert sorted(str(j["id"]) for j in together) == sorted(str(j["id"]) for j in apart)
+    assert after_together == after_apart
+    # And what that state is: spelled out, so that both ways being wrong alike fails too.
+    by_id = {str(r["id"]): r for r in after_together}
+    for job_id in handled:
+        assert {k: by_id[job_id][k] for k in ("status", "locked_by", "locked_until", table.done_at)} == {
+            "status": table.done, "locked_by": None, "locked_until": None, table.done_at: "now()",
+        }  # fmt: skip
+    assert (by_id[str(theirs["id"])]["status"], by_id[str(theirs["id"])]["locked_by"]) == (table.running, "another-run")
+    assert (by_id[in_hand]["status"], by_id[in_hand]["locked_by"]) == (table.running, "finisher")
+    assert len(together) == 3
+    for job in together:
+        claimed = by_id[str(job["id"])]
+        assert (claimed["status"], claimed["attempt_number"]) == (table.running, 1)
+        assert (claimed["locked_by"], claimed["locked_until"]) == ("finisher", "now() + lease")
+    assert [r["status"] for r in after_together].count("pending") == 1
+
+
+def _recording(real: Callable[..., Any], names: list[str]) -> Callable[..., Any]:
+    def run(conn: db.Connection, name: str, /, *model: Any, **params: Any) -> Any:
+        names.append(name)
+        return real(conn, name, *model, **params)
+
+    return run
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+@pytest.mark.parametrize("queue", ["restoration", "email", "order_work"])
+def test_a_run_over_several_batches_completes_every_job_once_acknowledging_each_batch_with_the_next_claim(
+    monkeypatch: pytest.MonkeyPatch, database: db.Database, conn: db.Connection, queue: str, concurrency: int
+) -> None:
+    table = TABLES[queue]
+    ids = _pending_jobs_in_one_statement(conn, queue, 25)
+    statements: list[str] = []
+    monkeypatch.setattr(db, "all_rows", _recording(db.all_rows, statements))
+    monkeypatch.setattr(db, "execute", _recording(db.execute, statements))
+    handled: list[tuple[str, threading.Thread]] = []
+
+    def handle(job: Job) -> None:
+        handled.append((str(job["id"]), threading.current_thread()))
+
+    report = _run(database, Queue(queue), handle, batch_size=10, concurrency=concurrency)
+
+    assert (report.claimed, report.succeeded, report.retried, report.dead, report.released) == (25, 25, 0, 0, 0)
+    assert sorted(job_id for job_id, _ in handled) == sorted(ids)  # each exactly once
+    assert rows(
+        conn,
+        f"select status, attempt_number, locked_by, locked_until, {table.done_at} is not null as stamped, "
+        f"count(*)::int as n from {table.table} group by 1, 2, 3, 4, 5",
+    ) == [
+        {"status": table.done, "attempt_number": 1, "locked_by": None, "locked_until": None, "stamped": True, "n": 25}
+    ]
+    # A round trip a batch: the first claim, then each batch's completion with the next
+    # claim (the last finding none), and nothing left to acknowledge on its own.
+    assert statements == [f"{queue}_sweep", f"{queue}_claim"] + [f"{queue}_complete_and_claim"] * 3
+    threads = {thread for _, thread in handled}
+    if concurrency == 1:
+        assert threads == {threading.current_thread()}  # no pool: the run's own thread
+    else:
+        assert threading.current_thread() not in threads
+
+
+# -- 7. deadlock victims ----------------------------------------------------------------
+
+
+def _failing(
+    real: Callable[..., Any], name: str, cause: psycopg.Error, times: int, attempts: Counter[str]
+) -> Callable[..., Any]:
+    """`real`, except that statement `name` fails `times` times as db reports `cause`."""
+
+    def run(conn: db.Connection, statement: str, /, *model: Any, **params: Any) -> Any:
+        attempts[statement] += 1
+        if statement == name and attempts[statement] <= times:
+            raise db.translate(cause) from cause  # as db.translated_errors does
+        return real(conn, statement, *model, **params)
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("statement", "ordinary_runs"),
+    [("email_claim", 1), ("email_complete_and_claim", 2), ("email_complete", 1)],
+)
+def test_a_claim_or_acknowledgement_rolled_back_to_break_a_deadlock_is_run_again_and_every_job_completes(
+    monkeypatch: pytest.MonkeyPatch, database: db.Database, conn: db.Connection, statement: str, ordinary_runs: int
+) -> None:
+    ids = _pending_jobs_in_one_statement(conn, "email", 25)
+    attempts: Counter[str] = Counter()
+    deadlock = pg_errors.DeadlockDetected("deadlock detected")
+    monkeypatch.setattr(db, "all_rows", _failing(db.all_rows, statement, deadlock, 1, attempts))
+    monkeypatch.setattr(db, "execute", _failing(db.execute, statement, deadlock, 1, attempts))
+    handled: list[str] = []
+
+    # Three batches: the first claimed alone, the second with the first's completion, the
+    # third's completion acknowledged on its own as the run stops at max_batches.
+    report = _run(
+        database, Queue("email"), lambda job: handled.append(str(job["id"])),
+        batch_size=10, concurrency=1, max_batches=3,
+    )  # fmt: skip
+
+    assert attempts[statement] == ordinary_runs + 1
+    assert (report.claimed, report.succeeded, report.retried, report.dead) == (25, 25, 0, 0)
+    assert sorted(handled) == sorted(ids)
+    assert rows(
+        conn, "select status, attempt_number, locked_by, count(*)::int as n from email_queue group by 1, 2, 3"
+    ) == [{"status": "sent", "attempt_number": 1, "locked_by": None, "n": 25}]
+
+
+@pytest.mark.parametrize(
+    ("cause", "runs"),
+    [
+        (pg_errors.QueryCanceled("canceling statement due to statement timeout"), 1),
+        (psycopg.OperationalError("server closed the connection unexpectedly"), 1),
+        (pg_errors.DeadlockDetected("deadlock detected"), 3),  # a victim every time: given up on
+    ],
+    ids=["statement-timeout", "connection-lost", "deadlock-every-time"],
+)
+def test_a_claim_is_run_again_only_after_a_deadlock_and_at_most_three_times(
+    monkeypatch: pytest.MonkeyPatch, database: db.Database, conn: db.Connection, cause: psycopg.Error, runs: int
+) -> None:
+    _queue_emails(conn, 3)
+    attempts: Counter[str] = Counter()
+    monkeypatch.setattr(db, "all_rows", _failing(db.all_rows, "email_claim", cause, 99, attempts))
+    handled: list[Job] = []
+
+    with pytest.raises(ServiceUnavailable) as failure:
+        _run(database, Queue("email"), handled.append, concurrency=1)
+
+    assert failure.value.__cause__ is cause
+    assert attempts["email_claim"] == runs
+    assert handled == []
+    assert rows(conn, "select status, attempt_number, count(*)::int as n from email_queue group by 1, 2") == [
+        {"status": "pending", "attempt_number": 0, "n": 3}
+    ]
