@@ -5,6 +5,10 @@
 -- name: expire_abandoned_uploads
 -- Temporary photos nobody paid for, past retention: their rows become 'expired' (the
 -- caller deletes their objects). The skip-locked claim lets two cleanups run at once.
+-- Taken in expiry order, which file_uploads_expirable_idx holds: a page reads the index
+-- from its oldest entry and stops at the batch size, so a run costs what it removes.
+-- (Ordered by created_at, which no index holds, every page sorted all the uploads still
+-- waiting: quadratic time for a large backlog.)
 -- Photos priced by a checkout that may still be paid are kept: a bank debit completes the
 -- checkout unpaid and its success can arrive days later, and the order needs the photos.
 with old as (
@@ -18,7 +22,7 @@ with old as (
             and f.id = any(c.file_upload_ids)
             and c.created_at > now() - make_interval(days => %(payment_window_days)s)
       )
-    order by f.created_at
+    order by f.expires_at
     limit %(batch_size)s
     for update of f skip locked
 )

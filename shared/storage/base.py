@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import builtins
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 from shared.errors import NotFound, ServiceUnavailable
 
@@ -41,6 +44,11 @@ class ObjectStore(Protocol):
 
     def put(self, path: str, data: bytes | BinaryIO, content_type: str) -> None: ...
 
+    def writer(self, path: str, content_type: str) -> AbstractContextManager[BinaryIO]:
+        """A new seekable file to write an object into: the object is stored, whole, when
+        the block ends, and not at all if the block raises."""
+        ...
+
     def open(self, path: str) -> BinaryIO:
         """A readable stream of the object (close it when done)."""
         ...
@@ -62,6 +70,17 @@ class ObjectStore(Protocol):
     def signed_download_url(self, path: str, expires_in: int, download_name: str | None = None) -> str: ...
 
     def signed_upload_url(self, path: str, expires_in: int, content_type: str) -> SignedUpload: ...
+
+
+@contextmanager
+def spooled_writer(store: ObjectStore, path: str, content_type: str) -> Iterator[BinaryIO]:
+    """`writer` for a backend that can only upload a finished object: the bytes go to a
+    temporary file, which is put once the block is done."""
+    check_path(path)
+    with tempfile.TemporaryFile() as spool:
+        yield cast(BinaryIO, spool)
+        spool.seek(0)
+        store.put(path, cast(BinaryIO, spool), content_type)
 
 
 def check_path(path: str) -> str:

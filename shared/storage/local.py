@@ -14,9 +14,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 from urllib.parse import quote, urlencode
 
 from shared.storage.base import SignedUpload, StorageObjectMissing, StoredObject, check_path
@@ -43,16 +45,21 @@ class LocalObjectStore:
         return target
 
     def put(self, path: str, data: bytes | BinaryIO, content_type: str) -> None:
+        with self.writer(path, content_type) as out:
+            if isinstance(data, bytes):
+                out.write(data)
+            else:
+                shutil.copyfileobj(data, out, CHUNK)
+
+    @contextmanager
+    def writer(self, path: str, content_type: str) -> Iterator[BinaryIO]:
         target = self.file(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write beside the target, then rename: readers never see half an object.
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".partial-")
         try:
-            with os.fdopen(fd, "wb") as out:
-                if isinstance(data, bytes):
-                    out.write(data)
-                else:
-                    shutil.copyfileobj(data, out, CHUNK)
+            with os.fdopen(fd, "w+b") as out:
+                yield cast(BinaryIO, out)
             os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
@@ -79,17 +86,22 @@ class LocalObjectStore:
         base = self.root / prefix if prefix else self.root
         if not base.resolve().is_relative_to(self.root):
             raise ValueError(f"invalid prefix {prefix!r}")
+        root = str(self.root)
         found = []
-        for file in sorted(base.rglob("*")) if base.is_dir() else []:
-            if file.is_file() and not file.name.startswith(".partial-"):
-                info = file.stat()
-                found.append(
-                    StoredObject(
-                        file.relative_to(self.root).as_posix(),
-                        info.st_size,
-                        datetime.fromtimestamp(info.st_mtime, UTC),
-                    )
-                )
+        # Walked as plain names, never a Path per entry: the temporary area keeps a folder
+        # for every upload session ever made, and cleanup lists it on every run.
+        for folder, _, names in os.walk(base):
+            relative = folder[len(root) + 1 :].replace(os.sep, "/")
+            at = f"{relative}/" if relative else ""
+            for name in names:
+                if name.startswith(".partial-"):
+                    continue
+                try:
+                    info = os.stat(os.path.join(folder, name))
+                except FileNotFoundError:
+                    continue  # deleted while being listed
+                found.append(StoredObject(at + name, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC)))
+        found.sort(key=lambda stored: stored.path.split("/"))  # part by part, as paths compare
         return found
 
     def delete(self, paths: builtins.list[str]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import io
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ from shared.storage.base import (
     StorageUnavailable,
     StoredObject,
     check_path,
+    spooled_writer,
 )
 
 # DeleteObjects takes at most this many keys a request.
@@ -112,6 +113,9 @@ class S3ObjectStore:
         with _translated(path):
             # upload_fileobj reads in parts (multipart above 8 MB): constant memory.
             self.client.upload_fileobj(stream, self.bucket, path, ExtraArgs={"ContentType": content_type})
+
+    def writer(self, path: str, content_type: str) -> AbstractContextManager[BinaryIO]:
+        return spooled_writer(self, path, content_type)
 
     def open(self, path: str) -> BinaryIO:
         check_path(path)

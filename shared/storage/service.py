@@ -11,7 +11,6 @@ Object names are generated (uuid + extension); the customer's filename is only d
 from __future__ import annotations
 
 import shutil
-import tempfile
 import uuid
 import zipfile
 from collections.abc import Iterable
@@ -81,21 +80,20 @@ class StorageService:
     def write_order_zip(self, order_id: UUID | str, name: str, entries: Iterable[tuple[str, str]]) -> StoredObject:
         """Write a ZIP of (name in archive, object path) entries in constant memory.
 
-        Photos are already compressed, so entries are stored, not deflated: cheaper, and
-        the ZIP streams from a temporary file the size of the photos.
+        Photos are already compressed, so entries are stored, not deflated. The archive is
+        written through the store's writer: straight into place on local storage, through
+        a temporary file the size of the photos on backends that upload finished objects.
         """
         path = self.zip_path(order_id, name)
-        with tempfile.TemporaryFile() as spool:
-            with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        with self.store.writer(path, "application/zip") as out:
+            with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
                 for archive_name, object_path in entries:
                     with (
                         self.store.open(object_path) as source,
                         archive.open(archive_name, "w", force_zip64=True) as target,
                     ):
                         shutil.copyfileobj(source, target, CHUNK)
-            size = spool.tell()
-            spool.seek(0)
-            self.store.put(path, spool, "application/zip")  # type: ignore[arg-type]
+            size = out.tell()
         return StoredObject(path, size)
 
     def signed_download_url(self, path: str, expires_in: int, download_name: str | None = None) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import builtins
 import io
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, BinaryIO, cast
 
@@ -33,6 +33,7 @@ from shared.storage.base import (
     StorageUnavailable,
     StoredObject,
     check_path,
+    spooled_writer,
 )
 
 # The Storage API's remove endpoint takes at most this many paths a request.
@@ -126,6 +127,9 @@ class SupabaseObjectStore:
         with _translated(path):
             # upsert: writing a path again replaces the object, as in the other backends.
             self.objects.upload(path, body, {"content-type": content_type, "upsert": "true"})
+
+    def writer(self, path: str, content_type: str) -> AbstractContextManager[BinaryIO]:
+        return spooled_writer(self, path, content_type)
 
     def open(self, path: str) -> BinaryIO:
         # storage3 reads a download whole; photos are bounded by UPLOAD_MAX_BYTES, and

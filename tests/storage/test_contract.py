@@ -46,6 +46,20 @@ def test_a_stream_is_stored_from_where_the_caller_left_it(object_store: ObjectSt
     assert object_store.read("x/photo.jpg") == b"the photo"
 
 
+def test_an_object_written_through_a_writer_appears_whole_or_not_at_all(object_store: ObjectStore) -> None:
+    with object_store.writer("downloads/o/order.zip", "application/zip") as out:
+        out.write(b"zip ")
+        out.seek(0)  # a ZIP writer goes back to fill in each entry's header
+        out.write(b"ZIP bytes")
+        assert object_store.stat("downloads/o/order.zip") is None  # not before the block ends
+    assert object_store.read("downloads/o/order.zip") == b"ZIP bytes"
+
+    with pytest.raises(RuntimeError), object_store.writer("downloads/o/broken.zip", "application/zip") as out:
+        out.write(b"half an archive")
+        raise RuntimeError("a photo could not be read")
+    assert [o.path for o in object_store.list("downloads/o/")] == ["downloads/o/order.zip"]
+
+
 def test_a_missing_object_has_no_stat_and_cannot_be_read(object_store: ObjectStore) -> None:
     assert object_store.stat("uploads/none.jpg") is None
     with pytest.raises(StorageObjectMissing):

@@ -132,6 +132,28 @@ def test_cleanup_resumes_where_a_short_run_stopped(
     assert rows(conn, "select count(*) as n from file_uploads where status = 'expired'") == [{"n": 25}]
 
 
+def test_a_cleanup_page_takes_the_oldest_from_the_index_without_sorting_the_backlog(conn: db.Connection) -> None:
+    """Pages come from file_uploads_expirable_idx in its order. Ordered by a column no index holds,
+    each page would sort every upload still waiting: quadratic time on a large backlog
+    (tests/benchmarks/test_cleanup_scale.py measures 10,000 against 100,000)."""
+    from shared.sql import QUERIES
+
+    conn.execute(
+        "insert into upload_sessions (id, expires_at, created_at) values "
+        "('00000000-0000-0000-0000-000000000002', now() - interval '20 days', now() - interval '40 days')"
+    )
+    conn.execute(
+        "insert into file_uploads (upload_session_id, storage_path, filename, content_type, size_bytes, sha256, "
+        "width, height, expires_at, created_at) select '00000000-0000-0000-0000-000000000002', "
+        "'uploads/temp/00000000-0000-0000-0000-000000000002/' || n || '.jpg', 'x.jpg', 'image/jpeg', 10, "
+        f"repeat('a', 64), 1, 1, now() - interval '20 days', {OLD} from generate_series(1, 5000) n"
+    )
+    conn.execute("analyze file_uploads")
+    params = {"retention_days": 7, "payment_window_days": 14, "batch_size": 500}
+    plan = "\n".join(r["QUERY PLAN"] for r in conn.execute("explain " + QUERIES["expire_abandoned_uploads"], params))
+    assert "file_uploads_expirable_idx" in plan and "Sort" not in plan, plan
+
+
 def test_photos_of_a_checkout_still_awaiting_a_bank_debit_are_kept(
     shop: TestClient, conn: db.Connection, settings: Settings
 ) -> None:
