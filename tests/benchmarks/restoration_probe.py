@@ -14,13 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def status_kib(field: str) -> int:
-    """VmRSS (now) or VmHWM (peak) of this process, in KiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise LookupError(field)
+from tests.benchmarks.peak_rss_probe import status_kib
 
 
 def main() -> None:
