@@ -40,11 +40,6 @@ def record_restored_image(conn: db.Connection, **values: Any) -> Image:
     return db.one(conn, "record_restored_image", Image, **values)
 
 
-def mark_image_stored(conn: db.Connection, image_id: UUID | str) -> None:
-    """The object is at the image's storage path now."""
-    db.execute(conn, "mark_image_stored", image_id=str(image_id))
-
-
 def mark_images_stored(conn: db.Connection, image_ids: Sequence[UUID | str]) -> None:
     """The objects are at these images' storage paths now."""
     db.execute(conn, "mark_images_stored", image_ids=[str(i) for i in image_ids])

@@ -13,7 +13,7 @@ from typing import Any
 
 from shared import db
 from shared.config import Settings
-from shared.images import Image, mark_image_stored, record_restored_image, restored_image_of
+from shared.images import Image, mark_images_stored, record_restored_image, restored_image_of
 from shared.queue import Job, TerminalJobError
 from shared.restoration import RemoteRestorationProvider, RestorationProvider, is_remote
 from shared.storage import StorageService
@@ -86,7 +86,7 @@ def _ensure_original_in_place(database: db.Database, storage: StorageService, im
         raise TerminalJobError("the original photo has no upload to move")
     storage.move(image["temp_path"], image["storage_path"])
     with database.transaction() as conn:
-        mark_image_stored(conn, image["id"])
+        mark_images_stored(conn, [image["id"]])
 
 
 def _dimensions(photo: bytes) -> tuple[int, int]:

@@ -72,9 +72,6 @@ from public.images i
 join public.file_uploads f on f.id = i.file_upload_id
 where i.order_id = %(order_id)s and i.type = 'original' and i.stored_at is null;
 
--- name: mark_image_stored
-update public.images set stored_at = coalesce(stored_at, now()) where id = %(image_id)s;
-
 -- name: mark_images_stored
 update public.images set stored_at = coalesce(stored_at, now()) where id = any(%(image_ids)s::uuid[]);
 
