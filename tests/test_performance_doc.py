@@ -27,3 +27,12 @@ def test_a_section_is_replaced_in_place_and_the_rest_is_kept(tmp_path: Path) -> 
 def test_a_figure_needs_five_runs() -> None:
     with pytest.raises(ValueError, match="at least 5"):
         Figure.of([1.0, 2.0])
+
+
+def test_a_table_has_every_column_any_row_has(tmp_path: Path) -> None:
+    doc = tmp_path / "performance.md"
+    rows: list[dict[str, object]] = [{"module": "bare app", "ms": 600}, {"module": "status", "ms": 700, "× bare": 1.17}]
+    publish("cold", "Cold start", [("", rows)], [], doc=doc)
+    text = doc.read_text()
+    assert "| module | ms | × bare |" in text
+    assert "| bare app | 600 |  |" in text and "| status | 700 | 1.17 |" in text

@@ -46,7 +46,9 @@ def summary_ms(values: Sequence[float]) -> dict[str, str]:
 
 def table(title: str, rows: list[dict[str, object]]) -> str:
     """A compact, aligned text table of `rows` (dicts sharing their keys)."""
-    headers = list(rows[0])
+    from tests.benchmarks.performance import headers_of
+
+    headers = headers_of(rows)
     cells = [[str(row.get(h, "")) for h in headers] for row in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
     line = "  ".join("-" * w for w in widths)

@@ -90,8 +90,13 @@ def at_least(text: str, value: float, floor: float, unit: str = "×") -> Target:
     return Target(text, value >= floor, f"{value:.2f}{unit}")
 
 
+def headers_of(rows: Sequence[dict[str, object]]) -> list[str]:
+    """Every key of every row, in the order first seen: a row may leave columns empty."""
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
 def markdown_table(rows: Sequence[dict[str, object]]) -> str:
-    headers = list(rows[0])
+    headers = headers_of(rows)
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(str(row.get(h, "")) for h in headers) + " |" for row in rows]
     return "\n".join(lines)
