@@ -35,19 +35,12 @@ from shared.sql import QUERIES
 # psycopg is imported on first use, not with this module: a function's cold start then
 # pays for the driver only when a request reaches the database (a CORS preflight or a
 # refused request never does), and the import-time benchmark holds handlers to that.
+# `Connection` is for annotations only, which `from __future__ import annotations` leaves
+# unevaluated everywhere in the shop.
 if TYPE_CHECKING:
     import psycopg
 
     Connection = psycopg.Connection[dict[str, Any]]
-else:
-
-    def __getattr__(name: str) -> Any:
-        if name == "Connection":
-            import psycopg
-
-            return psycopg.Connection[dict[str, Any]]
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
