@@ -148,6 +148,11 @@ code that calls it, so a request that never reaches it (a CORS preflight, a refu
 upload) never pays for it, and the first request that does pays once per container. The
 webhook benchmark's cold first request measures import and first request together.
 
+`upload` imports the most of the four handlers held to 1.25× the bare app (the photo
+check, the upload session model, direct-upload signing, the storage service): about 25 ms more than
+`status`, so its margin is the thinnest, about 1.2× in a quiet run, and a noisy run can
+carry its median past 1.25× (the min–max above shows the spread).
+
 The floor adds each SDK's import time measured alone, so it counts twice what the SDKs
 share with FastAPI (pydantic, typing, httpx): it is an upper bound, which is why every
 handler sits far below it.

@@ -112,9 +112,9 @@ but ours returns the whole row a handler reads (order, kind, payload as JSON, ti
 the bare loop returns ids; decoding those rows (JSON, UUIDs, datetimes) is most of our own
 Python time, and a heartbeat thread keeps the leases beside the loop. Profiled at 1
 worker, 77% of our drain is waiting on PostgreSQL. Against procrastinate, the
-ratio with 4 workers and prepared statements off has measured 18–25× from round to round
-on these two shared cores (22.5× median in an earlier run, on a server without fsync): a
-median near 20× is this machine's noise around that target, not a settled shortfall.
+ratio with 4 workers and prepared statements off sits just under the 20× target on a
+durable server (medians of 19.8× and 19.1× in two full runs, rounds from 17.7× to 24.7×;
+22.5× on a server without fsync): the gap is that per-row work.
 
 What it took. First measured at 8× procrastinate and 0.47× the bare loop (4 workers,
 prepared statements off), for two causes, both fixed in shared/:
