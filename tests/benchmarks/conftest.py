@@ -57,6 +57,15 @@ def table(title: str, rows: list[dict[str, object]]) -> str:
     return "\n".join(out) + "\n"
 
 
+@pytest.fixture(scope="session")
+def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One interpreter with a function package's dependencies, made once for every
+    benchmark that times imports or a cold request."""
+    from tests.benchmarks.lambda_env import lambda_like_python
+
+    return lambda_like_python(tmp_path_factory.mktemp("lambda-env"))
+
+
 @pytest.fixture
 def report(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
     """Print straight to the terminal, with or without -s."""

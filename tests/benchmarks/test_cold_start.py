@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.benchmarks.conftest import table
-from tests.benchmarks.lambda_env import lambda_like_python
 from tests.benchmarks.performance import Figure, Target, at_most, publish, runs_from_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,8 +71,7 @@ def sdks_loaded(modules: set[str]) -> list[str]:
     return sorted(sdk for sdk, module in SDK_MODULES.items() if module.split(".")[0] in modules)
 
 
-def test_cold_start_of_every_handler(database_url: str, tmp_path: Path, report: Callable[[str], None]) -> None:
-    python = lambda_like_python(tmp_path)
+def test_cold_start_of_every_handler(database_url: str, lambda_python: str, report: Callable[[str], None]) -> None:
     handlers = {name: f"functions.{name}.handler" for name in FUNCTION_SDKS}
     measured = {"bare app": BARE_APP} | handlers | {f"sdk {s}": m for s, m in SDK_MODULES.items()}
     rounds = runs_from_env()
@@ -81,7 +79,7 @@ def test_cold_start_of_every_handler(database_url: str, tmp_path: Path, report: 
     loaded: dict[str, list[str]] = {}
     for round_number in range(rounds + 1):
         for label, module in measured.items():
-            elapsed, modules = import_in_fresh_interpreter(python, module)
+            elapsed, modules = import_in_fresh_interpreter(lambda_python, module)
             loaded[label] = sdks_loaded(modules)
             if round_number:  # round 0 warms the disk cache
                 seconds[label].append(elapsed)

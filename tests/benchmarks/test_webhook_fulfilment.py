@@ -48,7 +48,6 @@ from shared import db
 from shared.config import LOCAL_WEBHOOK_SECRET, Settings
 from shared.payments import sign_webhook_payload
 from tests.benchmarks.conftest import env_int, percentile, table
-from tests.benchmarks.lambda_env import lambda_like_python
 from tests.benchmarks.performance import Figure, at_least, at_most, publish, runs_from_env
 from tests.functions.conftest import rows
 from tests.functions.test_stripe_webhook import paid_checkout
@@ -221,6 +220,7 @@ def test_webhook_fulfilment_against_pgbench_inserts(
     settings: Settings,
     database_url: str,
     tmp_path: Path,
+    lambda_python: str,
     monkeypatch: pytest.MonkeyPatch,
     report: Callable[[str], None],
 ) -> None:
@@ -255,8 +255,7 @@ def test_webhook_fulfilment_against_pgbench_inserts(
             floor[n].append(insert_tps(database_url, script, n))
 
     load_after = os.getloadavg()[0]
-    python = lambda_like_python(tmp_path / "lambda-env")
-    cold = [cold_delivery(python, payload, tmp_path) for payload in paid_events(shop, runs)]
+    cold = [cold_delivery(lambda_python, payload, tmp_path) for payload in paid_events(shop, runs)]
     cold_answer = Figure.of([c["answer"] for c in cold])
     cold_imports = Figure.of([c["imports"] for c in cold])
 
