@@ -11,8 +11,16 @@ The provider is called outside any transaction (a network call must not hold loc
 A crash after 1 leaves a `creating` checkout that the next attempt resumes with the same
 idempotency key, so the provider hands back the same session instead of a second one.
 
-A customer who goes back from the payment page cancels the checkout (`cancel_checkout`):
-the provider's session is expired first, then the session is theirs to change again.
+When the provider answers 2 with a refusal or a failure (Stripe saves that answer under the
+key and replays it for 24 h), the checkout fails and the cart is free at once; the next
+attempt gets a new key. When it gives no answer at all (a timeout), the provider may have
+made the session: the checkout fails too, but a retry for the same photos reuses its key,
+so the provider hands that session back instead of making a second.
+
+Nothing Stripe may have taken money for is ever reopened on our clock alone: a checkout
+past its time, or one the customer cancels, ends only when the provider confirms it (its
+expire call succeeds, or the session reads `expired`). A session that turns out complete
+but unpaid (a bank debit clearing) keeps the photos frozen as `awaiting_payment`.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ from shared import db
 from shared.audit import record_audit
 from shared.config import Settings
 from shared.errors import Conflict, NotFound, RestoreClickError, ValidationFailed
-from shared.payments import CheckoutAlreadyPaid, CheckoutRequest, PaymentsProvider
+from shared.payments import CheckoutAlreadyPaid, CheckoutRequest, CheckoutSessionInfo, PaymentsProvider
+from shared.payments.base import PaymentsUnavailable
 from shared.uploads.sessions import (
     UploadSession,
     ensure_session_accepts_photos,
@@ -36,6 +45,17 @@ from shared.uploads.sessions import (
 )
 
 PRODUCT_NAME = "Photo restoration"
+PAID_STATES = ("paid", "no_payment_required")
+
+
+class PaymentPending(Conflict):
+    """The customer completed the payment page with a method that clears later (a bank
+    debit): the photos stay as they were paid for until it clears or fails."""
+
+    code = "payment_pending"
+
+
+PENDING_MESSAGE = "a payment for these photos is still clearing; we will email you when it does"
 
 
 class Checkout(BaseModel):
@@ -53,6 +73,11 @@ class Checkout(BaseModel):
     currency: str
     idempotency_key: str
     checkout_url: str | None
+    stripe_payment_intent_id: str | None = None
+    create_unanswered_at: datetime | None = None
+    refund_reason: str | None = None
+    refund_attempts: int = 0
+    stripe_refund_id: str | None = None
     expires_at: datetime
     completed_at: datetime | None
     created_at: datetime
@@ -90,6 +115,14 @@ def _price_session(
         raise ValidationFailed("this upload session has no photos to restore", code="empty_session")
     amount = settings.price_per_photo * len(ready)
     photo_ids = [p.id for p in ready]
+    unanswered = db.maybe_one(
+        conn, "unanswered_checkout_to_resume", Checkout,
+        upload_session_id=str(session.id), email=email, amount_total=amount, currency=settings.currency,
+        file_upload_ids=[str(i) for i in photo_ids],
+    )  # fmt: skip
+    if unanswered is not None:
+        db.execute(conn, "set_upload_session_status", upload_session_id=str(session.id), status="checkout")
+        return db.one(conn, "resume_unanswered_checkout", Checkout, checkout_id=str(unanswered.id))
     checkout = db.one(
         conn, "insert_checkout", Checkout,
         upload_session_id=str(session.id),
@@ -109,6 +142,12 @@ def _price_session(
     return checkout
 
 
+def lock_checkout(conn: db.Connection, checkout: Checkout) -> Checkout:
+    """The checkout as it is now, locked after its upload session (the one lock order)."""
+    db.execute(conn, "lock_upload_session", upload_session_id=str(checkout.upload_session_id))
+    return db.one(conn, "lock_checkout", Checkout, checkout_id=str(checkout.id))
+
+
 def start_checkout(
     database: db.Database,
     payments: PaymentsProvider,
@@ -119,30 +158,13 @@ def start_checkout(
 ) -> Checkout:
     """Price the session's photos and open (or reopen, when retried) a payment page."""
     email = email.strip()
-    with database.transaction(actor="checkout") as conn:
-        session = db.maybe_one(conn, "lock_upload_session", UploadSession, upload_session_id=str(session_id))
-        if session is None:
-            raise NotFound("no upload session with that id", code="upload_session_not_found")
-        if session.status == "checkout":
-            live = db.maybe_one(conn, "live_checkout_for_session", Checkout, upload_session_id=str(session_id))
-            if live is not None and live.expires_at <= datetime.now(UTC):
-                # Its expiry event never came; the page is dead, so free the session.
-                db.maybe_one(conn, "expire_checkout", checkout_id=str(live.id))
-                session = session.model_copy(update={"status": "open"})
-            elif live is None or live.email.lower() != email.lower():
-                raise Conflict("a checkout is already open for this upload session", code="checkout_in_progress")
-            elif live.status == "open":
-                return live  # the customer pressed the button twice
-            else:
-                checkout = live  # a crash left it `creating`: resume with the same key
-        if session.status != "checkout":
-            ensure_session_accepts_photos(session)
-            checkout = _price_session(conn, settings, session, email, name)
-
+    checkout = _checkout_to_create(database, payments, settings, session_id, email, name)
+    if checkout.status == "open":
+        return checkout
     request = CheckoutRequest(
         upload_session_id=str(session_id),
         checkout_id=str(checkout.id),
-        customer_email=email,
+        customer_email=checkout.email,
         photo_count=checkout.photo_count,
         unit_amount=checkout.unit_amount,
         currency=checkout.currency,
@@ -160,9 +182,10 @@ def start_checkout(
     )
     try:
         created = payments.create_checkout_session(request)
-    except RestoreClickError:
+    except RestoreClickError as exc:
+        unanswered = isinstance(exc, PaymentsUnavailable) and not exc.answered
         with database.transaction(actor="checkout") as conn:
-            db.maybe_one(conn, "abandon_checkout", checkout_id=str(checkout.id))
+            db.maybe_one(conn, "abandon_checkout", checkout_id=str(checkout.id), unanswered=unanswered)
         raise
     with database.transaction(actor="checkout") as conn:
         return db.one(
@@ -170,6 +193,94 @@ def start_checkout(
             checkout_id=str(checkout.id), stripe_checkout_session_id=created.id,
             checkout_url=created.url, expires_at=created.expires_at,
         )  # fmt: skip
+
+
+def _checkout_to_create(
+    database: db.Database,
+    payments: PaymentsProvider,
+    settings: Settings,
+    session_id: UUID,
+    email: str,
+    name: str | None,
+) -> Checkout:
+    """The checkout to open at the provider: an open one to hand back as it is, a `creating`
+    one to resume, or a new one. A live checkout past its time is first ended at the
+    provider (outside any transaction); only once the provider confirms is the cart priced
+    anew."""
+    while True:
+        with database.transaction(actor="checkout") as conn:
+            session = db.maybe_one(conn, "lock_upload_session", UploadSession, upload_session_id=str(session_id))
+            if session is None:
+                raise NotFound("no upload session with that id", code="upload_session_not_found")
+            live = None
+            if session.status == "checkout":
+                live = db.maybe_one(conn, "live_checkout_for_session", Checkout, upload_session_id=str(session_id))
+                if live is None:
+                    # Frozen with nothing live to wait for: no payment can come, so free it.
+                    session = db.one(
+                        conn,
+                        "set_upload_session_status",
+                        UploadSession,
+                        upload_session_id=str(session_id),
+                        status="open",
+                    )
+            if live is None:
+                ensure_session_accepts_photos(session)
+                return _price_session(conn, settings, session, email, name)
+            if live.status == "awaiting_payment":
+                raise PaymentPending(PENDING_MESSAGE)
+            past_its_time = live.expires_at <= datetime.now(UTC)
+            if live.status == "creating" and past_its_time:
+                # A crash left it `creating` and the provider would now refuse its expiry:
+                # no customer ever had its page, so it ends here and the cart is priced anew.
+                db.maybe_one(conn, "abandon_checkout", checkout_id=str(live.id), unanswered=False)
+                continue
+            if not past_its_time:
+                if live.email.lower() != email.lower():
+                    raise Conflict("a checkout is already open for this upload session", code="checkout_in_progress")
+                return live  # `open`: the customer pressed the button twice; `creating`: resume its key
+        # Its time is up, but the provider may hold it complete (its event late or lost).
+        end_checkout_at_provider(database, payments, live, actor="checkout")
+
+
+def end_checkout_at_provider(
+    database: db.Database,
+    payments: PaymentsProvider,
+    checkout: Checkout,
+    *,
+    actor: str,
+    action: str = "checkout.expired",
+) -> UploadSession | None:
+    """End an open checkout's payment page at the provider, then free its cart.
+
+    Returns the reopened session, or None when another caller reopened it first. Raises
+    CheckoutAlreadyPaid when the customer paid first (the webhook or reconciliation makes
+    the order), PaymentPending when they paid with a method still clearing, and
+    PaymentsUnavailable when the provider cannot say: then nothing changes here.
+    """
+    assert checkout.stripe_checkout_session_id is not None
+    try:
+        payments.expire_checkout_session(checkout.stripe_checkout_session_id)
+    except CheckoutAlreadyPaid as paid:
+        if paid.session is not None and paid.session.payment_status not in PAID_STATES:
+            record_payment_pending(database, checkout, paid.session)
+            raise PaymentPending(PENDING_MESSAGE) from None
+        raise
+    with database.transaction(actor=actor) as conn:
+        lock_checkout(conn, checkout)
+        reopened = db.maybe_one(conn, "expire_checkout", UploadSession, checkout_id=str(checkout.id))
+        if reopened is not None:
+            record_audit(
+                conn, "checkout", checkout.id, action,
+                old={"status": checkout.status}, new={"status": "expired"}, actor=actor,
+            )  # fmt: skip
+        return reopened
+
+
+def record_payment_pending(database: db.Database, checkout: Checkout, info: CheckoutSessionInfo) -> None:
+    with database.transaction(actor="checkout") as conn:
+        lock_checkout(conn, checkout)
+        db.maybe_one(conn, "await_payment", checkout_id=str(checkout.id), payment_intent=info.payment_intent)
 
 
 def cancel_checkout(database: db.Database, payments: PaymentsProvider, checkout_session_id: str) -> UploadSession:
@@ -188,15 +299,11 @@ def cancel_checkout(database: db.Database, payments: PaymentsProvider, checkout_
         )
     if checkout is None:
         raise NotFound("no checkout with that id", code="checkout_not_found")
-    if checkout.status == "completed":
+    if checkout.status in ("completed", "refunding", "refunded"):
         raise CheckoutAlreadyPaid("this checkout was already paid")
+    if checkout.status == "awaiting_payment":
+        raise PaymentPending(PENDING_MESSAGE)
     if checkout.status == "open":
-        payments.expire_checkout_session(checkout_session_id)  # outside any transaction: a network call
+        end_checkout_at_provider(database, payments, checkout, actor="customer", action="checkout.cancelled")
     with database.transaction(actor="checkout") as conn:
-        # Updates only a live checkout: of concurrent cancels, exactly one reopens the session.
-        if db.maybe_one(conn, "expire_checkout", checkout_id=str(checkout.id)) is not None:
-            record_audit(
-                conn, "checkout", checkout.id, "checkout.cancelled",
-                old={"status": checkout.status}, new={"status": "expired"}, actor="customer",
-            )  # fmt: skip
         return upload_session(conn, checkout.upload_session_id)

@@ -39,12 +39,12 @@ def reconcile(
     from rich.console import Console
 
     from shared.config import get_settings
-    from shared.deps import get_database, get_payments, get_storage
+    from shared.deps import get_database, get_payments
     from shared.reconcile import reconcile_payments
 
     console = Console()
     with console.status("Asking the payment provider for completed checkouts…"):
-        report = reconcile_payments(get_database(), get_payments(), get_storage(), get_settings(), days)
+        report = reconcile_payments(get_database(), get_payments(), get_settings(), days)
     console.print(f"{report.seen} completed checkout(s) seen, {len(report.fulfilled)} fulfilled now")
     for number in report.fulfilled:
         console.print(f"  [green]fulfilled[/] order {number}")

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr = SecretStr(LOCAL_WEBHOOK_SECRET)
     stripe_webhook_tolerance_seconds: int = 300
     stripe_api_base: str | None = None
+    # Per attempt; the SDK tries up to three times, so a checkout answers within ~3× this.
+    stripe_timeout_seconds: float = Field(8.0, gt=0, le=60)
 
     # Restoration, email, workers.
     restoration_provider: Literal["replicate", "local"] | None = None

@@ -18,6 +18,8 @@ class RestoreClickError(Exception):
         if code is not None:
             self.code = code  # type: ignore[misc]
         self.details = details
+        # Response headers the error needs (Retry-After on a 429 or 503).
+        self.headers: dict[str, str] = {}
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}

@@ -7,29 +7,31 @@ Stripe delivers events at least once, in any order, sometimes many at once. So:
   confirmation email, audit rows) is written in one transaction;
 - the unique Stripe ids on `orders` decide who wins a race: a losing delivery inserts
   nothing, rolls back (giving back its order number) and answers with the winner's order;
-- moving photos out of the temporary area happens after commit and is safe to repeat: a
-  redelivery, or the restoration job itself, finishes what a crash left undone.
+- a paid session that cannot become an order (the amount differs from what we priced,
+  the checkout had ended, another payment already took these photos, a photo paid for is
+  gone) is refunded in full, once, through the payments provider: never an order that
+  lacks a photo that was paid for, never money kept for nothing;
+- moving photos out of the temporary area is the restoration job's first step, never the
+  webhook's: the answer to Stripe costs the same for one photo or fifty.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from uuid import UUID
 
 from shared import db
-from shared.checkouts import Checkout
+from shared.checkouts import PAID_STATES, Checkout, lock_checkout
 from shared.config import Settings
 from shared.customers import get_or_create_customer
 from shared.errors import NotFound, RestoreClickError
-from shared.images import mark_images_stored
 from shared.orders import Order, next_order_number, order_by_checkout_session
 from shared.payments import CheckoutSessionInfo, PaymentsProvider
+from shared.payments.refunds import refund_checkout
 from shared.stripe_events import mark_stripe_event_processed, payment_reversal_for_intent
 
 log = logging.getLogger("restoreclick.fulfilment")
 
-PAID_STATES = ("paid", "no_payment_required")
 ORDER_EMAIL_MAX_ATTEMPTS = 8
 
 
@@ -42,6 +44,14 @@ class PaymentMismatch(RestoreClickError):
 
 class _OrderExists(Exception):
     """Another delivery created the order first; roll this transaction back."""
+
+
+class _MustRefund(Exception):
+    """The payment cannot become an order; roll back whatever was written for it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass
@@ -93,7 +103,7 @@ def create_order_for(conn: db.Connection, settings: Settings, checkout: Checkout
     claim_photos(conn, order, checkout)
     if reversal is None:
         queue_order_work(conn, settings, order, checkout)
-    db.execute(conn, "complete_checkout", checkout_id=str(checkout.id))
+    db.execute(conn, "complete_checkout", checkout_id=str(checkout.id), payment_intent=info.payment_intent)
     db.execute(conn, "set_upload_session_status", upload_session_id=str(checkout.upload_session_id), status="paid")
     return order
 
@@ -102,14 +112,16 @@ def claim_photos(conn: db.Connection, order: Order, checkout: Checkout) -> None:
     ids = [str(i) for i in checkout.file_upload_ids]
     claimed = db.all_rows(conn, "claim_photos_for_order", order_id=str(order.id), file_upload_ids=ids)
     if len(claimed) != len(ids):
-        # Paid for, but gone (should not happen while the session is frozen): say so loudly.
+        # Paid for, but gone (removed or expired while the cart was wrongly open): an order
+        # must never lack a photo that was paid for, so this payment is refunded instead.
         log.error(
-            "order %s: %d of %d priced photos could not be claimed",
-            order.id,
+            "checkout %s: %d of %d priced photos could not be claimed; refunding",
+            checkout.id,
             len(ids) - len(claimed),
             len(ids),
-            extra={"order_id": str(order.id)},
+            extra={"checkout_id": str(checkout.id)},
         )
+        raise _MustRefund("photos_missing")
     db.all_rows(conn, "create_original_images", order_id=str(order.id), file_upload_ids=ids)
 
 
@@ -136,26 +148,38 @@ def fulfil_checkout_session(
     checkout_session_id: str,
     event_id: str | None = None,
 ) -> Fulfilment:
-    """Create the order for a paid checkout session, once, however often this is called."""
+    """Create the order for a paid checkout session, once, however often this is called;
+    or refund it, once, when it cannot become an order."""
     info = payments.retrieve_checkout_session(checkout_session_id)
+    with database.transaction() as conn:
+        found = db.maybe_one(conn, "checkout_by_stripe_session", Checkout, stripe_checkout_session_id=info.id)
+    if found is None:
+        raise NotFound(f"no checkout of ours has session {info.id}", code="unknown_checkout")
     if info.payment_status not in PAID_STATES:
-        # Delayed payment methods: wait for checkout.session.async_payment_succeeded.
+        if info.status == "complete":
+            # A delayed payment method (bank debit): the photos stay frozen until
+            # checkout.session.async_payment_succeeded or _failed.
+            with database.transaction(actor="stripe_webhook") as conn:
+                lock_checkout(conn, found)
+                db.maybe_one(conn, "await_payment", checkout_id=str(found.id), payment_intent=info.payment_intent)
+                if event_id:
+                    mark_stripe_event_processed(conn, event_id)
+            return Fulfilment(None, False, "payment_pending")
         return Fulfilment(None, False, f"payment_status is {info.payment_status}")
+    refund_reason: str | None = None
     try:
         with database.transaction(actor="stripe_webhook") as conn:
-            checkout = db.maybe_one(
-                conn, "lock_checkout_by_stripe_session", Checkout, stripe_checkout_session_id=info.id
-            )
-            if checkout is None:
-                raise NotFound(f"no checkout of ours has session {info.id}", code="unknown_checkout")
-            check_against_checkout(info, checkout)
+            checkout = lock_checkout(conn, found)
             if info.payment_intent:
                 db.execute(conn, "lock_payment", payment_intent=info.payment_intent)
             order = order_by_checkout_session(conn, info.id)
-            created = order is None
+            created = False
             if order is None:
-                order = create_order_for(conn, settings, checkout, info)
-            if event_id:
+                refund_reason = _why_not_fulfillable(conn, info, checkout)
+                if refund_reason is None:
+                    order = create_order_for(conn, settings, checkout, info)
+                    created = True
+            if event_id and refund_reason is None:
                 mark_stripe_event_processed(conn, event_id)
     except _OrderExists:
         with database.transaction(actor="stripe_webhook") as conn:
@@ -163,33 +187,33 @@ def fulfil_checkout_session(
             if event_id:
                 mark_stripe_event_processed(conn, event_id)
         created = False
+    except _MustRefund as must:
+        refund_reason = must.reason
+    if refund_reason is not None:
+        refund_checkout(database, payments, found, info, refund_reason, event_id)
+        return Fulfilment(None, False, "refunded")
     return Fulfilment(order, created)
 
 
-def move_originals(database: db.Database, storage, order_id: UUID) -> int:  # type: ignore[no-untyped-def]
-    """Move an order's photos from the temporary area to its originals; safe to repeat.
-
-    Returns how many are still waiting (a storage failure leaves them for the next try).
-    """
-    with database.transaction() as conn:
-        waiting = db.all_rows(conn, "images_awaiting_move", order_id=str(order_id))
-    moved = []
-    for image in waiting:
-        try:
-            storage.move(image["temp_path"], image["storage_path"])
-        except RestoreClickError:
-            log.warning(
-                "order %s: moving %s failed; it will be retried",
-                order_id,
-                image["temp_path"],
-                extra={"order_id": str(order_id)},
-            )
-            continue
-        moved.append(image["id"])
-    # One transaction for them all, not one per photo. Stopping between a move and this
-    # commit leaves the photo unmarked, and every backend's move of an object that is
-    # already at its destination is a no-op, so the next try just marks it.
-    if moved:
-        with database.transaction() as conn:
-            mark_images_stored(conn, moved)
-    return len(waiting) - len(moved)
+def _why_not_fulfillable(conn: db.Connection, info: CheckoutSessionInfo, checkout: Checkout) -> str | None:
+    """Why this paid session must be refunded rather than fulfilled, if it must."""
+    if checkout.status in ("refunding", "refunded"):
+        return checkout.refund_reason or "checkout_ended"
+    try:
+        check_against_checkout(info, checkout)
+    except PaymentMismatch as mismatch:
+        log.error("%s; refunding", mismatch.message, extra={"checkout_id": str(checkout.id)})
+        return "payment_mismatch"
+    if checkout.status in ("expired", "failed"):
+        # Only the provider's word ends a checkout now, so this is an old row or a provider
+        # that took money for a page it said was over: the cart may have changed since.
+        return "checkout_ended"
+    other = db.maybe_one(
+        conn,
+        "paid_checkout_of_session",
+        upload_session_id=str(checkout.upload_session_id),
+        checkout_id=str(checkout.id),
+    )
+    if other is not None:
+        return "already_paid"
+    return None

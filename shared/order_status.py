@@ -8,6 +8,7 @@ stands: being confirmed, expired unpaid, or failed.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from shared import db
 from shared.errors import NotFound
@@ -23,22 +24,43 @@ READY = ("completed", "partially_completed")
 # Before the order exists, what the checkout's state means to the customer.
 CHECKOUT_STATE = {
     "creating": "confirming_payment",
-    "open": "confirming_payment",  # paid and the webhook not in yet, or a bank debit still clearing
+    "open": "confirming_payment",  # paid and the webhook not in yet
+    "awaiting_payment": "payment_pending",  # a bank debit still clearing: photos kept as paid for
     "completed": "confirming_payment",
     "expired": "checkout_expired",
     "failed": "payment_failed",
+    "refunding": "refunded",
+    "refunded": "refunded",
 }
+CHECKOUT_MESSAGE = {
+    "confirming_payment": "We are confirming your payment.",
+    "payment_pending": "Your payment is being processed by your bank; this can take a few days. "
+    "We will start on your photos, and email you, as soon as it clears.",
+    "checkout_expired": "This checkout ended without a payment.",
+    "payment_failed": "Your payment did not go through; nothing was charged.",
+    "refunded": "We could not take on this order and refunded your payment in full; we have emailed you why.",
+}
+
+
+def _order_for(conn: db.Connection, ref: str) -> dict[str, Any] | None:
+    try:
+        order_id = UUID(ref)
+    except ValueError:
+        return db.maybe_one(conn, "order_for_status_by_checkout", ref=ref)
+    return db.maybe_one(conn, "order_for_status_by_id", order_id=str(order_id))
 
 
 def order_status(database: db.Database, ref: str) -> dict[str, Any]:
     with database.transaction() as conn:
-        order = db.maybe_one(conn, "order_for_status", ref=ref)
+        order = _order_for(conn, ref)
         if order is None:
             checkout = db.maybe_one(conn, "checkout_for_status", ref=ref)
             if checkout is None:
                 raise NotFound("no order with that reference", code="order_not_found")
+            state = CHECKOUT_STATE.get(checkout["status"], "confirming_payment")
             return {
-                "status": CHECKOUT_STATE.get(checkout["status"], "confirming_payment"),
+                "status": state,
+                "message": CHECKOUT_MESSAGE[state],
                 "order_number": None,
                 "photos_total": checkout["photo_count"],
                 "photos_done": 0,

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from shared import db
-from shared.checkouts import Checkout
+from shared.checkouts import Checkout, lock_checkout
 from shared.orders import Order
 from shared.stripe_events import mark_stripe_event_processed
 
@@ -20,8 +20,8 @@ log = logging.getLogger("restoreclick.payment_events")
 def checkout_payment_failed(conn: db.Connection, event: dict[str, Any]) -> None:
     """A delayed payment failed: the checkout fails, the photos are the customer's to
     check out again, and they are told."""
-    session = event["data"]["object"]
-    failed = db.maybe_one(conn, "fail_checkout", Checkout, checkout_id=_checkout_id(conn, session["id"]))
+    checkout = _locked_checkout(conn, event["data"]["object"]["id"])
+    failed = db.maybe_one(conn, "fail_checkout", Checkout, checkout_id=str(checkout.id)) if checkout else None
     if failed is not None:
         db.execute(conn, "set_upload_session_status", upload_session_id=str(failed.upload_session_id), status="open")
         db.maybe_one(
@@ -37,9 +37,9 @@ def checkout_payment_failed(conn: db.Connection, event: dict[str, Any]) -> None:
 def checkout_expired(conn: db.Connection, event: dict[str, Any]) -> None:
     """The payment page expired unpaid: release the upload session for a new checkout.
     An expiry arriving after the payment changes nothing (only a live checkout expires)."""
-    checkout_id = _checkout_id(conn, event["data"]["object"]["id"])
-    if checkout_id is not None:
-        db.maybe_one(conn, "expire_checkout", checkout_id=checkout_id)
+    checkout = _locked_checkout(conn, event["data"]["object"]["id"])
+    if checkout is not None:
+        db.maybe_one(conn, "expire_checkout", checkout_id=str(checkout.id))
     mark_stripe_event_processed(conn, event["id"])
 
 
@@ -68,8 +68,8 @@ def stop_order(conn: db.Connection, order: Order, status: str) -> None:
     db.execute(conn, "revoke_download_links", order_id=str(order.id), reason=status)
 
 
-def _checkout_id(conn: db.Connection, stripe_checkout_session_id: str) -> str | None:
+def _locked_checkout(conn: db.Connection, stripe_checkout_session_id: str) -> Checkout | None:
     row = db.maybe_one(
         conn, "checkout_by_stripe_session", Checkout, stripe_checkout_session_id=stripe_checkout_session_id
     )
-    return str(row.id) if row else None
+    return lock_checkout(conn, row) if row else None

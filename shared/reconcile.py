@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from shared import db
 from shared.config import Settings
 from shared.errors import NotFound
-from shared.fulfilment import PaymentMismatch, fulfil_checkout_session, move_originals
+from shared.fulfilment import fulfil_checkout_session
 from shared.orders import order_by_checkout_session
 from shared.payments import PaymentsProvider
 
@@ -26,11 +26,7 @@ class ReconcileReport:
 
 
 def reconcile_payments(
-    database: db.Database,
-    payments: PaymentsProvider,
-    storage,
-    settings: Settings,
-    days: int = 3,  # type: ignore[no-untyped-def]
+    database: db.Database, payments: PaymentsProvider, settings: Settings, days: int = 3
 ) -> ReconcileReport:
     """Fulfil every completed checkout session since `days` ago that has no order yet."""
     report = ReconcileReport()
@@ -42,12 +38,11 @@ def reconcile_payments(
                 continue
         try:
             result = fulfil_checkout_session(database, payments, settings, session.id)
-        except (PaymentMismatch, NotFound) as exc:
+        except NotFound as exc:
             report.skipped.append((session.id, exc.message))
             continue
         if result.order is None:
             report.skipped.append((session.id, result.reason))
             continue
-        move_originals(database, storage, result.order.id)
         report.fulfilled.append(result.order.order_number)
     return report

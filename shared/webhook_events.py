@@ -9,7 +9,7 @@ from typing import Any
 from shared import db
 from shared.config import Settings
 from shared.errors import NotFound
-from shared.fulfilment import PaymentMismatch, fulfil_checkout_session, move_originals
+from shared.fulfilment import fulfil_checkout_session
 from shared.payment_events import checkout_expired, checkout_payment_failed, payment_reversed
 from shared.payments import PaymentsProvider
 from shared.stripe_events import (
@@ -33,7 +33,6 @@ IN_ONE_TRANSACTION: dict[str, Callable[[db.Connection, dict[str, Any]], None]] =
 def process_stripe_event(
     database: db.Database,
     payments: PaymentsProvider,
-    storage: Callable[[], Any],
     settings: Settings,
     event: dict[str, Any],
 ) -> dict[str, Any]:
@@ -43,7 +42,7 @@ def process_stripe_event(
     if recorded.processed_at is not None:
         return {"received": True, "duplicate": True}
     try:
-        return _apply(database, payments, storage, settings, event)
+        return _apply(database, payments, settings, event)
     except Exception as exc:
         with database.transaction() as conn:
             record_stripe_event_error(conn, event["id"], f"{type(exc).__name__}: {exc}")
@@ -53,7 +52,6 @@ def process_stripe_event(
 def _apply(
     database: db.Database,
     payments: PaymentsProvider,
-    storage: Callable[[], Any],
     settings: Settings,
     event: dict[str, Any],
 ) -> dict[str, Any]:
@@ -62,9 +60,10 @@ def _apply(
         session_id = event["data"]["object"].get("id", "")
         try:
             result = fulfil_checkout_session(database, payments, settings, session_id, event["id"])
-        except (PaymentMismatch, NotFound) as exc:
-            # Not ours to fulfil (another product, or a mismatch to look into): retrying
-            # cannot help, so record why and accept the event.
+        except NotFound as exc:
+            # Not ours to fulfil (another product on the same Stripe account): retrying
+            # cannot help, so record why and accept the event. (A payment of ours that
+            # cannot become an order is refunded inside fulfilment instead.)
             log.error("event %s not fulfilled: %s", event["id"], exc.message, extra={"event_id": event["id"]})
             with database.transaction() as conn:
                 mark_stripe_event_processed(conn, event["id"])  # clears last_error: record why after it
@@ -74,8 +73,9 @@ def _apply(
             with database.transaction() as conn:
                 mark_stripe_event_processed(conn, event["id"])
             return {"received": True, "fulfilled": False, "reason": result.reason}
-        # After commit: move the photos (safe to repeat), then start restoring right away.
-        move_originals(database, storage(), result.order.id)
+        # After commit, start restoring right away. Moving the photos out of the temporary
+        # area is the restoration job's first step: the answer here costs the same for one
+        # photo or fifty, however slow storage is.
         if result.order.status == "paid":
             request_worker_run(settings, "restoration")
             request_worker_run(settings, "email")  # the confirmation

@@ -37,8 +37,9 @@ class CheckoutOut(BaseModel):
 
 
 class CancelledCheckoutOut(BaseModel):
+    # No upload_session_id: the checkout id travels in payment and success page URLs, and
+    # must not hand whoever holds it the cart (the customer's page already knows its own).
     checkout_session_id: str
-    upload_session_id: UUID
     status: str  # the upload session's: `open`, ready for changes and a new checkout
 
 
@@ -61,9 +62,7 @@ def create_checkout(body: CheckoutIn, settings: Settings = Depends(get_settings)
 def cancel_checkout_page(checkout_session_id: str = Path(min_length=1, max_length=255)) -> CancelledCheckoutOut:
     """The customer left the payment page: it can no longer be paid, the photos can change."""
     session = cancel_checkout(get_database(), get_payments(), checkout_session_id)
-    return CancelledCheckoutOut(
-        checkout_session_id=checkout_session_id, upload_session_id=session.id, status=session.status
-    )
+    return CancelledCheckoutOut(checkout_session_id=checkout_session_id, status=session.status)
 
 
 def create_checkout_app():  # type: ignore[no-untyped-def]

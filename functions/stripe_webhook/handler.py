@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from mangum import Mangum
 
 from shared.config import Settings, get_settings
-from shared.deps import get_database, get_payments, get_storage
+from shared.deps import get_database, get_payments
 from shared.http import create_app, raw_body
 from shared.stripe_event_shape import check_stripe_event
 from shared.webhook_events import process_stripe_event
@@ -36,7 +36,7 @@ def stripe_webhook(
     request: Request, payload: bytes = Depends(raw_body), settings: Settings = Depends(get_settings)
 ) -> dict[str, Any]:
     event = verified_event(payload, request.headers.get("stripe-signature"), settings)
-    return process_stripe_event(get_database(), get_payments(), get_storage, settings, event)
+    return process_stripe_event(get_database(), get_payments(), settings, event)
 
 
 def create_stripe_webhook_app():  # type: ignore[no-untyped-def]

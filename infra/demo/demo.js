@@ -8,7 +8,9 @@
   const EMAIL_KEY = "restoreclick.email";
   const NAME_KEY = "restoreclick.name";
   const CHECKOUT_KEY = "restoreclick.checkout_session_id"; // the payment page we sent the customer to
-  const FINISHED = new Set(["completed", "partially_completed", "failed", "refunded", "disputed"]);
+  const FINISHED = new Set([
+    "completed", "partially_completed", "failed", "refunded", "disputed", "checkout_expired", "payment_failed",
+  ]);
   const POLL_MS = 1500;
   const PHOTO_LABELS = {
     waiting: "Waiting", restoring: "Restoring…", restored: "Restored", failed: "Could not restore",
@@ -371,7 +373,8 @@
       await api("POST", `/api/checkout/${encodeURIComponent(checkoutSessionId)}/cancel`);
       return "cancelled";
     } catch (error) {
-      if (error.code === "already_paid") return "paid";
+      // Paid after all, or paid by a bank debit still clearing: follow that payment.
+      if (error.code === "already_paid" || error.code === "payment_pending") return "paid";
       if (error.status !== 404) showError(error.message);
       return null;
     }
@@ -385,6 +388,10 @@
     switch (status.status) {
       case "confirming_payment":
         return "Confirming your payment…";
+      case "payment_pending":
+      case "checkout_expired":
+      case "payment_failed":
+        return status.message;
       case "completed":
         return total === 1 ? "All done: your photo is restored." : `All done: all ${total} photos are restored.`;
       case "partially_completed":
@@ -393,7 +400,7 @@
         return "We're sorry: we couldn't restore your photos. We won't charge you for them.";
       case "refunded":
       case "disputed":
-        return "This order was refunded.";
+        return status.message || "This order was refunded.";
       default:
         return `Restoring your photos: ${done} of ${total} done.`;
     }

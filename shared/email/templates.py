@@ -91,4 +91,17 @@ def render(template: str, payload: dict[str, Any], context: dict[str, Any]) -> R
             "Your photos are still uploaded: you can try checking out again.",
         ]
         return Rendered("Your payment did not go through", "\n\n".join(lines), _html(lines))
+    if template == "payment_refunded":
+        amount = payload.get("amount_total") or 0
+        why = payload.get("why") or "we could not take on this order"
+        lines = [
+            f"We could not start on your {payload.get('photo_count')} photo(s), because {why}.",
+            f"We have refunded your payment of {_money(amount, payload.get('currency'))} in full; "
+            "your bank usually shows it within 5 to 10 business days."
+            if amount
+            else "You were not charged.",
+            "If your photos are still in your upload session, you can check them out again; "
+            "or reply to this email and we will help.",
+        ]
+        return Rendered("We refunded your payment", "\n\n".join(lines), _html(lines))
     raise ValueError(f"unknown email template {template!r}")

@@ -15,6 +15,8 @@ from shared.payments.base import (
     PaymentsProvider,
     PaymentsRejected,
     PaymentsUnavailable,
+    Refund,
+    RefundRequest,
 )
 from shared.payments.signing import sign_webhook_payload, verify_webhook
 
@@ -29,7 +31,9 @@ def payments_from_settings(settings: Settings) -> PaymentsProvider:
     if settings.effective_payments_provider == "stripe":
         from shared.payments.stripe_provider import StripePayments
 
-        return StripePayments(settings.require("stripe_secret_key"), settings.stripe_api_base)
+        return StripePayments(
+            settings.require("stripe_secret_key"), settings.stripe_api_base, settings.stripe_timeout_seconds
+        )
     from shared.payments.local_provider import LocalPayments
 
     return LocalPayments(settings.local_data_dir / "payments", settings.public_base_url)
@@ -43,6 +47,8 @@ __all__ = [
     "PaymentsProvider",
     "PaymentsRejected",
     "PaymentsUnavailable",
+    "Refund",
+    "RefundRequest",
     "payments_from_settings",
     "sign_webhook_payload",
     "verify_webhook",

@@ -10,11 +10,29 @@ from pydantic import BaseModel, Field
 
 from shared.errors import BadRequest, Conflict, ServiceUnavailable
 
+# The Stripe API version every request is made with and every event is shaped by. Pinned
+# here, not left to whatever the installed SDK defaults to: an SDK upgrade must not change
+# the shape of what we read. The webhook endpoint in Stripe's dashboard is set to the same.
+STRIPE_API_VERSION = "2026-10-28.endive"
+
+# How long a client waits for the customer to try again after an outage (Retry-After).
+RETRY_AFTER_SECONDS = 30
+
 
 class PaymentsUnavailable(ServiceUnavailable):
-    """The provider could not be reached or failed on its side; retrying may help."""
+    """The provider could not be reached or failed on its side; retrying may help.
+
+    `answered` says whether the provider gave a definite answer (a 5xx it will replay under
+    the same idempotency key) or none at all (a timeout, a lost connection), after which the
+    request may or may not have taken effect and a retry must reuse the key.
+    """
 
     code = "payments_unavailable"
+
+    def __init__(self, message: str, *, answered: bool = True, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.answered = answered
+        self.headers = {"retry-after": str(RETRY_AFTER_SECONDS)}
 
 
 class PaymentsRejected(BadRequest):
@@ -25,9 +43,14 @@ class PaymentsRejected(BadRequest):
 
 class CheckoutAlreadyPaid(Conflict):
     """The customer completed the checkout session before it could be expired: it stands,
-    and the payment webhook makes the order."""
+    and the payment webhook makes the order (or, for a bank debit, waits for it to clear).
+    `session` is the provider's view of it, when known."""
 
     code = "already_paid"
+
+    def __init__(self, message: str, *, session: CheckoutSessionInfo | None = None) -> None:
+        super().__init__(message)
+        self.session = session
 
 
 class CheckoutRequest(BaseModel):
@@ -66,6 +89,19 @@ class CheckoutSessionInfo(BaseModel):
     created: datetime
 
 
+class RefundRequest(BaseModel):
+    payment_intent: str
+    amount: int = Field(gt=0)
+    idempotency_key: str
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class Refund(BaseModel):
+    id: str
+    amount: int
+    status: str
+
+
 class PaymentsProvider(Protocol):
     def create_checkout_session(self, request: CheckoutRequest) -> CreatedCheckout: ...
 
@@ -78,6 +114,11 @@ class PaymentsProvider(Protocol):
 
     def list_completed_checkout_sessions(self, created_after: datetime) -> Iterator[CheckoutSessionInfo]:
         """Completed sessions created after the time, every page of them (reconciliation)."""
+        ...
+
+    def refund_payment(self, request: RefundRequest) -> Refund:
+        """Refund the payment in full, once per idempotency key. A payment already refunded
+        in full is answered with that refund (PaymentsRejected for anything else refused)."""
         ...
 
 

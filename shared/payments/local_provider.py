@@ -20,14 +20,20 @@ from typing import Any
 
 from shared.errors import Conflict, NotFound
 from shared.payments.base import (
+    STRIPE_API_VERSION,
     CheckoutAlreadyPaid,
     CheckoutRequest,
     CheckoutSessionInfo,
     CreatedCheckout,
+    PaymentsRejected,
+    Refund,
+    RefundRequest,
     checkout_session_info,
 )
 
-API_VERSION = "2025-10-29.clover"
+# Stripe's smallest charge per currency (docs.stripe.com/currencies, "Minimum and maximum
+# charge amounts"), so a price the real provider would refuse is refused here too.
+MINIMUM_CHARGE = {"usd": 50, "eur": 50, "gbp": 30, "cad": 50, "aud": 50, "chf": 50}
 
 
 class LocalPayments:
@@ -51,14 +57,17 @@ class LocalPayments:
             raise NotFound("no such checkout session", code="checkout_session_not_found") from None
 
     def _save(self, session: dict[str, Any]) -> None:
-        fd, temp = tempfile.mkstemp(dir=self.store_dir, prefix=".partial-")
-        with os.fdopen(fd, "w") as out:
-            json.dump(session, out)
-        os.replace(temp, self._file(session["id"]))
+        self._write_json(self._file(session["id"]), session)
 
     # -- the provider interface -------------------------------------------------------
 
     def create_checkout_session(self, request: CheckoutRequest) -> CreatedCheckout:
+        total = request.unit_amount * request.photo_count
+        if 0 < total < MINIMUM_CHARGE.get(request.currency, 50):
+            raise PaymentsRejected(
+                "The total is below the smallest amount our payment provider can charge.",
+                stripe_code="amount_too_small",
+            )
         with self._lock:
             for existing in self.store_dir.glob("cs_local_*.json"):
                 found = json.loads(existing.read_text())
@@ -109,7 +118,7 @@ class LocalPayments:
         with self._lock:
             session = self._expire_if_open(session_id)
         if session["status"] == "complete":
-            raise CheckoutAlreadyPaid("this checkout was already paid")
+            raise CheckoutAlreadyPaid("this checkout was already paid", session=checkout_session_info(session))
         return checkout_session_info(session)
 
     def list_completed_checkout_sessions(self, created_after: datetime) -> Iterator[CheckoutSessionInfo]:
@@ -121,20 +130,87 @@ class LocalPayments:
             if session["status"] == "complete" and session["created"] >= since:
                 yield checkout_session_info(session)
 
+    def refund_payment(self, request: RefundRequest) -> Refund:
+        # As Stripe: one refund per idempotency key, and a payment refunded in full takes no
+        # second refund (the earlier one is the answer, as our provider contract says).
+        with self._lock:
+            refunds = self._refunds()
+            for refund in refunds.values():
+                if refund["payment_intent"] == request.payment_intent:
+                    return Refund(id=refund["id"], amount=refund["amount"], status=refund["status"])
+            if not any(
+                s.get("payment_intent") == request.payment_intent and s["payment_status"] == "paid"
+                for s in self._all_sessions()
+            ):
+                raise PaymentsRejected("no such payment to refund", stripe_code="resource_missing")
+            refund = {
+                "id": "re_local_" + secrets.token_hex(12),
+                "payment_intent": request.payment_intent,
+                "amount": request.amount,
+                "status": "succeeded",
+                "idempotency_key": request.idempotency_key,
+                "metadata": request.metadata,
+                "created": int(time.time()),
+            }
+            refunds[refund["id"]] = refund
+            self._write_json(self.store_dir / "refunds.json", refunds)
+        return Refund(id=refund["id"], amount=refund["amount"], status=refund["status"])
+
+    def refunds(self) -> list[dict[str, Any]]:
+        """Every refund made (for the dev pages and tests)."""
+        with self._lock:
+            return list(self._refunds().values())
+
+    def _refunds(self) -> dict[str, dict[str, Any]]:
+        path = self.store_dir / "refunds.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _all_sessions(self) -> Iterator[dict[str, Any]]:
+        for path in self.store_dir.glob("cs_local_*.json"):
+            yield json.loads(path.read_text())
+
+    def _write_json(self, path: Path, value: Any) -> None:
+        fd, temp = tempfile.mkstemp(dir=self.store_dir, prefix=".partial-")
+        with os.fdopen(fd, "w") as out:
+            json.dump(value, out)
+        os.replace(temp, path)
+
     # -- what the payment page does -------------------------------------------------------
 
-    def pay(self, session_id: str) -> dict[str, Any]:
-        """Take the payment; return the `checkout.session.completed` event to deliver."""
+    def pay(self, session_id: str, method: str = "card") -> dict[str, Any]:
+        """Take the payment; return the `checkout.session.completed` event to deliver.
+
+        `card` pays at once. `bank_debit` completes the session unpaid, as Stripe does for a
+        delayed payment method (SEPA, ACH): the money arrives, or not, later (`settle`).
+        A zero total needs no payment (`no_payment_required`, as Stripe answers).
+        """
         with self._lock:
             session = self.session(session_id)
             if session["status"] == "expired" or session["expires_at"] < time.time():
                 raise Conflict("this checkout has expired", code="checkout_expired")
             if session["status"] != "complete":
-                session.update(
-                    status="complete", payment_status="paid", payment_intent="pi_local_" + secrets.token_hex(12)
-                )
+                if session["amount_total"] == 0:
+                    session.update(status="complete", payment_status="no_payment_required")
+                else:
+                    session.update(
+                        status="complete",
+                        payment_status="unpaid" if method == "bank_debit" else "paid",
+                        payment_intent="pi_local_" + secrets.token_hex(12),
+                    )
                 self._save(session)
         return self.event_for(session, "checkout.session.completed")
+
+    def settle(self, session_id: str, succeeded: bool) -> dict[str, Any]:
+        """A bank debit cleared or bounced; return the async payment event to deliver."""
+        with self._lock:
+            session = self.session(session_id)
+            if session["status"] != "complete" or session["payment_status"] != "unpaid":
+                raise Conflict("this checkout has no payment waiting to clear", code="nothing_to_settle")
+            if succeeded:
+                session["payment_status"] = "paid"
+                self._save(session)
+        kind = "succeeded" if succeeded else "failed"
+        return self.event_for(session, f"checkout.session.async_payment_{kind}")
 
     def expire(self, session_id: str) -> dict[str, Any]:
         """Let the page's time run out; return the `checkout.session.expired` event to deliver."""
@@ -156,7 +232,7 @@ class LocalPayments:
         return {
             "id": "evt_local_" + secrets.token_hex(12),
             "object": "event",
-            "api_version": API_VERSION,
+            "api_version": STRIPE_API_VERSION,
             "created": int(time.time()),
             "type": event_type,
             "livemode": False,

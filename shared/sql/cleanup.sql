@@ -9,8 +9,9 @@
 -- from its oldest entry and stops at the batch size, so a run costs what it removes.
 -- (Ordered by created_at, which no index holds, every page sorted all the uploads still
 -- waiting: quadratic time for a large backlog.)
--- Photos priced by a checkout that may still be paid are kept: a bank debit completes the
--- checkout unpaid and its success can arrive days later, and the order needs the photos.
+-- Photos priced by a checkout that may still be paid are kept, however old: a live
+-- checkout ends only on the provider's word (cleanup settles stale ones with the provider
+-- first), and a bank debit (awaiting_payment) can clear days later; the order needs them.
 with old as (
     select f.id from public.file_uploads f
     where f.status in ('pending', 'uploaded') and f.order_id is null
@@ -18,9 +19,8 @@ with old as (
       and not exists (
           select 1 from public.checkouts c
           where c.upload_session_id = f.upload_session_id
-            and c.status in ('creating', 'open')
+            and c.status in ('creating', 'open', 'awaiting_payment')
             and f.id = any(c.file_upload_ids)
-            and c.created_at > now() - make_interval(days => %(payment_window_days)s)
       )
     order by f.expires_at
     limit %(batch_size)s

@@ -1,8 +1,3 @@
--- name: lock_checkout_by_stripe_session
--- Concurrent deliveries for one payment queue up here, before anything else is touched.
-select * from public.checkouts
-where stripe_checkout_session_id = %(stripe_checkout_session_id)s
-for update;
 
 -- name: create_order
 -- ON CONFLICT DO NOTHING on the unique Stripe ids: if another delivery created the order
@@ -56,21 +51,56 @@ on conflict (dedupe_key) do nothing
 returning *;
 
 -- name: complete_checkout
-update public.checkouts set status = 'completed', completed_at = coalesce(completed_at, now())
+update public.checkouts
+set status = 'completed', completed_at = coalesce(completed_at, now()),
+    stripe_payment_intent_id = coalesce(%(payment_intent)s, stripe_payment_intent_id)
 where id = %(checkout_id)s
 returning *;
 
 -- name: fail_checkout
+-- A delayed payment failed: nothing was taken, so the cart is the customer's again.
 update public.checkouts set status = 'failed'
-where id = %(checkout_id)s and status in ('creating', 'open')
+where id = %(checkout_id)s and status in ('open', 'awaiting_payment')
 returning *;
 
--- name: images_awaiting_move
--- Originals not yet moved out of the temporary area (the move happens after commit).
-select i.id, i.storage_path, f.storage_path as temp_path
-from public.images i
-join public.file_uploads f on f.id = i.file_upload_id
-where i.order_id = %(order_id)s and i.type = 'original' and i.stored_at is null;
+-- name: paid_checkout_of_session
+-- Another payment already made these photos an order.
+select * from public.checkouts
+where upload_session_id = %(upload_session_id)s and status = 'completed' and id <> %(checkout_id)s;
+
+-- name: begin_refund
+-- A paid checkout that cannot become an order is marked for refund, once: the reason
+-- written first is the one kept. A live checkout gives its cart back to the customer.
+with refunding as (
+    update public.checkouts
+    set status = 'refunding', refund_reason = %(reason)s,
+        stripe_payment_intent_id = coalesce(%(payment_intent)s, stripe_payment_intent_id)
+    where id = %(checkout_id)s and status in ('creating', 'open', 'awaiting_payment', 'expired', 'failed')
+    returning *
+), reopened as (
+    -- Unless another checkout of the cart is live (the statement sees the rows as they
+    -- were before it, so this one is left out by id).
+    update public.upload_sessions s set status = 'open'
+    from refunding r
+    where s.id = r.upload_session_id and s.status = 'checkout'
+      and not exists (
+          select 1 from public.checkouts c
+          where c.upload_session_id = s.id and c.id <> r.id
+            and c.status in ('creating', 'open', 'awaiting_payment')
+      )
+    returning s.id
+)
+select * from refunding;
+
+-- name: count_refund_failure
+update public.checkouts set refund_attempts = refund_attempts + 1
+where id = %(checkout_id)s and status = 'refunding';
+
+-- name: finish_refund
+update public.checkouts
+set status = 'refunded', stripe_refund_id = %(refund_id)s, refunded_at = now()
+where id = %(checkout_id)s and status = 'refunding'
+returning *;
 
 -- name: mark_images_stored
 update public.images set stored_at = coalesce(stored_at, now()) where id = any(%(image_ids)s::uuid[]);

@@ -1,0 +1,127 @@
+"""Refunding a paid checkout that cannot become an order: once, through the provider.
+
+The checkout is marked `refunding` with its reason in one transaction, the provider is
+asked outside any transaction, and a second transaction marks it `refunded`, writes the
+audit row and queues the customer's email. Each step is safe to repeat:
+- the provider's idempotency key is the checkout's id and how many refund requests the
+  provider answered with a failure; Stripe replays the first answer under a key for 24 h
+  (a 500 too), so only a definite failure moves to the next key, while a retry after no
+  answer reuses the key and gets the refund that request may have made;
+- a payment refunded in full takes no second refund (the provider answers with the first),
+  so even a new key can never refund twice;
+- `finish_refund` updates only a `refunding` checkout, so the audit row and the email come
+  once however many deliveries race here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from shared import db
+from shared.audit import record_audit
+from shared.checkouts import Checkout, lock_checkout
+from shared.payments.base import (
+    CheckoutSessionInfo,
+    PaymentsProvider,
+    PaymentsRejected,
+    PaymentsUnavailable,
+    RefundRequest,
+)
+from shared.stripe_events import mark_stripe_event_processed, record_stripe_event_error
+
+log = logging.getLogger("restoreclick.refunds")
+
+# What the refund email tells the customer, by refund_reason.
+REFUND_REASONS = {
+    "payment_mismatch": "the amount charged did not match the price of your photos",
+    "checkout_ended": "the payment arrived after that checkout had already ended",
+    "already_paid": "these photos had already been paid for in another payment",
+    "photos_missing": "some of the photos you paid for were no longer with us",
+}
+REFUND_EMAIL_MAX_ATTEMPTS = 8
+
+
+def refund_checkout(
+    database: db.Database,
+    payments: PaymentsProvider,
+    checkout: Checkout,
+    info: CheckoutSessionInfo,
+    reason: str,
+    event_id: str | None = None,
+) -> Checkout:
+    """Refund the checkout's payment in full, once; returns the checkout as it ends up.
+
+    Raises PaymentsUnavailable when the provider could not be asked (the caller's retry,
+    Stripe's redelivery or cleanup's settling finishes it). A refusal by the provider is
+    recorded and left to an operator: retrying the same refund cannot help.
+    """
+    with database.transaction(actor="refunds") as conn:
+        current = lock_checkout(conn, checkout)
+        if current.status == "refunded":
+            if event_id:
+                mark_stripe_event_processed(conn, event_id)
+            return current
+        if current.status != "refunding":
+            current = db.one(
+                conn, "begin_refund", Checkout,
+                checkout_id=str(current.id), reason=reason, payment_intent=info.payment_intent,
+            )  # fmt: skip
+            record_audit(
+                conn, "checkout", current.id, "checkout.refund_started",
+                new={"reason": reason, "amount": info.amount_total}, actor="refunds",
+            )  # fmt: skip
+    log.warning("refunding checkout %s (%s)", current.id, current.refund_reason, extra={"checkout_id": str(current.id)})
+    refund_id: str | None = None
+    amount = info.amount_total if info.amount_total is not None else current.amount_total
+    payment_intent = current.stripe_payment_intent_id or info.payment_intent
+    if amount > 0 and payment_intent:
+        try:
+            refund = payments.refund_payment(
+                RefundRequest(
+                    payment_intent=payment_intent,
+                    amount=amount,
+                    idempotency_key=f"refund-{current.id}-{current.refund_attempts}",
+                    metadata={"checkout_id": str(current.id), "reason": current.refund_reason or reason},
+                )
+            )
+        except PaymentsUnavailable as exc:
+            if exc.answered:
+                with database.transaction(actor="refunds") as conn:
+                    db.execute(conn, "count_refund_failure", checkout_id=str(current.id))
+            raise
+        except PaymentsRejected as exc:
+            log.error(
+                "the provider refused to refund checkout %s: %s; it stays `refunding` for an operator",
+                current.id,
+                exc.message,
+                extra={"checkout_id": str(current.id)},
+            )
+            if event_id:
+                with database.transaction(actor="refunds") as conn:
+                    mark_stripe_event_processed(conn, event_id)
+                    record_stripe_event_error(conn, event_id, f"refund refused: {exc.message}")
+            return current
+        refund_id = refund.id
+    with database.transaction(actor="refunds") as conn:
+        lock_checkout(conn, current)
+        finished = db.maybe_one(conn, "finish_refund", Checkout, checkout_id=str(current.id), refund_id=refund_id)
+        if finished is not None:
+            record_audit(
+                conn, "checkout", current.id, "checkout.refunded",
+                old={"status": "refunding"},
+                new={"status": "refunded", "refund_id": refund_id, "amount": amount,
+                     "reason": finished.refund_reason},
+                actor="refunds",
+            )  # fmt: skip
+            db.maybe_one(
+                conn, "queue_email",
+                order_id=None, to_email=current.email, template="payment_refunded",
+                payload=db.jsonb({"amount_total": amount, "currency": current.currency,
+                                  "photo_count": current.photo_count, "reason": finished.refund_reason,
+                                  "why": REFUND_REASONS.get(finished.refund_reason or "")}),
+                dedupe_key=f"payment_refunded:{current.id}", max_attempts=REFUND_EMAIL_MAX_ATTEMPTS,
+            )  # fmt: skip
+            current = finished
+        if event_id:
+            mark_stripe_event_processed(conn, event_id)
+    return current
