@@ -36,9 +36,16 @@ class PaymentsUnavailable(ServiceUnavailable):
 
 
 class PaymentsRejected(BadRequest):
-    """The provider refused the request; retrying the same request will not help."""
+    """The provider refused the request; retrying the same request will not help.
+
+    The message is for the customer; `provider_message` keeps the provider's own words
+    (written for developers: it names parameters) for the logs and for us."""
 
     code = "payments_rejected"
+
+    def __init__(self, message: str, *, provider_message: str | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.provider_message = provider_message or message
 
 
 class CheckoutAlreadyPaid(Conflict):

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import logging
+
 import stripe
 
 from shared.payments.base import (
@@ -29,6 +31,7 @@ CUSTOMER_REASONS = {
     "amount_too_small": "The total is below the smallest amount our payment provider can charge.",
     "amount_too_large": "The total is above the largest amount our payment provider can charge in one payment.",
 }
+log = logging.getLogger("restoreclick.payments")
 REFUSED_FOR_US = "Our payment provider refused to open the payment page; please try again later."
 
 
@@ -45,7 +48,9 @@ def _translate(exc: stripe.StripeError) -> Exception:
         reason = CUSTOMER_REASONS.get(code or "") or (
             getattr(exc, "user_message", None) if isinstance(exc, stripe.CardError) else None
         )
-        return PaymentsRejected(reason or REFUSED_FOR_US, stripe_code=code)
+        if reason is None:
+            log.error("Stripe refused a request: %s (%s)", exc.user_message, code or "no code")
+        return PaymentsRejected(reason or REFUSED_FOR_US, provider_message=exc.user_message, stripe_code=code)
     return PaymentsUnavailable("Stripe could not be reached; try again shortly", answered=status is not None)
 
 

@@ -23,6 +23,7 @@ def start_checkout(shop: TestClient, session_id: str, email: str = "ada@example.
     return response.json()
 
 
-def press_pay(shop: TestClient, checkout_url: str) -> Any:
-    """What the customer's Pay button does on the local checkout page."""
-    return shop.post(urlsplit(checkout_url).path + "/pay", follow_redirects=False)
+def press_pay(shop: TestClient, checkout_url: str, method: str = "card") -> Any:
+    """What the customer's Pay button does on the local checkout page (`bank_debit`: the
+    session completes unpaid, and the debit clears later)."""
+    return shop.post(urlsplit(checkout_url).path + f"/pay?method={method}", follow_redirects=False)

@@ -32,7 +32,6 @@ def test_reconcile_fulfils_a_session_whose_webhook_never_came(shop: TestClient, 
         delivered["checkout_session_id"],
     }
     assert rows(conn, "select count(*) as n from restoration_jobs") == [{"n": 3}]
-    assert rows(conn, "select count(*) as n from images where stored_at is null") == [{"n": 0}]
     assert unpaid["checkout_session_id"] not in {o["stripe_checkout_session_id"] for o in orders}
 
     again = CliRunner().invoke(app, ["reconcile"])

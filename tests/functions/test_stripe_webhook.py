@@ -96,9 +96,11 @@ def test_a_paid_checkout_becomes_one_complete_order(shop: TestClient, conn: db.C
     [customer] = rows(conn, "select * from customers")
     assert customer["email"] == "ada@example.com" and customer["id"] == order["customer_id"]
     originals = rows(conn, "select * from images where type = 'original'")
-    assert len(originals) == 2 and all(i["stored_at"] is not None for i in originals)
-    assert sorted(i["storage_path"] for i in originals) == stored_files(settings)
-    assert all(p.startswith(f"uploads/originals/{order['id']}/") for p in stored_files(settings))
+    # Recorded where they will live; moved there by each restoration job, not by the webhook.
+    assert len(originals) == 2 and all(i["stored_at"] is None for i in originals)
+    assert all(i["storage_path"].startswith(f"uploads/originals/{order['id']}/") for i in originals)
+    temp = rows(conn, "select storage_path from file_uploads")
+    assert sorted(t["storage_path"] for t in temp) == stored_files(settings)
     assert {r["status"] for r in rows(conn, "select status from file_uploads")} == {"claimed"}
     jobs = rows(conn, "select * from restoration_jobs")
     assert len(jobs) == 2 and {j["status"] for j in jobs} == {"pending"}
@@ -349,7 +351,6 @@ def _fail_once(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, error: E
         ("claim_photos", RuntimeError("crash while claiming")),
         ("queue_order_work", RuntimeError("crash while queueing")),
         ("mark_stripe_event_processed", RuntimeError("crash before commit")),
-        ("move", ServiceUnavailable("storage timed out")),
     ],
 )
 def test_a_failure_at_any_step_then_a_redelivery_gives_one_complete_order(
@@ -363,38 +364,40 @@ def test_a_failure_at_any_step_then_a_redelivery_gives_one_complete_order(
     _, event = paid_checkout(shop, photos=2)
     if step == "retrieve":
         _fail_once(monkeypatch, type(get_payments()), "retrieve_checkout_session", error)
-    elif step == "move":
-        from shared.deps import get_storage
-
-        _fail_once(monkeypatch, type(get_storage().store), "move", error)
     else:
         _fail_once(monkeypatch, fulfilment, step, error)
     first = send(shop, event)
-    if step == "move":
-        # The order committed; the photo that failed to move is moved by the next try.
-        assert first.status_code == 200
-        assert len(rows(conn, "select * from images where stored_at is null")) == 1
-    else:
-        assert first.status_code in (500, 503)
-        assert counts(conn)["orders"] == 0
-        assert rows(conn, "select processed_at from stripe_events") == [{"processed_at": None}]
-    # Stripe retries: a later delivery of the same event, or (after a committed order) the
-    # same event again with its photos not all moved, finishes everything exactly once.
-    again = send(shop, event) if step != "move" else _redeliver_after_commit(shop, conn, event)
+    assert first.status_code in (500, 503)
+    assert counts(conn)["orders"] == 0
+    assert rows(conn, "select processed_at from stripe_events") == [{"processed_at": None}]
+    # Stripe retries: a later delivery of the same event finishes everything exactly once.
+    again = send(shop, event)
     assert again.status_code == 200
     assert counts(conn) == {"orders": 1, "customers": 1, "images": 2, "restoration_jobs": 2, "email_queue": 1}
-    assert rows(conn, "select count(*) as n from images where stored_at is null") == [{"n": 0}]
-    assert len(stored_files(settings)) == 2
     assert rows(conn, "select last_value from order_number_counters") == [{"last_value": 1}]
 
 
-def _redeliver_after_commit(shop: TestClient, conn: db.Connection, event: dict[str, Any]):  # type: ignore[no-untyped-def]
-    # The event is processed, so a plain redelivery is a no-op; the async_payment_succeeded
-    # delivery (or the restoration job) is what finishes the move. Use the former here.
-    provider = get_payments()
-    assert isinstance(provider, LocalPayments)
-    session = provider.session(event["data"]["object"]["id"])
-    return send(shop, provider.event_for(session, "checkout.session.async_payment_succeeded"))
+def test_the_webhook_never_touches_storage_so_slow_or_failing_storage_cannot_hold_it_up(
+    shop: TestClient, conn: db.Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.deps import get_storage
+
+    _, event = paid_checkout(shop, photos=3)
+    store = type(get_storage().store)
+    for name in ("move", "save", "delete", "read", "stat", "list"):
+        if hasattr(store, name):
+            monkeypatch.setattr(store, name, _storage_is_down)
+
+    assert send(shop, event).status_code == 200
+
+    assert counts(conn)["orders"] == 1
+    # The photos wait in the temporary area; the restoration job moves each before restoring.
+    assert rows(conn, "select count(*) as n from images where stored_at is null") == [{"n": 3}]
+    assert len(stored_files(settings)) == 3
+
+
+def _storage_is_down(*args: Any, **kwargs: Any) -> Any:
+    raise ServiceUnavailable("storage timed out")
 
 
 @pytest.mark.parametrize(
@@ -407,10 +410,15 @@ def _redeliver_after_commit(shop: TestClient, conn: db.Connection, event: dict[s
         ({"client_reference_id": "00000000-0000-0000-0000-000000000000"}, "client_reference_id"),
     ],
 )
-def test_a_session_that_does_not_match_what_was_priced_makes_no_order(
-    shop: TestClient, conn: db.Connection, tampering: dict[str, Any], problem: str
+def test_a_session_that_does_not_match_what_was_priced_makes_no_order_and_is_refunded(
+    shop: TestClient,
+    conn: db.Connection,
+    tampering: dict[str, Any],
+    problem: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The webhook fulfils what the provider says was paid, checked against our record."""
+    """The webhook fulfils what the provider says was paid, checked against our record;
+    what does not match is never fulfilled, and the money goes back."""
     checkout, event = paid_checkout(shop, photos=2)
     provider = get_payments()
     assert isinstance(provider, LocalPayments)
@@ -419,11 +427,19 @@ def test_a_session_that_does_not_match_what_was_priced_makes_no_order(
         session[key] = {**session[key], **value} if isinstance(value, dict) else value
     provider._save(session)  # as if the payment provider held something else than we priced
     response = send(shop, event)
-    assert response.status_code == 200, response.text  # retrying cannot help: accepted, recorded
-    assert response.json() == {"received": True, "fulfilled": False, "reason": "payment_mismatch"}
-    assert counts(conn) == {"orders": 0, "customers": 0, "images": 0, "restoration_jobs": 0, "email_queue": 0}
-    [recorded] = rows(conn, "select processed_at, last_error from stripe_events where id = %s", event["id"])
-    assert recorded["processed_at"] is not None and problem in recorded["last_error"]
+    assert response.status_code == 200, response.text  # retrying cannot help: accepted, refunded
+    assert response.json() == {"received": True, "fulfilled": False, "reason": "refunded"}
+    assert counts(conn) == {"orders": 0, "customers": 0, "images": 0, "restoration_jobs": 0, "email_queue": 1}
+    assert problem in caplog.text
+    [refund] = provider.refunds()
+    assert refund["payment_intent"] == session["payment_intent"] and refund["amount"] == session["amount_total"]
+    [row] = rows(conn, "select status, refund_reason, stripe_refund_id from checkouts")
+    assert row == {"status": "refunded", "refund_reason": "payment_mismatch", "stripe_refund_id": refund["id"]}
+    [recorded] = rows(conn, "select processed_at from stripe_events where id = %s", event["id"])
+    assert recorded["processed_at"] is not None
+    # Stripe redelivers: nothing twice.
+    assert send(shop, event).json() == {"received": True, "duplicate": True}
+    assert len(provider.refunds()) == 1
 
 
 def test_a_free_checkout_is_fulfilled_without_payment(shop: TestClient, conn: db.Connection) -> None:

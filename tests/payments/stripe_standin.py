@@ -4,19 +4,31 @@ It is a small FastAPI app served by uvicorn on 127.0.0.1 in a background thread,
 official `stripe` package talks real HTTP to it (form-encoded bodies, headers, retries,
 pagination). It checks a request the way Stripe would and answers in Stripe's shapes:
 
-- POST /v1/checkout/sessions            create (validated; honours Idempotency-Key)
+- POST /v1/checkout/sessions            create (validated; below Stripe's minimum charge
+                                        refused with `amount_too_small`)
 - GET  /v1/checkout/sessions/{id}       retrieve (404 `resource_missing` when unknown)
 - POST /v1/checkout/sessions/{id}/expire  expire an open session; 400 for any other status
 - GET  /v1/checkout/sessions            list: created[gte|gt|lte|lt], status, limit,
                                         starting_after, newest first, `has_more`
+- POST /v1/refunds, GET /v1/refunds     refund a paid PaymentIntent; list its refunds
 
-Tests drive it through `StripeStandIn`: `complete()` marks a session paid, `add_session()`
-puts sessions straight into the store, `fail_next()` makes the next requests answer 500,
-and `requests` records every request (method, path, headers, parsed form and query).
+Every POST honours Idempotency-Key as Stripe documents it (docs.stripe.com/api/idempotent_requests
+and docs.stripe.com/error-low-level#idempotency): the first answer is saved once the endpoint
+begins executing, a 500 included, and replayed for every later request with that key (with
+`Idempotent-Replayed: true`); the same key with other parameters or on another endpoint is
+refused with an `idempotency_error`; a request refused by validation saves nothing.
+
+Tests drive it through `StripeStandIn`: `complete()` pays a session (or completes it unpaid,
+as a bank debit does, for `settle()` later), `add_session()` puts sessions straight into
+the store, `fail_next()` makes the next requests answer 500 (before executing, or while
+executing: then the 500 is saved under the key), `drop_next()` carries out the next
+requests but answers only after the client gave up (a timeout), and `requests` records
+every request (method, path, headers, parsed form and query).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import socket
@@ -33,6 +45,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 SESSIONS_URL = "/v1/checkout/sessions"
+REFUNDS_URL = "/v1/refunds"
+# Stripe's smallest charge per currency, in minor units (docs.stripe.com/currencies,
+# "Minimum and maximum charge amounts"); a positive total below it is refused.
+MINIMUM_CHARGE = {"usd": 50, "eur": 50, "gbp": 30, "cad": 50, "aud": 50, "chf": 50, "jpy": 50}
+REFUND_PARAMS = {"payment_intent", "charge", "amount", "reason", "metadata", "expand"}
+REFUND_LIST_PARAMS = {"payment_intent", "charge", "limit", "starting_after", "ending_before", "created", "expand"}
 MIN_EXPIRY = 30 * 60
 MAX_EXPIRY = 24 * 60 * 60
 MAX_PAGE = 100
@@ -218,8 +236,13 @@ class StripeStandIn:
     api_key_prefix: str = "sk_test_"
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
-    idempotent: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
+    # idempotency key -> (method and path, form, status, body) of the first executed request
+    idempotent: dict[str, tuple[str, dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures_left: int = 0
+    failures_saved: bool = False
+    drops_left: int = 0
+    drop_seconds: float = 0.0
     _order: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -230,22 +253,53 @@ class StripeStandIn:
             self.sessions.clear()
             self.requests.clear()
             self.idempotent.clear()
+            self.refunds.clear()
             self.failures_left = 0
+            self.failures_saved = False
+            self.drops_left = 0
 
-    def fail_next(self, count: int = 1) -> None:
-        """The next `count` requests answer 500 before doing anything (nothing is stored)."""
+    def fail_next(self, count: int = 1, *, saved: bool = False) -> None:
+        """The next `count` requests answer 500.
+
+        `saved=False`: before the endpoint runs (nothing stored, nothing saved under the
+        key), so the client's retry may succeed. `saved=True`: while it runs, so Stripe has
+        saved that 500 under the request's idempotency key and replays it to every retry
+        with the key, telling the client `Stripe-Should-Retry: false`
+        (docs.stripe.com/error-low-level#server-errors)."""
         self.failures_left = count
+        self.failures_saved = saved
 
-    def complete(self, session_id: str, payment_intent: str | None = None) -> dict[str, Any]:
-        """The customer paid: the session becomes complete/paid, as after Checkout."""
+    def drop_next(self, count: int, seconds: float) -> None:
+        """The next `count` requests are carried out (and saved under their key), but their
+        answer comes `seconds` late: a client that gives up sooner sees a timeout and
+        cannot know the request took effect (docs.stripe.com/error-low-level#network-errors)."""
+        self.drops_left = count
+        self.drop_seconds = seconds
+
+    def complete(self, session_id: str, payment_intent: str | None = None, *, paid: bool = True) -> dict[str, Any]:
+        """The customer finished Checkout. Paid at once (a card), or with `paid=False`
+        complete but unpaid, as a delayed method such as a bank debit leaves it until it
+        settles (docs.stripe.com/payments/checkout/fulfill-orders#delayed-notification).
+        A zero total needs no payment: `no_payment_required` and no PaymentIntent."""
         with self._lock:
             session = self.sessions[session_id]
+            free = session["amount_total"] == 0
             session.update(
                 status="complete",
-                payment_status="paid",
-                payment_intent=payment_intent or "pi_" + secrets.token_hex(12),
+                payment_status="no_payment_required" if free else ("paid" if paid else "unpaid"),
+                payment_intent=None if free else (payment_intent or "pi_" + secrets.token_hex(12)),
                 customer_details={"email": session["customer_email"], "name": None},
             )
+            return dict(session)
+
+    def settle(self, session_id: str, *, succeeded: bool = True) -> dict[str, Any]:
+        """A delayed payment cleared (`paid`, then async_payment_succeeded) or failed (stays
+        unpaid, then async_payment_failed)."""
+        with self._lock:
+            session = self.sessions[session_id]
+            assert session["status"] == "complete" and session["payment_status"] == "unpaid"
+            if succeeded:
+                session["payment_status"] = "paid"
             return dict(session)
 
     def add_session(self, **fields: Any) -> dict[str, Any]:
@@ -326,23 +380,32 @@ class StripeStandIn:
         if scheme != "Bearer" or not key.startswith(self.api_key_prefix) or len(key) <= len(self.api_key_prefix):
             raise StripeErrorResponse(401, f"Invalid API Key provided: {key[:8]}****")
 
-    def create(self, form: dict[str, Any], idempotency_key: str | None) -> tuple[int, dict[str, Any]]:
-        if idempotency_key is not None and idempotency_key in self.idempotent:
-            first_form, status, body = self.idempotent[idempotency_key]
-            if first_form != form:
-                raise StripeErrorResponse(
-                    400,
-                    "Keys for idempotent requests can only be used with the same parameters "
-                    "they were first used with. Try using a key other than "
-                    f"'{idempotency_key}' if you meant to execute a different request.",
-                    type_="idempotency_error",
-                )
-            return status, body
-        session = self._validated_session(form)
-        body = self.public(session)
-        if idempotency_key is not None:
-            self.idempotent[idempotency_key] = (form, 200, body)
-        return 200, body
+    def create(self, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return 200, self.public(self._validated_session(form))
+
+    def idempotency_replay(self, key: str, endpoint: str, form: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """The saved answer for this key, or None if the key is new."""
+        saved = self.idempotent.get(key)
+        if saved is None:
+            return None
+        first_endpoint, first_form, status, body = saved
+        if first_endpoint != endpoint:
+            raise StripeErrorResponse(
+                400,
+                f"Keys for idempotent requests can only be used for the same endpoint they were first used for "
+                f"('{first_endpoint}' vs '{endpoint}'). Try using a key other than '{key}' if you meant to "
+                "execute a different request.",
+                type_="idempotency_error",
+            )
+        if first_form != form:
+            raise StripeErrorResponse(
+                400,
+                "Keys for idempotent requests can only be used with the same parameters "
+                "they were first used with. Try using a key other than "
+                f"'{key}' if you meant to execute a different request.",
+                type_="idempotency_error",
+            )
+        return status, body
 
     def _validated_session(self, form: dict[str, Any]) -> dict[str, Any]:
         _unknown(form, CREATE_PARAMS)
@@ -396,10 +459,23 @@ class StripeStandIn:
             currencies.add(currency)
         if len(currencies) > 1:
             raise _invalid("All line items must use the same currency.", "line_items")
+        currency = next(iter(currencies))
+        minimum = MINIMUM_CHARGE.get(currency, 50)
+        if 0 < amount < minimum:
+            raise StripeErrorResponse(
+                400,
+                f"The Checkout Session's total amount due must add up to at least {minimum} "
+                f"{currency} (in the currency's smallest unit).",
+                param="line_items",
+                code="amount_too_small",
+            )
 
         email = form.get("customer_email")
         if email is not None and not EMAIL.match(email):
-            raise _invalid(f"Invalid email address: {email}", "customer_email")
+            # docs.stripe.com/error-codes#email-invalid
+            raise StripeErrorResponse(
+                400, f"Invalid email address: {email}", param="customer_email", code="email_invalid"
+            )
         reference = form.get("client_reference_id")
         if reference is not None and not 1 <= len(reference) <= 200:
             raise _invalid("client_reference_id must be 1 to 200 characters.", "client_reference_id")
@@ -468,6 +544,63 @@ class StripeStandIn:
         session["status"] = "expired"
         return self.public(session)
 
+    def refund(self, form: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/refunds (docs.stripe.com/api/refunds/create): a refund of a succeeded
+        payment, in full unless `amount` says less; never more than is left to refund."""
+        _unknown(form, REFUND_PARAMS)
+        intent = form.get("payment_intent")
+        if intent is None:
+            raise _missing("payment_intent")
+        paid = [
+            s for s in self.sessions.values() if s.get("payment_intent") == intent and s["payment_status"] == "paid"
+        ]
+        if not paid:
+            if any(s.get("payment_intent") == intent for s in self.sessions.values()):
+                raise StripeErrorResponse(
+                    400, f"This PaymentIntent ({intent}) does not have a successful charge to refund.",
+                    param="payment_intent",
+                )  # fmt: skip
+            raise StripeErrorResponse(
+                404, f"No such payment_intent: '{intent}'", param="payment_intent", code="resource_missing"
+            )
+        charged = paid[0]["amount_total"]
+        refunded = sum(r["amount"] for r in self.refunds.values() if r["payment_intent"] == intent)
+        left = charged - refunded
+        if left <= 0:
+            # docs.stripe.com/error-codes#charge-already-refunded
+            raise StripeErrorResponse(
+                400, f"Charge for {intent} has already been refunded.", code="charge_already_refunded"
+            )
+        amount = _integer(form["amount"], "amount", minimum=1) if "amount" in form else left
+        if amount > left:
+            raise _invalid(f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})", "amount")
+        reason = form.get("reason")
+        if reason not in (None, "duplicate", "fraudulent", "requested_by_customer"):
+            raise _invalid("Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer", "reason")
+        refund = {
+            "id": "re_" + secrets.token_hex(12),
+            "object": "refund",
+            "amount": amount,
+            "charge": "ch_" + intent.removeprefix("pi_"),
+            "created": int(time.time()),
+            "currency": paid[0]["currency"],
+            "metadata": _metadata(form.get("metadata"), "metadata"),
+            "payment_intent": intent,
+            "reason": reason,
+            "status": "succeeded",
+        }
+        self.refunds[refund["id"]] = refund
+        return refund
+
+    def list_refunds(self, query: dict[str, Any]) -> dict[str, Any]:
+        _unknown(query, REFUND_LIST_PARAMS)
+        limit = _integer(query.get("limit", "10"), "limit")
+        found = [
+            r for r in reversed(self.refunds.values())
+            if query.get("payment_intent") in (None, r["payment_intent"])
+        ]  # fmt: skip
+        return {"object": "list", "data": found[:limit], "has_more": len(found) > limit, "url": REFUNDS_URL}
+
     def list(self, query: dict[str, Any]) -> dict[str, Any]:
         _unknown(query, LIST_PARAMS)
         limit = _integer(query.get("limit", "10"), "limit")
@@ -535,34 +668,62 @@ def standin_app(standin: StripeStandIn) -> FastAPI:
 
     async def handle(request: Request, action: Any) -> JSONResponse:
         entry = await record(request)
+        key = entry.headers.get("idempotency-key") if entry.method == "POST" else None
+        endpoint = f"{entry.method} {entry.path}"
+        late = 0.0
         try:
             with standin._lock:
+                standin.authenticate(entry.headers)
+                replay = standin.idempotency_replay(key, endpoint, entry.form) if key else None
+                if replay is not None:
+                    status, body = replay
+                    headers = {"idempotent-replayed": "true"}
+                    if status >= 500:
+                        headers["stripe-should-retry"] = "false"
+                    return answer(entry, status, body, headers)
                 if standin.failures_left > 0:
                     standin.failures_left -= 1
-                    return answer(
-                        entry,
-                        500,
-                        {
-                            "error": {
-                                "type": "api_error",
-                                "message": "An unknown error occurred in the stand-in (as asked).",
-                            }
-                        },
-                    )
-                standin.authenticate(entry.headers)
-                status, body = action(entry)
+                    failure = {
+                        "error": {
+                            "type": "api_error",
+                            "message": "An unknown error occurred in the stand-in (as asked).",
+                        }
+                    }
+                    if not standin.failures_saved:
+                        return answer(entry, 500, failure)
+                    # It failed while executing: saved, and a retry with the key only replays it.
+                    if key:
+                        standin.idempotent[key] = (endpoint, entry.form, 500, failure)
+                    return answer(entry, 500, failure, {"stripe-should-retry": "false"})
+                try:
+                    status, body = action(entry)
+                except StripeErrorResponse as exc:
+                    # Refused by validation before the endpoint ran: nothing is saved.
+                    return answer(entry, exc.status, {"error": exc.body})
+                if key:
+                    standin.idempotent[key] = (endpoint, entry.form, status, body)
+                if standin.drops_left > 0:
+                    standin.drops_left -= 1
+                    late = standin.drop_seconds
         except StripeErrorResponse as exc:
             return answer(entry, exc.status, {"error": exc.body})
         except ValueError as exc:
             return answer(entry, 400, {"error": {"type": "invalid_request_error", "message": str(exc)}})
+        if late:
+            await asyncio.sleep(late)  # carried out and saved; the client has given up by now
         return answer(entry, status, body)
 
     @app.post(SESSIONS_URL)
     async def create(request: Request) -> JSONResponse:
-        def action(entry: RecordedRequest) -> tuple[int, dict[str, Any]]:
-            return standin.create(entry.form, entry.headers.get("idempotency-key"))
+        return await handle(request, lambda entry: standin.create(entry.form))
 
-        return await handle(request, action)
+    @app.post(REFUNDS_URL)
+    async def create_refund(request: Request) -> JSONResponse:
+        return await handle(request, lambda entry: (200, standin.refund(entry.form)))
+
+    @app.get(REFUNDS_URL)
+    async def list_refunds(request: Request) -> JSONResponse:
+        return await handle(request, lambda entry: (200, standin.list_refunds(entry.query)))
 
     @app.get(SESSIONS_URL + "/{session_id}")
     async def retrieve(request: Request, session_id: str) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
@@ -13,7 +14,9 @@ from shared import db
 from shared.cleanup import run_cleanup
 from shared.cli import app as cli_app
 from shared.config import Settings, get_settings
-from shared.deps import get_database, get_storage
+from shared.deps import get_database, get_payments, get_storage
+from shared.payments import PaymentsUnavailable
+from shared.payments.local_provider import LocalPayments
 from shared.queue import deadline_in
 from tests.functions.conftest import rows, stored_files
 from tests.functions.shopping import press_pay, start_checkout, upload_photos
@@ -159,22 +162,94 @@ def test_photos_of_a_checkout_still_awaiting_a_bank_debit_are_kept(
 ) -> None:
     """Completed unpaid (a bank debit), paid days later: cleanup must not take the photos first."""
     session = upload_photos(shop, 2)
-    start_checkout(shop, session["upload_session_id"])
+    checkout = start_checkout(shop, session["upload_session_id"])
+    assert press_pay(shop, checkout["checkout_url"], "bank_debit").status_code == 303
+    assert rows(conn, "select status from checkouts") == [{"status": "awaiting_payment"}]
     unpriced = upload_photos(shop, 1)["photos"][0]["id"]  # another session, nobody's paying for it
-    conn.execute("update file_uploads set created_at = now() - interval '10 days'")
-    conn.execute("update checkouts set created_at = now() - interval '10 days'")
+    conn.execute("update file_uploads set created_at = now() - interval '30 days'")
+    conn.execute(
+        "update checkouts set created_at = now() - interval '30 days', expires_at = now() - interval '29 days'"
+    )
     for path in stored_files(settings):
-        age_object(settings, path, days=10)
+        age_object(settings, path, days=30)
 
     report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
+
     assert report.counts["expired_uploads"] == 1 and report.counts["stray_temp_objects"] == 0
+    # Asked again past the window: still clearing, so it keeps waiting.
+    assert report.counts["checkouts_payment_pending"] == 1
     statuses = {str(r["id"]): r["status"] for r in rows(conn, "select id, status from file_uploads")}
     assert statuses.pop(unpriced) == "expired"
     assert list(statuses.values()) == ["uploaded", "uploaded"]
     assert len([f for f in stored_files(settings) if f.startswith("uploads/temp/")]) == 2
+    assert rows(conn, "select status from checkouts") == [{"status": "awaiting_payment"}]
+    assert rows(conn, "select status from upload_sessions where id = %s", session["upload_session_id"]) == [
+        {"status": "checkout"}
+    ]
 
-    # Past the window in which a debit can still succeed, they are abandoned like any other.
-    conn.execute("update checkouts set created_at = now() - interval '15 days'")
-    later = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
-    assert later.counts["expired_uploads"] == 2
+
+def test_an_open_checkout_past_its_time_ends_at_the_provider_before_its_photos_go(
+    shop: TestClient, conn: db.Connection, settings: Settings
+) -> None:
+    """Its expiry event was lost. Cleanup asks the provider to end it; only then is the cart
+    free, and its old photos abandoned like any others."""
+    session = upload_photos(shop, 2)
+    checkout = start_checkout(shop, session["upload_session_id"])
+    conn.execute("update file_uploads set created_at = now() - interval '30 days'")
+    conn.execute("update checkouts set expires_at = now() - interval '1 hour'")
+    for path in stored_files(settings):
+        age_object(settings, path, days=30)
+
+    report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
+
+    assert report.counts["checkouts_expired"] == 1 and report.counts["expired_uploads"] == 2
+    assert local_payments().session(checkout["checkout_session_id"])["status"] == "expired"
+    assert rows(conn, "select status from checkouts") == [{"status": "expired"}]
     assert [f for f in stored_files(settings) if f.startswith("uploads/temp/")] == []
+
+
+def test_an_open_checkout_past_its_time_that_was_paid_is_fulfilled_not_reopened(
+    shop: TestClient, conn: db.Connection, settings: Settings
+) -> None:
+    """Paid, and both the webhook and its retries lost: cleanup's question to the provider
+    finds the payment, and the order is made with every photo."""
+    session = upload_photos(shop, 2)
+    checkout = start_checkout(shop, session["upload_session_id"])
+    local_payments().pay(checkout["checkout_session_id"])  # the event never arrives
+    conn.execute("update file_uploads set created_at = now() - interval '30 days'")
+    conn.execute("update checkouts set expires_at = now() - interval '1 hour'")
+    for path in stored_files(settings):
+        age_object(settings, path, days=30)
+
+    report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
+
+    assert report.counts["checkouts_fulfilled"] == 1 and report.counts.get("expired_uploads", 0) == 0
+    [order] = rows(conn, "select image_count, status from orders")
+    assert order == {"image_count": 2, "status": "paid"}
+    assert rows(conn, "select status from checkouts") == [{"status": "completed"}]
+    assert {r["status"] for r in rows(conn, "select status from file_uploads")} == {"claimed"}
+
+
+def test_a_provider_out_of_reach_leaves_stale_checkouts_for_the_next_run(
+    shop: TestClient, conn: db.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = upload_photos(shop, 1)
+    start_checkout(shop, session["upload_session_id"])
+    conn.execute("update file_uploads set created_at = now() - interval '30 days'")
+    conn.execute("update checkouts set expires_at = now() - interval '1 hour'")
+
+    def unreachable(self: LocalPayments, session_id: str) -> None:
+        raise PaymentsUnavailable("the provider could not be reached", answered=False)
+
+    monkeypatch.setattr(LocalPayments, "expire_checkout_session", unreachable)
+    report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
+
+    assert report.counts["checkouts_provider_unreachable"] == 1 and report.counts.get("expired_uploads", 0) == 0
+    assert rows(conn, "select status from checkouts") == [{"status": "open"}]
+    assert {r["status"] for r in rows(conn, "select status from file_uploads")} == {"uploaded"}
+
+
+def local_payments() -> LocalPayments:
+    provider = get_payments()
+    assert isinstance(provider, LocalPayments)
+    return provider
