@@ -204,10 +204,6 @@ def _why_not_fulfillable(conn: db.Connection, info: CheckoutSessionInfo, checkou
     except PaymentMismatch as mismatch:
         log.error("%s; refunding", mismatch.message, extra={"checkout_id": str(checkout.id)})
         return "payment_mismatch"
-    if checkout.status in ("expired", "failed"):
-        # Only the provider's word ends a checkout now, so this is an old row or a provider
-        # that took money for a page it said was over: the cart may have changed since.
-        return "checkout_ended"
     other = db.maybe_one(
         conn,
         "paid_checkout_of_session",
@@ -216,4 +212,8 @@ def _why_not_fulfillable(conn: db.Connection, info: CheckoutSessionInfo, checkou
     )
     if other is not None:
         return "already_paid"
+    if checkout.status in ("expired", "failed"):
+        # Only the provider's word ends a checkout now, so this is an old row or a provider
+        # that took money for a page it said was over: the cart may have changed since.
+        return "checkout_ended"
     return None

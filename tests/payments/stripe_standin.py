@@ -241,8 +241,10 @@ class StripeStandIn:
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures_left: int = 0
     failures_saved: bool = False
+    failures_path: str | None = None
     drops_left: int = 0
     drop_seconds: float = 0.0
+    drops_path: str | None = None
     _order: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -256,25 +258,30 @@ class StripeStandIn:
             self.refunds.clear()
             self.failures_left = 0
             self.failures_saved = False
+            self.failures_path = None
             self.drops_left = 0
+            self.drops_path = None
 
-    def fail_next(self, count: int = 1, *, saved: bool = False) -> None:
+    def fail_next(self, count: int = 1, *, saved: bool = False, path: str | None = None) -> None:
         """The next `count` requests answer 500.
 
         `saved=False`: before the endpoint runs (nothing stored, nothing saved under the
         key), so the client's retry may succeed. `saved=True`: while it runs, so Stripe has
         saved that 500 under the request's idempotency key and replays it to every retry
         with the key, telling the client `Stripe-Should-Retry: false`
-        (docs.stripe.com/error-low-level#server-errors)."""
+        (docs.stripe.com/error-low-level#server-errors). `path`: only requests to it."""
         self.failures_left = count
         self.failures_saved = saved
+        self.failures_path = path
 
-    def drop_next(self, count: int, seconds: float) -> None:
+    def drop_next(self, count: int, seconds: float, path: str | None = None) -> None:
         """The next `count` requests are carried out (and saved under their key), but their
         answer comes `seconds` late: a client that gives up sooner sees a timeout and
-        cannot know the request took effect (docs.stripe.com/error-low-level#network-errors)."""
+        cannot know the request took effect (docs.stripe.com/error-low-level#network-errors).
+        A replay under the same key is answered late too. `path`: only requests to it."""
         self.drops_left = count
         self.drop_seconds = seconds
+        self.drops_path = path
 
     def complete(self, session_id: str, payment_intent: str | None = None, *, paid: bool = True) -> dict[str, Any]:
         """The customer finished Checkout. Paid at once (a card), or with `paid=False`
@@ -674,14 +681,19 @@ def standin_app(standin: StripeStandIn) -> FastAPI:
         try:
             with standin._lock:
                 standin.authenticate(entry.headers)
+                if standin.drops_left > 0 and standin.drops_path in (None, entry.path):
+                    standin.drops_left -= 1
+                    late = standin.drop_seconds
                 replay = standin.idempotency_replay(key, endpoint, entry.form) if key else None
                 if replay is not None:
                     status, body = replay
                     headers = {"idempotent-replayed": "true"}
                     if status >= 500:
                         headers["stripe-should-retry"] = "false"
-                    return answer(entry, status, body, headers)
-                if standin.failures_left > 0:
+                    replayed = answer(entry, status, body, headers)
+                    if not late:
+                        return replayed
+                if replay is None and standin.failures_left > 0 and standin.failures_path in (None, entry.path):
                     standin.failures_left -= 1
                     failure = {
                         "error": {
@@ -695,22 +707,22 @@ def standin_app(standin: StripeStandIn) -> FastAPI:
                     if key:
                         standin.idempotent[key] = (endpoint, entry.form, 500, failure)
                     return answer(entry, 500, failure, {"stripe-should-retry": "false"})
-                try:
-                    status, body = action(entry)
-                except StripeErrorResponse as exc:
-                    # Refused by validation before the endpoint ran: nothing is saved.
-                    return answer(entry, exc.status, {"error": exc.body})
-                if key:
-                    standin.idempotent[key] = (endpoint, entry.form, status, body)
-                if standin.drops_left > 0:
-                    standin.drops_left -= 1
-                    late = standin.drop_seconds
+                if replay is None:
+                    try:
+                        status, body = action(entry)
+                    except StripeErrorResponse as exc:
+                        # Refused by validation before the endpoint ran: nothing is saved.
+                        return answer(entry, exc.status, {"error": exc.body})
+                    if key:
+                        standin.idempotent[key] = (endpoint, entry.form, status, body)
         except StripeErrorResponse as exc:
             return answer(entry, exc.status, {"error": exc.body})
         except ValueError as exc:
             return answer(entry, 400, {"error": {"type": "invalid_request_error", "message": str(exc)}})
         if late:
             await asyncio.sleep(late)  # carried out and saved; the client has given up by now
+            if replay is not None:
+                return replayed
         return answer(entry, status, body)
 
     @app.post(SESSIONS_URL)
