@@ -13,7 +13,7 @@ import pytest
 import stripe
 
 from shared.errors import Conflict, NotFound
-from shared.payments.base import CheckoutAlreadyPaid, checkout_session_info
+from shared.payments.base import CheckoutAlreadyPaid, PaymentsRejected, RefundRequest, checkout_session_info
 from shared.payments.local_provider import LocalPayments
 from shared.payments.signing import sign_webhook_payload, verify_webhook
 from tests.payments.factories import CHECKOUT_ID, UPLOAD_SESSION_ID, checkout_request
@@ -298,3 +298,63 @@ def test_the_local_and_stripe_providers_agree(provider: LocalPayments, stripe_st
 
     ignore = {"id", "created"}
     assert local.model_dump(exclude=ignore) == remote.model_dump(exclude=ignore)
+
+
+# -- delayed payments, free checkouts, minimum charge, refunds ------------------------------
+
+
+def test_paying_by_bank_debit_completes_unpaid_and_settles_later(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request())
+
+    completed = provider.pay(created.id, "bank_debit")
+    pending = provider.retrieve_checkout_session(created.id)
+    cleared = provider.settle(created.id, succeeded=True)
+
+    assert completed["type"] == "checkout.session.completed"
+    assert (pending.status, pending.payment_status) == ("complete", "unpaid")
+    assert pending.payment_intent and pending.payment_intent.startswith("pi_local_")
+    assert cleared["type"] == "checkout.session.async_payment_succeeded"
+    assert provider.retrieve_checkout_session(created.id).payment_status == "paid"
+    with pytest.raises(Conflict):
+        provider.settle(created.id, succeeded=True)  # nothing left to clear
+
+
+def test_a_bounced_debit_stays_unpaid(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request())
+    provider.pay(created.id, "bank_debit")
+
+    bounced = provider.settle(created.id, succeeded=False)
+
+    assert bounced["type"] == "checkout.session.async_payment_failed"
+    assert provider.retrieve_checkout_session(created.id).payment_status == "unpaid"
+
+
+def test_a_zero_total_needs_no_payment(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request(unit_amount=0))
+
+    provider.pay(created.id)
+
+    info = provider.retrieve_checkout_session(created.id)
+    assert (info.payment_status, info.payment_intent) == ("no_payment_required", None)
+
+
+def test_a_total_below_stripes_minimum_is_refused(provider: LocalPayments) -> None:
+    with pytest.raises(PaymentsRejected) as caught:
+        provider.create_checkout_session(checkout_request(unit_amount=10, photo_count=1))
+
+    assert caught.value.details == {"stripe_code": "amount_too_small"}
+
+
+def test_a_payment_is_refunded_once_whatever_the_key(provider: LocalPayments) -> None:
+    created = provider.create_checkout_session(checkout_request())
+    provider.pay(created.id)
+    intent = provider.retrieve_checkout_session(created.id).payment_intent
+    assert intent is not None
+
+    first = provider.refund_payment(RefundRequest(payment_intent=intent, amount=4500, idempotency_key="r-0"))
+    again = provider.refund_payment(RefundRequest(payment_intent=intent, amount=4500, idempotency_key="r-1"))
+
+    assert again == first and first.status == "succeeded" and first.amount == 4500
+    assert len(provider.refunds()) == 1
+    with pytest.raises(PaymentsRejected):
+        provider.refund_payment(RefundRequest(payment_intent="pi_local_unknown", amount=1, idempotency_key="r-2"))

@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from shared.payments.base import CheckoutAlreadyPaid, PaymentsRejected, PaymentsUnavailable
+from shared.payments.base import (
+    STRIPE_API_VERSION,
+    CheckoutAlreadyPaid,
+    PaymentsRejected,
+    PaymentsUnavailable,
+    RefundRequest,
+)
 from shared.payments.stripe_provider import StripePayments
 from tests.payments.factories import (
     CANCEL_URL,
@@ -65,7 +71,7 @@ def test_create_sends_exactly_what_stripe_expects(payments: StripePayments, stri
     assert sent.headers["authorization"] == "Bearer sk_test_x"
     assert sent.headers["idempotency-key"] == request.idempotency_key
     assert sent.headers["content-type"].startswith("application/x-www-form-urlencoded")
-    assert sent.headers["stripe-version"]  # pinned by the library
+    assert sent.headers["stripe-version"] == STRIPE_API_VERSION  # pinned in our code, not left to the SDK
     assert sent.query == {}
 
     session = stripe_standin.sessions[created.id]
@@ -403,3 +409,47 @@ def test_list_failing_on_a_later_page_is_unavailable(payments: StripePayments, s
     assert len(first_page) == 100
     with pytest.raises(PaymentsUnavailable):
         next(sessions)
+
+
+# -- refunds --------------------------------------------------------------------------------
+
+
+def test_a_refund_is_made_with_the_callers_key_and_a_second_is_answered_with_the_first(
+    payments: StripePayments, stripe_standin: StripeStandIn
+) -> None:
+    created = payments.create_checkout_session(checkout_request())
+    stripe_standin.complete(created.id, payment_intent="pi_test_r1")
+
+    refund = payments.refund_payment(
+        RefundRequest(payment_intent="pi_test_r1", amount=4500, idempotency_key="refund-a-0")
+    )
+    # A new key (an earlier attempt failed definitively): Stripe refuses a second refund of a
+    # payment refunded in full, and the first is the answer.
+    again = payments.refund_payment(
+        RefundRequest(payment_intent="pi_test_r1", amount=4500, idempotency_key="refund-a-1")
+    )
+
+    assert refund.status == "succeeded" and refund.amount == 4500
+    assert again.id == refund.id
+    assert len(stripe_standin.refunds) == 1
+    [first, second] = stripe_standin.recorded("POST", "/v1/refunds")
+    assert first.form == {
+        "payment_intent": "pi_test_r1",
+        "amount": "4500",
+        "reason": "requested_by_customer",
+    }
+    assert first.headers["idempotency-key"] == "refund-a-0" and second.status == 400
+
+
+def test_a_refund_stripe_cannot_answer_is_unavailable_and_says_whether_it_answered(
+    payments: StripePayments, stripe_standin: StripeStandIn
+) -> None:
+    created = payments.create_checkout_session(checkout_request())
+    stripe_standin.complete(created.id, payment_intent="pi_test_r2")
+    stripe_standin.fail_next(1, saved=True, path="/v1/refunds")
+
+    with pytest.raises(PaymentsUnavailable) as caught:
+        payments.refund_payment(RefundRequest(payment_intent="pi_test_r2", amount=4500, idempotency_key="refund-b-0"))
+
+    assert caught.value.answered is True
+    assert stripe_standin.refunds == {}
