@@ -1,33 +1,41 @@
-"""Resending download links: answers the same whatever the outcome, limited per order.
+"""Resending download links: the same answer, at the same cost, whatever the outcome.
 
-Whether an order exists is never revealed: the caller always gets the same 202. When the
-email and order number match a finished order, a resend email is queued (its link is
-made when it is sent), at most RESENDS_PER_HOUR times an hour per order, counted in the
-database under the order's row lock so concurrent requests cannot pass the limit.
+Whether an order exists is never revealed. The request path records the request (one
+insert, the same whether or not the email and order number match) and asks for an email
+worker run; the worker matches requests against finished orders and queues a resend email
+for each match, at most RESENDS_PER_HOUR an hour per order. So neither the answer nor the
+time it takes says anything about the order: the lookup happens where nobody waits on it.
 """
 
 from __future__ import annotations
 
-import uuid
-
 from shared import db
 
 RESENDS_PER_HOUR = 3
-RESENDABLE = ("completed", "partially_completed")
+RESEND_EMAIL_MAX_ATTEMPTS = 8
+MATCH_BATCH = 500
+MAX_PAGES = 20  # a flood of requests waits for the next run rather than holding this one
 
 
-def request_resend(database: db.Database, email: str, order_number: str) -> bool:
-    """Queue a resend if the pair matches and the rate allows; True if queued (not shown)."""
+def request_resend(database: db.Database, email: str, order_number: str) -> None:
+    """Record the request for the email worker; the caller answers 202 whatever it names."""
     with database.transaction(actor="customer") as conn:
-        order = db.maybe_one(conn, "lock_order_for_resend", order_number=order_number.strip(), email=email.strip())
-        if order is None or order["status"] not in RESENDABLE:
-            return False
-        if db.one(conn, "recent_resends", order_id=str(order["id"]))["n"] >= RESENDS_PER_HOUR:
-            return False
-        db.one(
-            conn, "queue_email",
-            order_id=str(order["id"]), to_email=email.strip(), template="download_links_resent",
-            payload=db.jsonb({"order_number": order["order_number"]}),
-            dedupe_key=f"download_links_resent:{order['id']}:{uuid.uuid4()}", max_attempts=8,
-        )  # fmt: skip
-    return True
+        db.execute(conn, "record_resend_request", email=email.strip(), order_number=order_number.strip())
+
+
+def match_resend_requests(database: db.Database) -> int:
+    """Queue a resend email for every waiting request that names a finished order; returns
+    how many were queued. Requests that match nothing are simply gone."""
+    queued = 0
+    for _ in range(MAX_PAGES):
+        with database.transaction(actor="email_worker") as conn:
+            db.execute(conn, "lock_resend_matching")
+            rows = db.all_rows(
+                conn, "match_resend_requests",
+                batch_size=MATCH_BATCH, per_hour=RESENDS_PER_HOUR, max_attempts=RESEND_EMAIL_MAX_ATTEMPTS,
+            )  # fmt: skip
+            remaining = db.maybe_one(conn, "resend_requests_waiting")
+        queued += len(rows)
+        if remaining is None:
+            break
+    return queued

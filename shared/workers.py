@@ -78,16 +78,19 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
     elif name == "email":
         from shared.email import email_from_settings
         from shared.email.worker import send_email
+        from shared.resend import match_resend_requests
 
         mailer = email_from_settings(settings)
+        resends = match_resend_requests(database)
         report = {
+            "resends_matched": resends,
             "email": run_queue(
                 database,
                 email_queue(settings),
                 lambda job: send_email(database, storage, mailer, settings, job),
                 time_left=time_left,
                 max_batches=batches,
-            ).as_dict()
+            ).as_dict(),
         }
     elif name == "cleanup":
         from shared.cleanup import run_cleanup
