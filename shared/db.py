@@ -15,6 +15,7 @@ The edge owns the transaction: request handlers and worker loops open it with
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
     Connection = psycopg.Connection[dict[str, Any]]
 
+log = logging.getLogger("restoreclick.db")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # After this long unused, a connection is pinged before it is trusted again.
@@ -73,17 +75,21 @@ def translate(exc: psycopg.Error) -> RestoreClickError:
     import psycopg
     from psycopg import errors as pg_errors
 
+    # The constraint's name is for code (`.constraint`) and for the log, never for the
+    # message: a message can reach a customer, and table and constraint names must not.
     constraint = getattr(exc.diag, "constraint_name", None)
+    if constraint:
+        log.warning("the database refused a write: %s (%s)", type(exc).__name__, constraint)
     if isinstance(exc, pg_errors.UniqueViolation | pg_errors.ExclusionViolation):
-        return ConstraintViolation(f"already exists ({constraint})", constraint=constraint, code="already_exists")
+        return ConstraintViolation("that already exists", constraint=constraint, code="already_exists")
     if isinstance(exc, pg_errors.ForeignKeyViolation):
         return ConstraintViolation(
-            f"refers to something that does not exist or is still in use ({constraint})",
+            "that refers to something that does not exist or is still in use",
             constraint=constraint,
             code="reference_violation",
         )
     if isinstance(exc, pg_errors.CheckViolation | pg_errors.NotNullViolation):
-        return InvalidValue(f"value refused by {constraint or 'a constraint'}", constraint=constraint)
+        return InvalidValue("a value was refused as out of range or missing", constraint=constraint)
     if isinstance(exc, pg_errors.DataError):
         return ValidationFailed("value has the wrong form for the database", code="invalid_value")
     if isinstance(exc, psycopg.OperationalError):

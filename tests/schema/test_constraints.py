@@ -210,3 +210,16 @@ def test_every_foreign_key_has_an_index_led_by_its_columns(conn: db.Connection) 
         """
     ).fetchall()
     assert missing == []
+
+
+def test_a_refused_write_names_its_constraint_to_the_code_and_nothing_internal_to_a_customer(
+    conn: db.Connection,
+) -> None:
+    """The message can end up in an HTTP answer; the table and constraint names must not."""
+    first = order(conn)
+    for write in (lambda: order(conn, total_amount=-1), lambda: order(conn, order_number=first["order_number"])):
+        with pytest.raises((InvalidValue, ConstraintViolation)) as caught, db.translated_errors():
+            write()
+        assert caught.value.constraint and caught.value.constraint.startswith("orders_")
+        body = str(caught.value.to_body())
+        assert "orders" not in body and "constraint" not in body.replace("constraint_violation", ""), body
