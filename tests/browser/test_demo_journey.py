@@ -91,16 +91,7 @@ def test_a_customer_restores_photos_through_the_demo_page(chromium: str, dev_ser
     def shot(page: Page, name: str) -> None:
         page.screenshot(path=artifacts / f"{next(steps):02d}-{name}.png", full_page=True)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 900})
-        context.set_default_timeout(30_000)
-        page = context.new_page()
-        # Uncaught script errors and anything the page's CSP refused would break the page
-        # quietly for a customer; here they fail the test.
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-        page.on("console", lambda message: problems.extend(policy_refusals(message)))
+    with shop_page(chromium) as (page, problems):
         try:
             # 1. The shop page, empty: nothing to pay for yet.
             page.goto(base + "/")
@@ -243,9 +234,6 @@ def test_a_customer_restores_photos_through_the_demo_page(chromium: str, dev_ser
             with contextlib.suppress(Exception):
                 shot(page, "failure")
             raise
-        finally:
-            context.close()
-            browser.close()
 
 
 def test_a_customer_pays_by_bank_debit_and_the_photos_wait_for_it_to_clear(
@@ -254,43 +242,52 @@ def test_a_customer_pays_by_bank_debit_and_the_photos_wait_for_it_to_clear(
     """The delayed path: the payment page completes unpaid, the shop says the payment is
     pending and keeps the photos as paid for, then the debit clears and they are restored."""
     base = dev_server
+    with shop_page(chromium) as (page, problems):
+        page.goto(base + "/")
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        page.get_by_label("Choose photos").set_input_files(
+            [{"name": "harbour-1931.jpg", "mimeType": "image/jpeg", "buffer": images.jpeg(seed=7)}]
+        )
+        expect(page.locator("#photo-list li.is-ready")).to_have_count(1)
+        page.get_by_label("Email address").fill("grace@example.com")
+        page.get_by_role("button", name="Pay and restore").click()
+        page.wait_for_url("**/dev/checkout/**")
+        checkout_page = page.url
+        page.get_by_role("button", name="Pay by bank debit").click()
+        page.wait_for_url(re.compile(r"/\?checkout_session_id=[^&]+$"))
+        status_view = page.locator("#status-view")
+        expect(status_view).to_have_attribute("data-status", "payment_pending")
+        expect(page.locator("#status-text")).to_contain_text("being processed by your bank")
+        page.screenshot(path=artifacts / "debit-01-payment-pending.png", full_page=True)
+
+        page.goto(checkout_page)
+        expect(page.locator("body")).to_contain_text("Your bank debit is clearing")
+        page.screenshot(path=artifacts / "debit-02-clearing.png", full_page=True)
+        page.get_by_role("button", name="The debit clears").click()
+        expect(page.locator("body")).to_contain_text("This checkout is complete")
+        # Back on the success page, as the customer's tab still shows it.
+        page.goto(base + "/?checkout_session_id=" + checkout_page.rstrip("/").rsplit("/", 1)[-1])
+        expect(status_view).to_have_attribute("data-status", "completed", timeout=RESTORATION_TIMEOUT_MS)
+        expect(page.locator("#status-photos .pill-restored")).to_have_count(1)
+        page.screenshot(path=artifacts / "debit-03-restored.png", full_page=True)
+        assert problems == [], problems
+
+
+@contextlib.contextmanager
+def shop_page(chromium: str) -> Iterator[tuple[Page, list[str]]]:
+    """A page in a fresh headless Chromium, and the list of problems it reports: uncaught
+    script errors and anything the page's CSP refused, which would break the page quietly
+    for a customer and here fail the test."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1100, "height": 900})
+        context = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 900})
         context.set_default_timeout(30_000)
         page = context.new_page()
         problems: list[str] = []
         page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
         page.on("console", lambda message: problems.extend(policy_refusals(message)))
         try:
-            page.goto(base + "/")
-            expect(page.locator("body")).to_have_attribute("data-ready", "true")
-            page.get_by_label("Choose photos").set_input_files(
-                [{"name": "harbour-1931.jpg", "mimeType": "image/jpeg", "buffer": images.jpeg(seed=7)}]
-            )
-            expect(page.locator("#photo-list li.is-ready")).to_have_count(1)
-            page.get_by_label("Email address").fill("grace@example.com")
-            page.get_by_role("button", name="Pay and restore").click()
-            page.wait_for_url("**/dev/checkout/**")
-            checkout_page = page.url
-            page.get_by_role("button", name="Pay by bank debit").click()
-            page.wait_for_url(re.compile(r"/\?checkout_session_id=[^&]+$"))
-            status_view = page.locator("#status-view")
-            expect(status_view).to_have_attribute("data-status", "payment_pending")
-            expect(page.locator("#status-text")).to_contain_text("being processed by your bank")
-            page.screenshot(path=artifacts / "debit-01-payment-pending.png", full_page=True)
-
-            page.goto(checkout_page)
-            expect(page.locator("body")).to_contain_text("Your bank debit is clearing")
-            page.screenshot(path=artifacts / "debit-02-clearing.png", full_page=True)
-            page.get_by_role("button", name="The debit clears").click()
-            expect(page.locator("body")).to_contain_text("This checkout is complete")
-            # Back on the success page, as the customer's tab still shows it.
-            page.goto(base + "/?checkout_session_id=" + checkout_page.rstrip("/").rsplit("/", 1)[-1])
-            expect(status_view).to_have_attribute("data-status", "completed", timeout=RESTORATION_TIMEOUT_MS)
-            expect(page.locator("#status-photos .pill-restored")).to_have_count(1)
-            page.screenshot(path=artifacts / "debit-03-restored.png", full_page=True)
-            assert problems == [], problems
+            yield page, problems
         finally:
             context.close()
             browser.close()
