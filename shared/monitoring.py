@@ -43,7 +43,12 @@ def check_health(database: db.Database, settings: Settings) -> Health:
     with database.transaction() as conn:
         queues = [dict(row) for row in db.all_rows(conn, "queue_stats")]
         used = int(db.one(conn, "storage_bytes_used")["bytes"])
+        refunds_waiting = int(db.one(conn, "refunds_waiting")["n"])
     health = Health(queues, used, settings.storage_quota_bytes)
+    if refunds_waiting:
+        health.alerts.append(
+            f"payments: {refunds_waiting} refund(s) still not made after an hour (checkouts in `refunding`)"
+        )
     for q in queues:
         q["error_rate"] = round(error_rate(q), 4)
         if q["pending"] > BACKLOG_LIMIT:

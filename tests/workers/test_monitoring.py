@@ -92,3 +92,20 @@ def test_metrics_and_worker_endpoints_need_the_bearer_secret(shop: TestClient) -
     run = shop.post("/api/workers/email", headers=AUTH)
     assert run.status_code == 200 and run.json()["email"]["claimed"] == 0
     assert shop.post("/api/workers/nonsense", headers=AUTH).status_code == 404
+
+
+def test_a_refund_not_made_after_an_hour_fires(
+    shop: TestClient, conn: db.Connection, settings: Settings, database: db.Database
+) -> None:
+    from tests.functions.shopping import start_checkout, upload_photos
+
+    start_checkout(shop, upload_photos(shop, 1)["upload_session_id"])
+    conn.execute("alter table checkouts disable trigger checkouts_set_updated_at")  # keep the age we give it
+    conn.execute(
+        "update checkouts set status = 'refunding', refund_reason = 'payment_mismatch', "
+        "updated_at = now() - interval '2 hours'"
+    )
+
+    health = check_health(database, settings)
+
+    assert any("1 refund(s) still not made" in a for a in health.alerts), health.alerts
