@@ -206,8 +206,9 @@ def _checkout_to_create(
     """The checkout to open at the provider: an open one to hand back as it is, a `creating`
     one to resume, or a new one. A live checkout past its time is first ended at the
     provider (outside any transaction); only once the provider confirms is the cart priced
-    anew."""
-    while True:
+    anew. Each round moves the live checkout on, so two rounds settle it; a third means
+    another request keeps changing the cart, and the customer is told to try again."""
+    for _ in range(3):
         with database.transaction(actor="checkout") as conn:
             session = db.maybe_one(conn, "lock_upload_session", UploadSession, upload_session_id=str(session_id))
             if session is None:
@@ -241,6 +242,7 @@ def _checkout_to_create(
                 return live  # `open`: the customer pressed the button twice; `creating`: resume its key
         # Its time is up, but the provider may hold it complete (its event late or lost).
         end_checkout_at_provider(database, payments, live, actor="checkout")
+    raise Conflict("this upload session is changing right now; try again", code="checkout_in_progress")
 
 
 def end_checkout_at_provider(
@@ -299,8 +301,10 @@ def cancel_checkout(database: db.Database, payments: PaymentsProvider, checkout_
         )
     if checkout is None:
         raise NotFound("no checkout with that id", code="checkout_not_found")
-    if checkout.status in ("completed", "refunding", "refunded"):
+    if checkout.status == "completed":
         raise CheckoutAlreadyPaid("this checkout was already paid")
+    if checkout.status in ("refunding", "refunded"):
+        raise CheckoutAlreadyPaid("this checkout was paid and could not be fulfilled: it is refunded in full")
     if checkout.status == "awaiting_payment":
         raise PaymentPending(PENDING_MESSAGE)
     if checkout.status == "open":
