@@ -152,7 +152,10 @@ class Database:
         self.application_name = application_name
         self.prepare_threshold = prepare_threshold  # None: never prepare (the pooler's rule)
         self._local = threading.local()
-        self._all: list[Connection] = []
+        # Every thread's connection, with the thread that owns it: a worker run starts
+        # threads (its pool, the heartbeat) that end with it, and their connections must
+        # not outlive them, or a warm container leaks a few per run until the server is full.
+        self._all: list[tuple[threading.Thread, Connection]] = []
         self._all_lock = threading.Lock()
 
     def _healthy(self, conn: Connection) -> bool:
@@ -182,7 +185,11 @@ class Database:
                 )
             self._local.conn = conn
             with self._all_lock:
-                self._all.append(conn)
+                orphans = [c for thread, c in self._all if not thread.is_alive()]
+                self._all = [(t, c) for t, c in self._all if t.is_alive()]
+                self._all.append((threading.current_thread(), conn))
+            for orphan in orphans:  # their threads have ended: nobody can use them again
+                orphan.close()
         self._local.last_used = time.monotonic()
         return conn
 
@@ -234,15 +241,14 @@ class Database:
         self._local.conn = None
         if conn is not None:
             with self._all_lock:
-                if conn in self._all:
-                    self._all.remove(conn)
+                self._all = [(t, c) for t, c in self._all if c is not conn]
             conn.close()
 
     def close_all(self) -> None:
         """Close every thread's connection (shutdown, tests)."""
         with self._all_lock:
             conns, self._all = self._all, []
-        for conn in conns:
+        for _, conn in conns:
             conn.close()
         self._local = threading.local()
 

@@ -12,15 +12,17 @@ from typing import Any
 from shared import db
 from shared.checkouts import Checkout, lock_checkout
 from shared.orders import Order
+from shared.payments import CheckoutSessionInfo
 from shared.stripe_events import mark_stripe_event_processed
 
 log = logging.getLogger("restoreclick.payment_events")
 
 
-def checkout_payment_failed(conn: db.Connection, event: dict[str, Any]) -> None:
+def checkout_payment_failed(conn: db.Connection, event: dict[str, Any], info: CheckoutSessionInfo) -> None:
     """A delayed payment failed: the checkout fails, the photos are the customer's to
-    check out again, and they are told."""
-    checkout = _locked_checkout(conn, event["data"]["object"]["id"])
+    check out again, and they are told. Only when the provider's session agrees (complete,
+    unpaid): an event is a hint, and a page still open must not be treated as ended."""
+    checkout = _locked_checkout(conn, info.id) if (info.status, info.payment_status) == ("complete", "unpaid") else None
     failed = db.maybe_one(conn, "fail_checkout", Checkout, checkout_id=str(checkout.id)) if checkout else None
     if failed is not None:
         db.execute(conn, "set_upload_session_status", upload_session_id=str(failed.upload_session_id), status="open")
@@ -34,10 +36,12 @@ def checkout_payment_failed(conn: db.Connection, event: dict[str, Any]) -> None:
     mark_stripe_event_processed(conn, event["id"])
 
 
-def checkout_expired(conn: db.Connection, event: dict[str, Any]) -> None:
+def checkout_expired(conn: db.Connection, event: dict[str, Any], info: CheckoutSessionInfo) -> None:
     """The payment page expired unpaid: release the upload session for a new checkout.
-    An expiry arriving after the payment changes nothing (only a live checkout expires)."""
-    checkout = _locked_checkout(conn, event["data"]["object"]["id"])
+    Only when the provider's session reads `expired` (the event alone never reopens a cart
+    that can still be paid); an expiry arriving after the payment changes nothing (only an
+    open checkout expires)."""
+    checkout = _locked_checkout(conn, info.id) if info.status == "expired" else None
     if checkout is not None:
         db.maybe_one(conn, "expire_checkout", checkout_id=str(checkout.id))
     mark_stripe_event_processed(conn, event["id"])

@@ -97,6 +97,12 @@ class _Heartbeat:
         self.thread = threading.Thread(target=self._beat, daemon=True, name=f"heartbeat-{queue.name}")
 
     def _beat(self) -> None:
+        try:
+            self._beat_until_stopped()
+        finally:
+            self.database.close()  # this thread's connection ends with it
+
+    def _beat_until_stopped(self) -> None:
         interval = max(1.0, self.queue.lease_seconds / 3)
         while not self.stop.wait(interval):
             with self.lock:

@@ -11,7 +11,7 @@ from shared.config import Settings
 from shared.errors import NotFound
 from shared.fulfilment import fulfil_checkout_session
 from shared.payment_events import checkout_expired, checkout_payment_failed, payment_reversed
-from shared.payments import PaymentsProvider
+from shared.payments import CheckoutSessionInfo, PaymentsProvider, PaymentsRejected
 from shared.stripe_events import (
     mark_stripe_event_processed,
     record_stripe_event,
@@ -22,9 +22,12 @@ from shared.triggers import request_worker_run
 log = logging.getLogger("restoreclick.webhook")
 
 FULFILLING = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
-IN_ONE_TRANSACTION: dict[str, Callable[[db.Connection, dict[str, Any]], None]] = {
+# Applied with the session as the provider holds it now, read before the transaction.
+ENDING_A_CHECKOUT: dict[str, Callable[[db.Connection, dict[str, Any], CheckoutSessionInfo], None]] = {
     "checkout.session.async_payment_failed": checkout_payment_failed,
     "checkout.session.expired": checkout_expired,
+}
+IN_ONE_TRANSACTION: dict[str, Callable[[db.Connection, dict[str, Any]], None]] = {
     "charge.refunded": payment_reversed,
     "charge.dispute.created": payment_reversed,
 }
@@ -80,6 +83,16 @@ def _apply(
             request_worker_run(settings, "restoration")
             request_worker_run(settings, "email")  # the confirmation
         return {"received": True, "order_number": result.order.order_number, "created": result.created}
+    if kind in ENDING_A_CHECKOUT:
+        try:
+            info = payments.retrieve_checkout_session(event["data"]["object"].get("id", ""))
+        except (NotFound, PaymentsRejected):
+            info = None  # not a session the provider knows: nothing of ours to end
+        with database.transaction(actor="stripe_webhook") as conn:
+            if info is not None:
+                ENDING_A_CHECKOUT[kind](conn, event, info)
+            mark_stripe_event_processed(conn, event["id"])
+        return {"received": True}
     handler = IN_ONE_TRANSACTION.get(kind)
     with database.transaction(actor="stripe_webhook") as conn:
         if handler is not None:

@@ -61,3 +61,23 @@ def test_one_raises_no_result_and_an_unreachable_server_is_service_unavailable(d
     unreachable = db.Database("postgresql://postgres@127.0.0.1:1/nothing", connect_timeout=1)
     with pytest.raises(ServiceUnavailable), unreachable.transaction():
         pass
+
+
+def test_the_connections_of_threads_that_ended_are_closed(database: db.Database, conn: db.Connection) -> None:
+    """A worker run's pool and heartbeat threads end with the run; a warm container that
+    kept their connections would fill the server after a few dozen runs."""
+
+    def one_transaction() -> None:
+        with database.transaction() as tx:
+            tx.execute("select 1")
+
+    for _ in range(12):
+        thread = threading.Thread(target=one_transaction)
+        thread.start()
+        thread.join()
+    one_transaction()
+
+    [row] = conn.execute(
+        "select count(*) as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
+    ).fetchall()
+    assert row["n"] <= 2  # this thread's, and at most the last ended thread's until the next opens

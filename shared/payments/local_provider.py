@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -46,7 +47,9 @@ class LocalPayments:
     # -- storage of sessions ----------------------------------------------------------
 
     def _file(self, session_id: str) -> Path:
-        if not session_id.startswith("cs_local_") or not session_id[9:].isalnum():
+        # Exactly the ids this stand-in makes (cs_local_ and 24 hex digits): anything else
+        # is unknown, and never becomes a file name.
+        if not re.fullmatch(r"cs_local_[0-9a-f]{24}", session_id):
             raise NotFound("no such checkout session", code="checkout_session_not_found")
         return self.store_dir / f"{session_id}.json"
 

@@ -66,7 +66,7 @@ def verify_webhook(
         raise BadRequest("the signature does not match", code="bad_signature")
     try:
         event = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deeper than the parser's stack is not an event
         raise BadRequest("the payload is not valid JSON", code="malformed_payload") from None
     if not isinstance(event, dict):
         raise BadRequest("the payload is not a JSON object", code="malformed_payload")

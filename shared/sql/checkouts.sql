@@ -114,10 +114,11 @@ order by expires_at
 limit %(batch_size)s;
 
 -- name: checkout_holding_photo
--- A checkout that was paid, or may still be, for this photo: while one exists the photo
--- must not go, whatever the session's own status says.
+-- A checkout that was paid for this photo, or paid by a method still clearing: while one
+-- exists the photo must not go, whatever the session's own status says. (An open page
+-- freezes the session itself: checkout_in_progress.)
 select id, status from public.checkouts
 where upload_session_id = %(upload_session_id)s
   and %(file_id)s::uuid = any(file_upload_ids)
-  and status in ('creating', 'open', 'awaiting_payment', 'completed')
+  and status in ('awaiting_payment', 'completed')
 limit 1;

@@ -117,12 +117,12 @@ def remove_photo(conn: db.Connection, session_id: UUID | str, file_id: UUID | st
     )
     if photo is None:
         raise NotFound("no photo with that id in this upload session", code="photo_not_found")
-    ensure_session_accepts_photos(session)
     holder = db.maybe_one(conn, "checkout_holding_photo", upload_session_id=str(session_id), file_id=str(file_id))
     if holder is not None:
-        # The session reads open, yet a checkout was paid, or may still be, for this photo:
-        # removing it would leave an order without a photo that was paid for.
+        # Paid for, or paid by a bank debit still clearing (whatever the session's own
+        # status says): removing it would leave an order without a photo that was paid for.
         raise Conflict("this photo is part of a payment and cannot be removed", code="photo_paid_for")
+    ensure_session_accepts_photos(session)
     removed = db.one(conn, "remove_photo", UploadedPhoto, file_id=str(file_id))
     db.execute(conn, "release_photo_slot", upload_session_id=str(session_id))
     return removed

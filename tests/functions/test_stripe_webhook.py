@@ -256,9 +256,10 @@ def test_a_failed_async_payment_fails_the_checkout_and_tells_the_customer(
     checkout = start_checkout(shop, session["upload_session_id"])
     provider = get_payments()
     assert isinstance(provider, LocalPayments)
-    failed = provider.event_for(
-        provider.session(checkout["checkout_session_id"]), "checkout.session.async_payment_failed"
-    )
+    # A bank debit: completed unpaid, then it bounces.
+    assert send(shop, provider.pay(checkout["checkout_session_id"], "bank_debit")).status_code == 200
+    assert rows(conn, "select status from checkouts") == [{"status": "awaiting_payment"}]
+    failed = provider.settle(checkout["checkout_session_id"], succeeded=False)
     assert send(shop, failed).status_code == 200
     assert rows(conn, "select status from checkouts") == [{"status": "failed"}]
     assert rows(conn, "select status from upload_sessions") == [{"status": "open"}]

@@ -358,3 +358,11 @@ def test_a_payment_is_refunded_once_whatever_the_key(provider: LocalPayments) ->
     assert len(provider.refunds()) == 1
     with pytest.raises(PaymentsRejected):
         provider.refund_payment(RefundRequest(payment_intent="pi_local_unknown", amount=1, idempotency_key="r-2"))
+
+
+@pytest.mark.parametrize(
+    "session_id", ["cs_local_" + "a" * 300, "cs_local_../../etc", "cs_local_ABCDEF012345678901234567"]
+)
+def test_an_id_this_provider_never_made_is_unknown(provider: LocalPayments, session_id: str) -> None:
+    with pytest.raises(NotFound):
+        provider.retrieve_checkout_session(session_id)

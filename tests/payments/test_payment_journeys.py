@@ -142,7 +142,7 @@ def test_a_checkout_past_its_hour_that_stripe_holds_unpaid_keeps_the_photos_unti
     status = stripe_shop.get(f"/api/restoration/status/{page['checkout_session_id']}").json()
     assert status["status"] == "payment_pending" and "bank" in status["message"]
     removed = stripe_shop.delete(f"/api/uploads/{cart}/files/{upload['photos'][0]['id']}")
-    assert removed.status_code == 409
+    assert removed.status_code == 409 and removed.json()["error"]["code"] == "photo_paid_for"
     cancelled = stripe_shop.post(f"/api/checkout/{page['checkout_session_id']}/cancel")
     assert cancelled.status_code == 409 and cancelled.json()["error"]["code"] == "payment_pending"
 
@@ -306,3 +306,26 @@ def test_a_refund_whose_answer_was_lost_is_retried_with_its_key_and_made_once(
     assert rows(conn, "select status from checkouts where stripe_checkout_session_id = %s", duplicate["id"]) == [
         {"status": "refunded"}
     ]
+
+
+@pytest.mark.parametrize("kind", ["checkout.session.expired", "checkout.session.async_payment_failed"])
+def test_an_event_saying_a_page_ended_is_believed_only_when_stripe_agrees(
+    stripe_shop: TestClient, conn: db.Connection, stripe_standin: StripeStandIn, kind: str
+) -> None:
+    """An event is a hint: the cart reopens only on the session Stripe holds now. A page
+    still open at Stripe stays the live checkout, so no second page can be opened beside it."""
+    cart = upload_photos(stripe_shop, 1)["upload_session_id"]
+    page = checkout(stripe_shop, cart).json()
+    still_open = stripe_standin.sessions[page["checkout_session_id"]]
+
+    assert deliver(stripe_shop, kind, {**still_open, "status": "expired"}).status_code == 200
+
+    assert rows(conn, "select status from checkouts") == [{"status": "open"}]
+    assert cart_status(conn, cart) == "checkout"
+    assert rows(conn, "select count(*) as n from email_queue") == [{"n": 0}]
+    # When Stripe really ends it, the same event does.
+    stripe_standin.sessions[page["checkout_session_id"]]["status"] = "expired"
+    if kind == "checkout.session.async_payment_failed":
+        stripe_standin.sessions[page["checkout_session_id"]].update(status="complete", payment_status="unpaid")
+    assert deliver(stripe_shop, kind, stripe_standin.sessions[page["checkout_session_id"]]).status_code == 200
+    assert cart_status(conn, cart) == "open"

@@ -196,3 +196,12 @@ def test_no_secret_configured_refuses_everything() -> None:
     with pytest.raises(BadRequest) as caught:
         verify_webhook(PAYLOAD, header, [], TOLERANCE, now=NOW)
     assert caught.value.code == "bad_signature"
+
+
+def test_json_nested_deeper_than_the_parser_goes_is_malformed() -> None:
+    from shared.errors import BadRequest
+
+    payload = b"[" * 100_000
+    with pytest.raises(BadRequest) as caught:
+        verify_webhook(payload, sign_webhook_payload(payload, SECRET), [SECRET], 300)
+    assert caught.value.code == "malformed_payload"
