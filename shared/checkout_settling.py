@@ -79,4 +79,4 @@ def _settle(database: db.Database, payments: PaymentsProvider, settings: Setting
     result = fulfil_checkout_session(database, payments, settings, checkout.stripe_checkout_session_id)
     if result.order is not None:
         return "fulfilled"
-    return "refunded" if result.reason == "refunded" else "payment_pending"
+    return result.reason if result.reason in ("refunded", "refund_pending") else "payment_pending"

@@ -190,8 +190,9 @@ def fulfil_checkout_session(
     except _MustRefund as must:
         refund_reason = must.reason
     if refund_reason is not None:
-        refund_checkout(database, payments, found, info, refund_reason, event_id)
-        return Fulfilment(None, False, "refunded")
+        ended = refund_checkout(database, payments, found, info, refund_reason, event_id)
+        # `refund_pending`: the provider refused the refund; it waits for an operator.
+        return Fulfilment(None, False, "refunded" if ended.status == "refunded" else "refund_pending")
     return Fulfilment(order, created)
 
 

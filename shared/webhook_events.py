@@ -22,6 +22,9 @@ from shared.triggers import request_worker_run
 log = logging.getLogger("restoreclick.webhook")
 
 FULFILLING = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
+# Outcomes whose transaction already marked the event processed (with the error it keeps,
+# for a refund the provider refused): marking again would clear that record.
+MARKED_BY_FULFILMENT = {"refunded", "refund_pending", "payment_pending"}
 # Applied with the session as the provider holds it now, read before the transaction.
 ENDING_A_CHECKOUT: dict[str, Callable[[db.Connection, dict[str, Any], CheckoutSessionInfo], None]] = {
     "checkout.session.async_payment_failed": checkout_payment_failed,
@@ -73,8 +76,9 @@ def _apply(
                 record_stripe_event_error(conn, event["id"], exc.message)
             return {"received": True, "fulfilled": False, "reason": exc.code}
         if result.order is None:
-            with database.transaction() as conn:
-                mark_stripe_event_processed(conn, event["id"])
+            if result.reason not in MARKED_BY_FULFILMENT:
+                with database.transaction() as conn:
+                    mark_stripe_event_processed(conn, event["id"])
             return {"received": True, "fulfilled": False, "reason": result.reason}
         # After commit, start restoring right away. Moving the photos out of the temporary
         # area is the restoration job's first step: the answer here costs the same for one

@@ -329,3 +329,34 @@ def test_an_event_saying_a_page_ended_is_believed_only_when_stripe_agrees(
         stripe_standin.sessions[page["checkout_session_id"]].update(status="complete", payment_status="unpaid")
     assert deliver(stripe_shop, kind, stripe_standin.sessions[page["checkout_session_id"]]).status_code == 200
     assert cart_status(conn, cart) == "open"
+
+
+def test_a_refund_stripe_refuses_is_left_for_an_operator_and_the_webhook_still_answers_200(
+    stripe_shop: TestClient,
+    conn: db.Connection,
+    stripe_standin: StripeStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.payments.stripe_standin import StripeErrorResponse
+
+    _, duplicate = _second_paid_session_for_a_fulfilled_cart(stripe_shop, conn, stripe_standin)
+
+    def disputed(form: dict[str, Any]) -> dict[str, Any]:
+        raise StripeErrorResponse(400, "The charge is disputed and cannot be refunded.", code="charge_disputed")
+
+    monkeypatch.setattr(stripe_standin, "refund", disputed)
+    answer = deliver(stripe_shop, "checkout.session.completed", duplicate)
+
+    assert answer.status_code == 200 and answer.json()["reason"] == "refund_pending"
+    [row] = rows(
+        conn, "select status, refund_reason from checkouts where stripe_checkout_session_id = %s", duplicate["id"]
+    )
+    assert row == {"status": "refunding", "refund_reason": "already_paid"}
+    [event] = rows(
+        conn,
+        "select processed_at, last_error from stripe_events where type = 'checkout.session.completed' "
+        "and payload -> 'data' -> 'object' ->> 'id' = %s",
+        duplicate["id"],
+    )
+    assert event["processed_at"] is not None and "refund refused" in event["last_error"]
+    assert rows(conn, "select count(*) as n from email_queue where template = 'payment_refunded'") == [{"n": 0}]
