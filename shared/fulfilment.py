@@ -110,24 +110,24 @@ def create_order_for(conn: db.Connection, settings: Settings, checkout: Checkout
 
 def claim_photos(conn: db.Connection, order: Order, checkout: Checkout) -> None:
     ids = [str(i) for i in checkout.file_upload_ids]
-    claimed = db.all_rows(conn, "claim_photos_for_order", order_id=str(order.id), file_upload_ids=ids)
-    if len(claimed) != len(ids):
+    claimed = db.execute(conn, "claim_photos_for_order", order_id=str(order.id), file_upload_ids=ids)
+    if claimed != len(ids):
         # Paid for, but gone (removed or expired while the cart was wrongly open): an order
         # must never lack a photo that was paid for, so this payment is refunded instead.
         log.error(
             "checkout %s: %d of %d priced photos could not be claimed; refunding",
             checkout.id,
-            len(ids) - len(claimed),
+            len(ids) - claimed,
             len(ids),
             extra={"checkout_id": str(checkout.id)},
         )
         raise _MustRefund("photos_missing")
-    db.all_rows(conn, "create_original_images", order_id=str(order.id), file_upload_ids=ids)
+    db.execute(conn, "create_original_images", order_id=str(order.id), file_upload_ids=ids)
 
 
 def queue_order_work(conn: db.Connection, settings: Settings, order: Order, checkout: Checkout) -> None:
     """One restoration job per photo, and the confirmation email."""
-    db.all_rows(
+    db.execute(
         conn, "queue_restoration_jobs",
         order_id=str(order.id), max_attempts=settings.max_restoration_attempts,
     )  # fmt: skip

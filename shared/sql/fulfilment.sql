@@ -16,10 +16,11 @@ returning *;
 
 -- name: claim_photos_for_order
 -- Exactly the priced photos become the order's: claimed, so cleanup never removes them.
+-- (The statements that write a row per photo return only what the caller counts: the
+-- webhook's answer should not grow with rows it decodes and throws away.)
 update public.file_uploads
 set status = 'claimed', order_id = %(order_id)s
-where id = any(%(file_upload_ids)s::uuid[]) and status in ('uploaded', 'pending')
-returning *;
+where id = any(%(file_upload_ids)s::uuid[]) and status in ('uploaded', 'pending');
 
 -- name: create_original_images
 insert into public.images (
@@ -32,8 +33,7 @@ select f.order_id, 'original', f.id,
        f.filename, f.content_type, f.size_bytes, f.width, f.height, f.sha256
 from public.file_uploads f
 where f.id = any(%(file_upload_ids)s::uuid[]) and f.order_id = %(order_id)s::uuid
-order by f.created_at, f.id
-returning *;
+order by f.created_at, f.id;
 
 -- name: queue_restoration_jobs
 -- One job per original image; the partial unique index keeps a second one out.
@@ -41,8 +41,7 @@ insert into public.restoration_jobs (order_id, image_id, max_attempts)
 select i.order_id, i.id, %(max_attempts)s
 from public.images i
 where i.order_id = %(order_id)s and i.type = 'original'
-on conflict do nothing
-returning *;
+on conflict do nothing;
 
 -- name: queue_email
 insert into public.email_queue (order_id, to_email, template, payload, dedupe_key, max_attempts)
