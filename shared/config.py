@@ -168,9 +168,9 @@ class Settings(BaseSettings):
 
     @property
     def cancel_url(self) -> str:
-        return self.checkout_cancel_url or (
-            f"{self.public_base_url}/?upload_session_id={{UPLOAD_SESSION_ID}}&checkout=cancelled"
-        )
+        # No cart id in it by default: the payment page shows this link to whoever holds the
+        # page's URL. The shop's page knows its own cart; {UPLOAD_SESSION_ID} stays available.
+        return self.checkout_cancel_url or f"{self.public_base_url}/?checkout=cancelled"
 
     @property
     def effective_restoration_provider(self) -> str:

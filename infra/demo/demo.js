@@ -509,8 +509,9 @@
       return;
     }
     const cancelled = params.get("checkout") === "cancelled";
-    if (cancelled && params.get("upload_session_id")) {
-      rememberSession(params.get("upload_session_id"));
+    if (cancelled) {
+      // The cart is the one this browser remembers (a cancel URL may also name it).
+      if (params.get("upload_session_id")) rememberSession(params.get("upload_session_id"));
       // A reload should not announce the cancellation again.
       window.history.replaceState(null, "", "/");
       const startedCheckout = sessionStorage.getItem(CHECKOUT_KEY);

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -197,3 +198,15 @@ def test_a_late_expiry_event_for_a_cancelled_checkout_changes_nothing(shop: Test
     assert len(cancellations(conn)) == 1
     assert press_pay(shop, second["checkout_url"]).status_code == 303
     assert rows(conn, "select count(*) as n from orders") == [{"n": 1}]
+
+
+def test_the_payment_page_gives_nobody_the_cart(shop: TestClient) -> None:
+    """Whoever holds the payment page's URL sees its cancel link: it must not name the cart."""
+    session = upload_photos(shop, 1)
+    checkout = start_checkout(shop, session["upload_session_id"])
+
+    page = shop.get(urlsplit(checkout["checkout_url"]).path)
+
+    assert page.status_code == 200
+    assert session["upload_session_id"] not in page.text
+    assert session["upload_session_id"] not in local_payments().session(checkout["checkout_session_id"])["cancel_url"]
