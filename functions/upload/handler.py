@@ -58,8 +58,23 @@ class DirectUploadRequest(BaseModel):
 
 class DirectUploadOut(PhotoOut):
     upload_url: str
+    # PUT: the bytes as the body, with upload_headers. POST: a multipart form of
+    # upload_fields, then the bytes as a part named "file".
     upload_method: str
     upload_headers: dict[str, str]
+    upload_fields: dict[str, str]
+    # When the storage server stops taking the URL (its own setting); null if unknown.
+    # After it, ask POST /api/uploads/direct/{id}/url for a fresh one.
+    upload_expires_at: datetime | None
+
+    @classmethod
+    def of_announced(cls, announced: direct.AnnouncedPhoto) -> DirectUploadOut:
+        return cls(
+            **PhotoOut.of(announced.photo).model_dump(),
+            upload_url=announced.upload.url, upload_method=announced.upload.method,
+            upload_headers=announced.upload.headers, upload_fields=announced.upload.fields,
+            upload_expires_at=announced.upload.expires_at,
+        )  # fmt: skip
 
 
 class DirectUploadsOut(BaseModel):
@@ -74,6 +89,13 @@ def _session_id(raw: str) -> UUID:
         return UUID(raw)
     except ValueError:
         raise NotFound("no upload session with that id", code="upload_session_not_found") from None
+
+
+def _file_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise NotFound("no announced upload with that id", code="photo_not_found") from None
 
 
 def _session_out(session: UploadSession, photos: list[UploadedPhoto]) -> UploadSessionOut:
@@ -109,26 +131,22 @@ def announce_direct_uploads(body: DirectUploadRequest, settings: Settings = Depe
     return DirectUploadsOut(
         upload_session_id=session.id,
         expires_at=session.expires_at,
-        files=[
-            DirectUploadOut(
-                **PhotoOut.of(a.photo).model_dump(),
-                upload_url=a.upload.url,
-                upload_method=a.upload.method,
-                upload_headers=a.upload.headers,
-            )
-            for a in announced
-        ],
+        files=[DirectUploadOut.of_announced(a) for a in announced],
+    )
+
+
+@router.post("/api/uploads/direct/{file_id}/url", response_model=DirectUploadOut)
+def renew_upload_url(file_id: str, settings: Settings = Depends(get_settings)) -> DirectUploadOut:
+    """A fresh signed URL for an announced photo whose URL expired before it was sent."""
+    return DirectUploadOut.of_announced(
+        direct.renew_upload_url(get_database(), get_storage(), settings, _file_id(file_id))
     )
 
 
 @router.post("/api/uploads/direct/{file_id}/complete", response_model=PhotoOut)
 def complete_direct_upload(file_id: str, settings: Settings = Depends(get_settings)) -> PhotoOut:
     """Check the photo stored through a signed URL: uploaded, or deleted with the reason."""
-    try:
-        parsed = UUID(file_id)
-    except ValueError:
-        raise NotFound("no announced upload with that id", code="photo_not_found") from None
-    return PhotoOut.of(direct.complete_direct_upload(get_database(), get_storage(), settings, parsed))
+    return PhotoOut.of(direct.complete_direct_upload(get_database(), get_storage(), settings, _file_id(file_id)))
 
 
 @router.get("/api/uploads/{upload_session_id}", response_model=UploadSessionOut)

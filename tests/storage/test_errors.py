@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from shared.storage.base import StorageObjectMissing, StorageUnavailable
+from shared.storage.base import StorageObjectMissing, StorageObjectTooLarge, StorageUnavailable
 from shared.storage.s3 import S3ObjectStore
 from shared.storage.supabase import SupabaseObjectStore
 from tests.storage.conftest import SERVICE_ROLE_KEY, new_bucket
@@ -95,3 +95,54 @@ def test_supabase_wrong_key_bucket_or_server_is_unavailable_not_missing(
             good.read("a.jpg")
     finally:
         good.close()
+
+
+def _every_operation(store: S3ObjectStore | SupabaseObjectStore) -> list[Callable[[], object]]:
+    return [
+        lambda: store.stat("uploads/a.jpg"),
+        lambda: store.list("uploads/"),
+        lambda: store.list(""),
+        lambda: store.read("uploads/a.jpg"),
+        lambda: store.put("uploads/a.jpg", b"x", "image/jpeg"),
+        lambda: store.delete(["uploads/a.jpg"]),
+        lambda: store.move("uploads/a.jpg", "uploads/b.jpg"),
+        lambda: store.move("uploads/a.jpg", "uploads/a.jpg"),
+        lambda: store.signed_download_url("uploads/a.jpg", 60),
+        store.check_bucket,
+    ]
+
+
+def test_a_missing_bucket_is_reported_by_every_operation_of_every_remote_backend(
+    s3_store_at: Callable[[str, str], S3ObjectStore],
+    moto_endpoint: str,
+    supabase_standin: tuple[SupabaseStandIn, str],
+) -> None:
+    # The real Supabase server lists a missing bucket as 200 [] and removes from it
+    # silently; a HEAD on S3 answers a bare 404. None of that may read as "no photo".
+    _, url = supabase_standin
+    supabase = SupabaseObjectStore(url, SERVICE_ROLE_KEY, new_bucket())
+    try:
+        for store in (s3_store_at(moto_endpoint, new_bucket()), supabase):
+            for operation in _every_operation(store):
+                with pytest.raises(StorageUnavailable):
+                    operation()
+    finally:
+        supabase.close()
+
+
+def test_supabase_refuses_an_object_over_the_bucket_limit_as_too_large(
+    supabase_standin: tuple[SupabaseStandIn, str],
+) -> None:
+    stand_in, url = supabase_standin
+    bucket = new_bucket()
+    stand_in.create_bucket(bucket, file_size_limit=1000)
+    store = SupabaseObjectStore(url, SERVICE_ROLE_KEY, bucket)
+    try:
+        store.put("downloads/o/fits.zip", b"x" * 1000, "application/zip")
+        with pytest.raises(StorageObjectTooLarge):
+            store.put("downloads/o/big.zip", b"x" * 1001, "application/zip")
+        with pytest.raises(StorageObjectTooLarge), store.writer("downloads/o/big.zip", "application/zip") as out:
+            out.write(b"x" * 1001)
+        assert [o.path for o in store.list("downloads/")] == ["downloads/o/fits.zip"]
+    finally:
+        store.close()
