@@ -63,6 +63,36 @@ def _unsupported(head: bytes) -> UnsupportedMediaType:
     )
 
 
+def photo_header(source: bytes | BinaryIO, max_pixels: int) -> tuple[str, int, int]:
+    """(Pillow format, width, height) from the header alone, no pixel decoded; raise
+    PayloadTooLarge when the photo has more than `max_pixels`, and the error that says
+    why when it is not a photo we accept. Every decode of a photo calls this first."""
+    from PIL import Image, UnidentifiedImageError
+
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    start = stream.tell()
+    head = stream.read(64)
+    stream.seek(start)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(stream, formats=list(_CONTENT_TYPE_BY_FORMAT)) as image:
+                format_name, (width, height) = image.format or "", image.size
+        except UnidentifiedImageError:
+            raise _unsupported(head) from None
+        except Image.DecompressionBombError:
+            raise PayloadTooLarge("the photo has too many pixels", code="too_many_pixels") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ValidationFailed("the photo is damaged and cannot be read", code="corrupt_photo") from exc
+        finally:
+            stream.seek(start)
+    if width * height > max_pixels:
+        raise PayloadTooLarge(
+            f"the photo has {width * height} pixels; the limit is {max_pixels}", code="too_many_pixels"
+        )
+    return format_name, width, height
+
+
 def _decode(stream: BinaryIO, max_pixels: int) -> tuple[str, int, int]:
     """Identify and fully decode the image; return (content type, width, height)."""
     from PIL import Image, UnidentifiedImageError
