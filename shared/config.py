@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     upload_request_body_max_bytes: int = Field(6 * 1024 * 1024, gt=0)
     upload_max_files: int = Field(50, gt=0)
     upload_max_pixels: int = Field(80_000_000, gt=0)
+    # The pixels one multipart request may carry together, counted from the headers
+    # before any decode: decoding is what a request costs, not its bytes.
+    upload_request_max_pixels: int = Field(120_000_000, gt=0)
     upload_session_ttl_hours: int = Field(48, gt=0)
     price_per_photo: int = Field(999, ge=0)
     currency: str = Field("usd", pattern=r"^[a-z]{3}$")

@@ -73,6 +73,8 @@ def photo_header(source: bytes | BinaryIO, max_pixels: int) -> tuple[str, int, i
     start = stream.tell()
     head = stream.read(64)
     stream.seek(start)
+    if not head:
+        raise ValidationFailed("the file is empty", code="empty_file")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
