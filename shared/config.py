@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     supabase_service_role_key: SecretStr | None = None
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
+    # The largest object storage takes: an order's ZIP is split to fit. The default is the
+    # `photos` bucket's file_size_limit (migration 015, 25 MB); Supabase projects allow
+    # 50 MB unless configured, and a bucket's own limit applies when lower.
+    storage_max_object_bytes: int = Field(25 * 1024 * 1024, ge=64 * 1024)
 
     # Uploads and pricing.
     upload_max_bytes: int = Field(25 * 1024 * 1024, gt=0)
