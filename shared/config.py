@@ -26,6 +26,20 @@ LOCAL_WORKER_SECRET = "local-worker-secret-development-only"
 LOCAL_SECRETS = frozenset({LOCAL_WEBHOOK_SECRET, LOCAL_SIGNING_SECRET, LOCAL_WORKER_SECRET})
 
 
+# Lambda refuses a synchronous invocation payload over 6 MB, exactly 6,291,456 bytes ("Request
+# must be smaller than 6291456 bytes for the InvokeFunction operation"). API Gateway's HTTP
+# API sends a binary body base64-encoded (4 bytes for every 3, rounded up) inside a JSON
+# event that also carries the request line and headers (at most 10,240 bytes at the
+# gateway, more once JSON-escaped) and the request context: a 32 KiB allowance covers them.
+LAMBDA_PAYLOAD_MAX_BYTES = 6_291_456
+LAMBDA_EVENT_ENVELOPE_BYTES = 32 * 1024
+# The largest body whose base64 form, with the envelope, fits: 4,694,016 bytes.
+LAMBDA_REQUEST_BODY_MAX_BYTES = (LAMBDA_PAYLOAD_MAX_BYTES - LAMBDA_EVENT_ENVELOPE_BYTES) // 4 * 3
+# What a multipart request adds around one photo (boundaries, part headers, the session
+# id field): a photo of UPLOAD_REQUEST_MAX_BYTES must still fit the body limit with it.
+MULTIPART_ALLOWANCE_BYTES = 16 * 1024
+
+
 class Settings(BaseSettings):
     """Configuration read from the environment (and a `.env` file when present)."""
 
@@ -68,10 +82,12 @@ class Settings(BaseSettings):
 
     # Uploads and pricing.
     upload_max_bytes: int = Field(25 * 1024 * 1024, gt=0)
-    # A photo sent inside a request (multipart) must fit a Lambda request: 6 MB a request
-    # at most, 4 MB a photo by default. Larger photos go straight to storage.
+    # A photo sent inside a request (multipart) must fit a Lambda request, whose body
+    # arrives base64-encoded inside the 6 MB invocation payload: LAMBDA_REQUEST_BODY_MAX_BYTES
+    # (about 4.47 MiB) a request, 4 MiB a photo by default. Larger photos go straight to
+    # storage.
     upload_request_max_bytes: int = Field(4 * 1024 * 1024, gt=0)
-    upload_request_body_max_bytes: int = Field(6 * 1024 * 1024, gt=0)
+    upload_request_body_max_bytes: int = Field(LAMBDA_REQUEST_BODY_MAX_BYTES, gt=0)
     upload_max_files: int = Field(50, gt=0)
     upload_max_pixels: int = Field(80_000_000, gt=0)
     # The pixels one multipart request may carry together, counted from the headers
@@ -133,6 +149,15 @@ class Settings(BaseSettings):
     email_retry_delay_ms: int = Field(60_000, ge=0)
     download_link_ttl_days: int = Field(30, gt=0)
     download_max_uses: int = Field(10, gt=0)
+
+    @model_validator(mode="after")
+    def _photo_fits_a_request(self) -> Settings:
+        if self.upload_request_max_bytes + MULTIPART_ALLOWANCE_BYTES > self.upload_request_body_max_bytes:
+            raise ValueError(
+                "UPLOAD_REQUEST_MAX_BYTES leaves no room for the multipart around a photo within "
+                f"UPLOAD_REQUEST_BODY_MAX_BYTES ({self.upload_request_body_max_bytes}); lower it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_local_secrets_outside_local(self) -> Settings:
