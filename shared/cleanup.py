@@ -58,6 +58,7 @@ def _steps(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
         ("finished_restoration_jobs", "delete_finished_restoration_jobs", {"days": JOB_RETENTION_DAYS}),
         ("sent_emails", "delete_finished_emails", {"days": JOB_RETENTION_DAYS}),
         ("finished_order_jobs", "delete_finished_order_jobs", {"days": JOB_RETENTION_DAYS}),
+        ("old_throttle_windows", "delete_old_throttle_windows", {}),
     ]
 
 

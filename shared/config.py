@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     # before any decode: decoding is what a request costs, not its bytes.
     upload_request_max_pixels: int = Field(120_000_000, gt=0)
     upload_session_ttl_hours: int = Field(48, gt=0)
+    # Uploads and direct-upload announcements a client address, and an upload session, may
+    # make per window (0: no limit). A session holds at most UPLOAD_MAX_FILES photos, so
+    # its limit leaves room for retries; an address may be a whole office behind one NAT.
+    upload_throttle_per_address: int = Field(300, ge=0)
+    upload_throttle_per_session: int = Field(100, ge=0)
+    upload_throttle_window_seconds: int = Field(60, ge=1, le=3600)
     price_per_photo: int = Field(999, ge=0)
     currency: str = Field("usd", pattern=r"^[a-z]{3}$")
     # Stripe wants 30 min to 24 h from when it receives the request: keep a margin.

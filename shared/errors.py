@@ -19,6 +19,11 @@ class RestoreClickError(Exception):
             self.code = code  # type: ignore[misc]
         self.details = details
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers the error needs (429's Retry-After); none by default."""
+        return {}
+
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.details:
@@ -75,6 +80,14 @@ class ValidationFailed(RestoreClickError):
 class TooManyRequests(RestoreClickError):
     status_code = 429
     code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, retry_after=retry_after)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(self.retry_after)}
 
 
 class ServiceUnavailable(RestoreClickError):

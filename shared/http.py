@@ -237,7 +237,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RestoreClickError)
     if exc.status_code >= 500:
         log.error("request failed: %s", exc.code, exc_info=exc.__cause__ or exc)
-    return JSONResponse(exc.to_body(), status_code=exc.status_code)
+    return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=exc.headers or None)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

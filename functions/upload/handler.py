@@ -19,6 +19,7 @@ from shared.deps import get_database, get_storage
 from shared.errors import NotFound, UnsupportedMediaType
 from shared.http import create_app
 from shared.uploads import direct, intake, sessions
+from shared.uploads.throttle import throttle_uploads
 from shared.uploads.sessions import UploadedPhoto, UploadSession
 
 router = APIRouter(tags=["uploads"])
@@ -91,6 +92,12 @@ def _session_id(raw: str) -> UUID:
         raise NotFound("no upload session with that id", code="upload_session_not_found") from None
 
 
+def _client_address(request: Request) -> str | None:
+    # Under API Gateway, Mangum puts requestContext.http.sourceIp here: the address the
+    # gateway saw, not a header a client could write.
+    return request.client.host if request.client else None
+
+
 def _file_id(raw: str) -> UUID:
     try:
         return UUID(raw)
@@ -117,14 +124,18 @@ def upload_photos(
     if not content_type.startswith("multipart/form-data"):
         raise UnsupportedMediaType("send photos as multipart/form-data", code="multipart_required")
     session_id = _session_id(upload_session_id) if upload_session_id else None
+    throttle_uploads(get_database(), settings, "upload", _client_address(request), session_id)
     incoming = [intake.IncomingPhoto(f.filename or "", f.content_type, f.file) for f in files]
     session, added = intake.accept_photos(get_database(), get_storage(), settings, session_id, incoming)
     return _session_out(session, added)
 
 
 @router.post("/api/uploads/direct", status_code=201, response_model=DirectUploadsOut)
-def announce_direct_uploads(body: DirectUploadRequest, settings: Settings = Depends(get_settings)) -> DirectUploadsOut:
+def announce_direct_uploads(
+    body: DirectUploadRequest, request: Request, settings: Settings = Depends(get_settings)
+) -> DirectUploadsOut:
     """Announce photos too large for a request; answer a signed upload URL for each."""
+    throttle_uploads(get_database(), settings, "announce", _client_address(request), body.upload_session_id)
     session, announced = direct.announce_direct_uploads(
         get_database(), get_storage(), settings, body.upload_session_id, body.files
     )
@@ -136,8 +147,9 @@ def announce_direct_uploads(body: DirectUploadRequest, settings: Settings = Depe
 
 
 @router.post("/api/uploads/direct/{file_id}/url", response_model=DirectUploadOut)
-def renew_upload_url(file_id: str, settings: Settings = Depends(get_settings)) -> DirectUploadOut:
+def renew_upload_url(file_id: str, request: Request, settings: Settings = Depends(get_settings)) -> DirectUploadOut:
     """A fresh signed URL for an announced photo whose URL expired before it was sent."""
+    throttle_uploads(get_database(), settings, "announce", _client_address(request), None)
     return DirectUploadOut.of_announced(
         direct.renew_upload_url(get_database(), get_storage(), settings, _file_id(file_id))
     )

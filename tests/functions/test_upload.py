@@ -248,3 +248,44 @@ def test_a_request_over_its_pixel_budget_is_refused_before_any_decode(
         "/api/uploads", files=[("files", ("x.png", images.png_claiming(10000, 8001), "image/png"))]
     )
     assert over_photo_limit.json()["error"]["code"] == "too_many_pixels" and decoded == []
+
+
+def test_uploads_are_throttled_per_address_and_per_session_with_retry_after(
+    shop: TestClient, conn: db.Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "upload_throttle_per_session", 3)
+    monkeypatch.setattr(settings, "upload_throttle_per_address", 5)
+    photo = ("files", ("a.jpg", images.jpeg(), "image/jpeg"))
+    first = shop.post("/api/uploads", files=[photo])
+    session_id = first.json()["upload_session_id"]
+    for _ in range(3):  # the first, which made the session, is counted by address only
+        assert shop.post("/api/uploads", data={"upload_session_id": session_id}, files=[photo]).status_code == 201
+
+    throttled = shop.post("/api/uploads", data={"upload_session_id": session_id}, files=[photo])
+
+    assert throttled.status_code == 429
+    assert throttled.json()["error"]["code"] == "upload_throttled"
+    assert 1 <= int(throttled.headers["retry-after"]) <= settings.upload_throttle_window_seconds
+    assert rows(conn, "select photo_count from upload_sessions") == [{"photo_count": 4}]
+    # The address's own limit: five requests so far (the refused one counts); a sixth, in
+    # a new session, is refused too.
+    by_address = shop.post("/api/uploads", files=[photo])
+    assert by_address.status_code == 429 and "address" in by_address.json()["error"]["message"]
+    announce = shop.post(
+        "/api/uploads/direct", json={"files": [{"filename": "a.jpg", "size": 100, "content_type": "image/jpeg"}]}
+    )
+    assert announce.status_code == 201  # announcing is counted apart from uploading
+
+
+def test_concurrent_announcements_are_throttled_exactly(
+    shop: TestClient, conn: db.Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(settings, "upload_throttle_per_address", 5)
+    body = {"files": [{"filename": "a.jpg", "size": 100, "content_type": "image/jpeg"}]}
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda _: shop.post("/api/uploads/direct", json=body), range(12)))
+    assert sorted(a.status_code for a in answers) == [201] * 5 + [429] * 7
+    assert all("retry-after" in a.headers for a in answers if a.status_code == 429)
+    assert rows(conn, "select count(*) as n from upload_sessions") == [{"n": 5}]
