@@ -23,6 +23,7 @@ from typing import Any
 from shared import db
 from shared.config import Settings
 from shared.storage import StorageService
+from shared.storage.service import INCOMING
 
 STRIPE_EVENT_RETENTION_DAYS = 90
 JOB_RETENTION_DAYS = 30
@@ -88,6 +89,7 @@ def run_cleanup(
         with database.transaction(actor="cleanup") as conn:
             db.execute(conn, "expire_abandoned_sessions", retention_days=settings.cleanup_retention_days)
     report.add("stray_temp_objects", _remove_stray_objects(database, storage, settings, dry_run, batch_size))
+    report.add("stray_incoming_objects", _remove_stray_incoming(database, storage, dry_run, batch_size))
     return report
 
 
@@ -118,3 +120,15 @@ def _remove_stray_objects(
     if not dry_run:
         storage.delete_objects(old)
     return len(old)
+
+
+def _remove_stray_incoming(database: db.Database, storage: StorageService, dry_run: bool, limit: int) -> int:
+    """Objects a signed upload URL wrote that no pending upload will ever check: sent after
+    completion, after the photo was removed, or for an upload refused. Nothing reads
+    them, whatever their age, so they go at once."""
+    with database.transaction() as conn:
+        pending = {storage.incoming_path_for(r["storage_path"]) for r in db.all_rows(conn, "pending_upload_paths")}
+    stray = [o.path for o in storage.store.list(f"{INCOMING}/") if o.path not in pending][:limit]
+    if not dry_run:
+        storage.delete_objects(stray)
+    return len(stray)

@@ -181,7 +181,9 @@ def remove_photo(upload_session_id: str, file_id: str) -> Response:
         raise NotFound("no photo with that id in this upload session", code="photo_not_found") from None
     with get_database().transaction(actor="upload") as conn:
         removed = sessions.remove_photo(conn, session_id, photo_id)
-    get_storage().delete_objects([removed.storage_path])
+    storage = get_storage()
+    # A direct upload not completed yet has its bytes where the URL wrote them.
+    storage.delete_objects([removed.storage_path, storage.incoming_path_for(removed.storage_path)])
     return Response(status_code=204)
 
 
