@@ -146,3 +146,37 @@ def test_supabase_refuses_an_object_over_the_bucket_limit_as_too_large(
         assert [o.path for o in store.list("downloads/")] == ["downloads/o/fits.zip"]
     finally:
         store.close()
+
+
+def test_the_health_check_and_the_monitor_report_a_missing_bucket(
+    settings: object, supabase_standin: tuple[SupabaseStandIn, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from shared.config import get_settings
+    from shared.deps import get_database, get_storage
+    from shared.health import router
+    from shared.monitoring import check_health
+
+    stand_in, url = supabase_standin
+    bucket = new_bucket()
+    for name, value in {"STORAGE_BACKEND": "supabase", "STORAGE_BUCKET": bucket, "SUPABASE_URL": url,
+                        "SUPABASE_SERVICE_ROLE_KEY": SERVICE_ROLE_KEY}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    app = FastAPI()
+    app.include_router(router)
+    client = TestClient(app)
+    try:
+        missing = client.get("/api/health")
+        assert missing.status_code == 503
+        assert missing.json()["storage"] == {"reachable": False, "error": "storage_unavailable"}
+        assert any("bucket" in alert for alert in check_health(get_database(), get_settings()).alerts)
+
+        stand_in.create_bucket(bucket)
+        there = client.get("/api/health")
+        assert there.status_code == 200 and there.json()["storage"] == {"reachable": True}
+    finally:
+        get_storage().store.close()  # type: ignore[attr-defined]
+        stand_in.buckets.pop(bucket, None)
