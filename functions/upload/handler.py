@@ -19,8 +19,8 @@ from shared.deps import get_database, get_storage
 from shared.errors import NotFound, UnsupportedMediaType
 from shared.http import create_app
 from shared.uploads import direct, intake, sessions
-from shared.uploads.throttle import throttle_uploads
 from shared.uploads.sessions import UploadedPhoto, UploadSession
+from shared.uploads.throttle import throttle_uploads
 
 router = APIRouter(tags=["uploads"])
 PREVIEW_SECONDS = 10 * 60

@@ -12,10 +12,10 @@ from typing import Any
 
 from shared import db
 from shared.config import Settings
-from shared.images import Image, mark_images_stored, record_restored_image, restored_image_of
-from shared.queue import Job, TerminalJobError
 from shared.errors import RestoreClickError
+from shared.images import Image, mark_images_stored, record_restored_image, restored_image_of
 from shared.photos import photo_header
+from shared.queue import Job, TerminalJobError
 from shared.restoration import RESTORED_PIXEL_FACTOR, RemoteRestorationProvider, RestorationProvider, is_remote
 from shared.storage import StorageObjectTooLarge, StorageService
 

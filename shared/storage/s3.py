@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import builtins
 import io
-from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
