@@ -31,6 +31,13 @@ def put_signed(shop: TestClient, announced: dict, data: bytes):  # type: ignore[
     )
 
 
+def announce_and_send(shop: TestClient, photo: bytes) -> dict:  # type: ignore[type-arg]
+    """Announce one photo and send its bytes to the signed URL; the announced slot."""
+    slot = announce(shop, {"filename": "x.jpg", "size": len(photo), "content_type": "image/jpeg"}).json()["files"][0]
+    assert put_signed(shop, slot, photo).status_code == 200
+    return slot  # type: ignore[no-any-return]
+
+
 def test_direct_upload_round_trip(shop: TestClient, conn: db.Connection, settings: Settings) -> None:
     photo = images.jpeg((300, 200))
     response = announce(shop, {"filename": "big scan.jpg", "size": len(photo), "content_type": "image/jpeg"})
@@ -145,8 +152,7 @@ def test_a_photo_swapped_in_after_completion_is_never_what_is_kept(
     shop: TestClient, conn: db.Connection, settings: Settings
 ) -> None:
     photo = images.jpeg((64, 48))
-    slot = announce(shop, {"filename": "x.jpg", "size": len(photo), "content_type": "image/jpeg"}).json()["files"][0]
-    assert put_signed(shop, slot, photo).status_code == 200
+    slot = announce_and_send(shop, photo)
     assert shop.post(f"/api/uploads/direct/{slot['id']}/complete").status_code == 200
     [kept] = rows(conn, "select storage_path, sha256 from file_uploads")
 
@@ -166,8 +172,7 @@ def test_concurrent_completions_check_and_keep_one_object(
     from concurrent.futures import ThreadPoolExecutor
 
     photo = images.jpeg((640, 480))
-    slot = announce(shop, {"filename": "x.jpg", "size": len(photo), "content_type": "image/jpeg"}).json()["files"][0]
-    assert put_signed(shop, slot, photo).status_code == 200
+    slot = announce_and_send(shop, photo)
 
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: shop.post(f"/api/uploads/direct/{slot['id']}/complete"), range(8)))
