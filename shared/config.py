@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # before any decode: decoding is what a request costs, not its bytes.
     upload_request_max_pixels: int = Field(120_000_000, gt=0)
     upload_session_ttl_hours: int = Field(48, gt=0)
+    # How long a direct upload's signed URL should work, where the backend lets us choose
+    # (a Supabase server sets its own; the answer says when each URL ends).
+    direct_upload_url_seconds: int = Field(15 * 60, ge=1, le=7 * 24 * 3600)
     # Uploads and direct-upload announcements a client address, and an upload session, may
     # make per window (0: no limit). A session holds at most UPLOAD_MAX_FILES photos, so
     # its limit leaves room for retries; an address may be a whole office behind one NAT.

@@ -39,8 +39,6 @@ from shared.uploads.sessions import (
     upload_session,
 )
 
-SIGNED_UPLOAD_SECONDS = 15 * 60
-
 
 class DeclaredPhoto(BaseModel):
     filename: str = Field(min_length=1, max_length=1000)
@@ -107,7 +105,7 @@ def announce_direct_uploads(
                     status="pending",
                 )
             )
-    announced = [AnnouncedPhoto(row, _signed(storage, row)) for row in rows]
+    announced = [AnnouncedPhoto(row, _signed(storage, settings, row)) for row in rows]
     return session, announced
 
 
@@ -199,12 +197,14 @@ def renew_upload_url(
         if photo.status != "pending":
             raise Conflict("only an upload not completed yet can get a new URL", code="upload_not_pending")
         ensure_session_accepts_photos(upload_session(conn, photo.upload_session_id))
-    return AnnouncedPhoto(photo, _signed(storage, photo))
+    return AnnouncedPhoto(photo, _signed(storage, settings, photo))
 
 
-def _signed(storage: StorageService, photo: UploadedPhoto) -> SignedUpload:
+def _signed(storage: StorageService, settings: Settings, photo: UploadedPhoto) -> SignedUpload:
     # The cap is the announced size: S3 and local storage refuse a body over it.
-    return storage.signed_upload_url(photo.storage_path, SIGNED_UPLOAD_SECONDS, photo.content_type, photo.size_bytes)
+    return storage.signed_upload_url(
+        photo.storage_path, settings.direct_upload_url_seconds, photo.content_type, photo.size_bytes
+    )
 
 
 def _inspect_stored(storage: StorageService, photo: UploadedPhoto, settings: Settings) -> PhotoFacts:

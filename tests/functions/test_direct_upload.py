@@ -187,9 +187,7 @@ def test_concurrent_completions_check_and_keep_one_object(
 def test_an_expired_upload_url_is_renewed_for_a_pending_photo(
     shop: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.uploads import direct
-
-    monkeypatch.setattr(direct, "SIGNED_UPLOAD_SECONDS", 1)
+    monkeypatch.setattr(settings, "direct_upload_url_seconds", 1)
     photo = images.jpeg((64, 48))
     slot = announce(shop, {"filename": "x.jpg", "size": len(photo), "content_type": "image/jpeg"}).json()["files"][0]
     assert slot["upload_expires_at"] is not None
@@ -199,7 +197,7 @@ def test_an_expired_upload_url_is_renewed_for_a_pending_photo(
     expired = put_signed(shop, slot, photo)
     assert expired.status_code == 403 and expired.json()["error"]["code"] == "link_expired"
 
-    monkeypatch.setattr(direct, "SIGNED_UPLOAD_SECONDS", 900)
+    monkeypatch.setattr(settings, "direct_upload_url_seconds", 900)
     fresh = shop.post(f"/api/uploads/direct/{slot['id']}/url")
     assert fresh.status_code == 200, fresh.text
     assert fresh.json()["id"] == slot["id"] and fresh.json()["upload_url"] != slot["upload_url"]
