@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from shared import db
 from shared.config import Settings
 from shared.storage import StorageService
+from shared.storage.service import INCOMING
 
 if TYPE_CHECKING:
     from shared.payments import PaymentsProvider
@@ -63,6 +64,7 @@ def _steps(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
         ("finished_restoration_jobs", "delete_finished_restoration_jobs", {"days": JOB_RETENTION_DAYS}),
         ("sent_emails", "delete_finished_emails", {"days": JOB_RETENTION_DAYS}),
         ("finished_order_jobs", "delete_finished_order_jobs", {"days": JOB_RETENTION_DAYS}),
+        ("old_throttle_windows", "delete_old_throttle_windows", {}),
     ]
 
 
@@ -107,6 +109,7 @@ def run_cleanup(
         with database.transaction(actor="cleanup") as conn:
             db.execute(conn, "expire_abandoned_sessions", retention_days=settings.cleanup_retention_days)
     report.add("stray_temp_objects", _remove_stray_objects(database, storage, settings, dry_run, batch_size))
+    report.add("stray_incoming_objects", _remove_stray_incoming(database, storage, dry_run, batch_size))
     return report
 
 
@@ -137,3 +140,15 @@ def _remove_stray_objects(
     if not dry_run:
         storage.delete_objects(old)
     return len(old)
+
+
+def _remove_stray_incoming(database: db.Database, storage: StorageService, dry_run: bool, limit: int) -> int:
+    """Objects a signed upload URL wrote that no pending upload will ever check: sent after
+    completion, after the photo was removed, or for an upload refused. Nothing reads
+    them, whatever their age, so they go at once."""
+    with database.transaction() as conn:
+        pending = {storage.incoming_path_for(r["storage_path"]) for r in db.all_rows(conn, "pending_upload_paths")}
+    stray = [o.path for o in storage.store.list(f"{INCOMING}/") if o.path not in pending][:limit]
+    if not dry_run:
+        storage.delete_objects(stray)
+    return len(stray)

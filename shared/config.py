@@ -26,6 +26,20 @@ LOCAL_WORKER_SECRET = "local-worker-secret-development-only"
 LOCAL_SECRETS = frozenset({LOCAL_WEBHOOK_SECRET, LOCAL_SIGNING_SECRET, LOCAL_WORKER_SECRET})
 
 
+# Lambda refuses a synchronous invocation payload over 6 MB, exactly 6,291,456 bytes ("Request
+# must be smaller than 6291456 bytes for the InvokeFunction operation"). API Gateway's HTTP
+# API sends a binary body base64-encoded (4 bytes for every 3, rounded up) inside a JSON
+# event that also carries the request line and headers (at most 10,240 bytes at the
+# gateway, more once JSON-escaped) and the request context: a 32 KiB allowance covers them.
+LAMBDA_PAYLOAD_MAX_BYTES = 6_291_456
+LAMBDA_EVENT_ENVELOPE_BYTES = 32 * 1024
+# The largest body whose base64 form, with the envelope, fits: 4,694,016 bytes.
+LAMBDA_REQUEST_BODY_MAX_BYTES = (LAMBDA_PAYLOAD_MAX_BYTES - LAMBDA_EVENT_ENVELOPE_BYTES) // 4 * 3
+# What a multipart request adds around one photo (boundaries, part headers, the session
+# id field): a photo of UPLOAD_REQUEST_MAX_BYTES must still fit the body limit with it.
+MULTIPART_ALLOWANCE_BYTES = 16 * 1024
+
+
 class Settings(BaseSettings):
     """Configuration read from the environment (and a `.env` file when present)."""
 
@@ -61,16 +75,38 @@ class Settings(BaseSettings):
     supabase_service_role_key: SecretStr | None = None
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
+    # The largest object storage takes: an order's ZIP is split to fit. The default is the
+    # `photos` bucket's file_size_limit (migration 015, 25 MB); Supabase projects allow
+    # 50 MB unless configured, and a bucket's own limit applies when lower.
+    storage_max_object_bytes: int = Field(25 * 1024 * 1024, ge=64 * 1024)
 
     # Uploads and pricing.
     upload_max_bytes: int = Field(25 * 1024 * 1024, gt=0)
-    # A photo sent inside a request (multipart) must fit a Lambda request: 6 MB a request
-    # at most, 4 MB a photo by default. Larger photos go straight to storage.
+    # A photo sent inside a request (multipart) must fit a Lambda request, whose body
+    # arrives base64-encoded inside the 6 MB invocation payload: LAMBDA_REQUEST_BODY_MAX_BYTES
+    # (about 4.47 MiB) a request, 4 MiB a photo by default. Larger photos go straight to
+    # storage.
     upload_request_max_bytes: int = Field(4 * 1024 * 1024, gt=0)
-    upload_request_body_max_bytes: int = Field(6 * 1024 * 1024, gt=0)
+    upload_request_body_max_bytes: int = Field(LAMBDA_REQUEST_BODY_MAX_BYTES, gt=0)
     upload_max_files: int = Field(50, gt=0)
     upload_max_pixels: int = Field(80_000_000, gt=0)
+    # The pixels one multipart request may carry together, counted from the headers
+    # before any decode: decoding is what a request costs, not its bytes.
+    upload_request_max_pixels: int = Field(120_000_000, gt=0)
     upload_session_ttl_hours: int = Field(48, gt=0)
+    # How long a direct upload's signed URL should work, where the backend lets us choose
+    # (a Supabase server sets its own; the answer says when each URL ends).
+    direct_upload_url_seconds: int = Field(15 * 60, ge=1, le=7 * 24 * 3600)
+    # Uploads and direct-upload announcements a client address, and an upload session, may
+    # make per window (0: no limit). A session holds at most UPLOAD_MAX_FILES photos, so
+    # its limit leaves room for retries; an address may be a whole office behind one NAT.
+    upload_throttle_per_address: int = Field(300, ge=0)
+    upload_throttle_per_session: int = Field(100, ge=0)
+    upload_throttle_window_seconds: int = Field(60, ge=1, le=3600)
+    # Download-link resends asked for, per email address and per client address (0: no limit).
+    resend_throttle_per_email: int = Field(5, ge=0)
+    resend_throttle_per_address: int = Field(30, ge=0)
+    resend_throttle_window_seconds: int = Field(3600, ge=1, le=86400)
     price_per_photo: int = Field(999, ge=0)
     currency: str = Field("usd", pattern=r"^[a-z]{3}$")
     # Stripe wants 30 min to 24 h from when it receives the request: keep a margin.
@@ -128,6 +164,15 @@ class Settings(BaseSettings):
     email_retry_delay_ms: int = Field(60_000, ge=0)
     download_link_ttl_days: int = Field(30, gt=0)
     download_max_uses: int = Field(10, gt=0)
+
+    @model_validator(mode="after")
+    def _photo_fits_a_request(self) -> Settings:
+        if self.upload_request_max_bytes + MULTIPART_ALLOWANCE_BYTES > self.upload_request_body_max_bytes:
+            raise ValueError(
+                "UPLOAD_REQUEST_MAX_BYTES leaves no room for the multipart around a photo within "
+                f"UPLOAD_REQUEST_BODY_MAX_BYTES ({self.upload_request_body_max_bytes}); lower it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_local_secrets_outside_local(self) -> Settings:

@@ -30,6 +30,8 @@ class DownloadPage:
     expires_at: datetime
     zip_available: bool
     image_id: UUID | None
+    # How many ZIPs hold the order's photos (split to fit storage's object size limit).
+    zip_parts: int = 1
 
 
 def _refusal(link: dict[str, Any] | None) -> Exception:
@@ -70,13 +72,17 @@ def download_page(database: db.Database, token: str) -> DownloadPage:
         photos,
         link["max_downloads"] - link["download_count"],
         link["expires_at"],
-        zip_available=not link["image_id"] and bool(photos),
+        zip_available=not link["image_id"] and bool(photos) and link["zip_parts"] > 0,
         image_id=link["image_id"],
+        zip_parts=link["zip_parts"],
     )
 
 
-def spend_download(database: db.Database, storage: StorageService, token: str, image_id: UUID | None) -> str:
-    """Count one use and return a signed URL for the photo (or the order's ZIP)."""
+def spend_download(
+    database: db.Database, storage: StorageService, token: str, image_id: UUID | None, part: int = 1
+) -> str:
+    """Count one use and return a signed URL for the photo (or the order's ZIP, or one
+    part of it when it was split)."""
     with database.transaction(actor="customer") as conn:
         link = db.maybe_one(conn, "use_download_link", token_hash=token_hash(token))
         if link is None:
@@ -91,8 +97,12 @@ def spend_download(database: db.Database, storage: StorageService, token: str, i
                 raise NotFound("no restored photo with that id in this order", code="photo_not_found")
             path, name = photos[wanted]["storage_path"], photos[wanted]["filename"]
         else:
-            name = f"restoreclick-{order['order_number']}.zip"
-            path = storage.zip_path(order["id"], f"restoreclick-{order['order_number']}")
+            parts = order["zip_parts"]
+            if not 1 <= part <= parts:
+                raise NotFound("this order has no such ZIP; download the photos one by one", code="zip_not_found")
+            stem = f"restoreclick-{order['order_number']}"
+            path = storage.zip_path(order["id"], stem, part, parts)
+            name = path.rsplit("/", 1)[-1]
         record_audit(
             conn,
             "download_link",

@@ -18,7 +18,7 @@ class RestoreClickError(Exception):
         if code is not None:
             self.code = code  # type: ignore[misc]
         self.details = details
-        # Response headers the error needs (Retry-After on a 429 or 503).
+        # Response headers the error needs (Retry-After on a 429 or 503); none by default.
         self.headers: dict[str, str] = {}
 
     def to_body(self) -> dict[str, Any]:
@@ -77,6 +77,11 @@ class ValidationFailed(RestoreClickError):
 class TooManyRequests(RestoreClickError):
     status_code = 429
     code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, retry_after=retry_after)
+        self.retry_after = max(1, retry_after)
+        self.headers = {"retry-after": str(self.retry_after)}
 
 
 class ServiceUnavailable(RestoreClickError):

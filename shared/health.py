@@ -28,14 +28,31 @@ def database_state() -> dict[str, Any]:
     return state
 
 
+def storage_state() -> dict[str, Any]:
+    """Whether the bucket is there and answers: a wrong bucket name or key reads as
+    "no objects" on some endpoints (Supabase lists a missing bucket as empty), so ask."""
+    from shared.deps import get_storage
+
+    try:
+        get_storage().store.check_bucket()
+    except RestoreClickError as exc:
+        return {"reachable": False, "error": exc.code}
+    return {"reachable": True}
+
+
 @router.get("/api/health")
 def health() -> JSONResponse:
-    """200 with the database's state when it answers; 503 when it does not."""
+    """200 with the database's state when it and storage answer; 503 when one does not."""
+    storage = storage_state()
     try:
         state = database_state()
     except RestoreClickError as exc:
         return JSONResponse(
-            {"status": "unavailable", "database": {"reachable": False, "error": exc.code}},
+            {"status": "unavailable", "database": {"reachable": False, "error": exc.code}, "storage": storage},
             status_code=503,
         )
-    return JSONResponse({"status": "ok", "database": {"reachable": True, **state}})
+    ok = storage["reachable"]
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "database": {"reachable": True, **state}, "storage": storage},
+        status_code=200 if ok else 503,
+    )

@@ -19,11 +19,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import PayloadTooLarge, RestoreClickError
+from shared.errors import RestoreClickError
 
 log = logging.getLogger("restoreclick.http")
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# How much of a body declared too large is read (and dropped) so that its sender sees the
+# 413 rather than a reset: the largest photo a customer might pick, with room to spare.
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
 
 # JSON answers need no scripts, frames or anything else; HTML pages set their own policy.
 API_SECURITY_HEADERS = {
@@ -142,43 +145,92 @@ class BodyLimit:
             except ValueError:
                 too_large = False
             if too_large:
-                await _send_too_large(send, limit)
+                await _refuse_declared_body(scope, receive, send, limit)
                 return
         received = 0
-        responded = False
+        exceeded = False
+        answered = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
+            if exceeded:
+                return {"type": "http.request", "body": b"", "more_body": False}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLarge(f"request body is larger than {limit} bytes", code="request_too_large")
+                    # Not an exception: a body parser (FastAPI's form parsing) would turn it
+                    # into its own 400. The app sees the body end here, and whatever it
+                    # answers is replaced by the 413 below.
+                    exceeded = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal responded
-            if message["type"] == "http.response.start":
-                responded = True
+        app_answered = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal answered, app_answered
+            if exceeded and not app_answered:
+                if not answered:
+                    answered = True
+                    await _send_too_large(send, limit)
+                return
+            app_answered = app_answered or message["type"] == "http.response.start"
+            answered = answered or app_answered
             await send(message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except PayloadTooLarge:
-            if not responded:
-                await _send_too_large(send, limit)
+        await self.app(scope, counting_receive, guarded_send)
+        if exceeded and not answered:
+            await _send_too_large(send, limit)
 
 
-async def _send_too_large(send: Send, limit: int) -> None:
+async def _refuse_declared_body(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    """413 for a body declared too large, answered so that the client reads it.
+
+    A client that asked `Expect: 100-continue` has sent nothing yet: answer at once (the
+    server sends no 100 since the body is never read). One that sends its body first would
+    get a connection reset if we closed while it sends: read and drop the body, up to
+    DRAIN_MAX_BYTES, then answer and close.
+    """
+    headers = dict(scope.get("headers", []))
+    if b"100-continue" not in headers.get(b"expect", b"").lower():
+        drained = 0
+        while drained <= DRAIN_MAX_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+    await _send_too_large(send, limit, close=True)
+
+
+async def _send_too_large(send: Send, limit: int, *, close: bool = False) -> None:
     body = json.dumps(error_body("request_too_large", f"request body is larger than {limit} bytes")).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class JsonCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered like every other error: our JSON
+    body and the security headers, instead of a bare `text/plain` "Disallowed CORS ..."."""
+
+    def preflight_response(self, request_headers: Any) -> Any:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        problem = response.body.decode(errors="replace") if isinstance(response.body, bytes) else "refused"
+        refused = JSONResponse(
+            error_body("cors_refused", f"this cross-origin request is not allowed ({problem})"),
+            status_code=response.status_code,
+            headers={k: v for k, v in response.headers.items() if k.lower().startswith("access-control-")},
+        )
+        refused.headers.update(API_SECURITY_HEADERS)
+        refused.headers["cache-control"] = "no-store"
+        return refused
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
@@ -236,7 +288,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes, overrides=body_limit_overrides)
     app.add_middleware(SecurityHeaders, https=settings.public_base_url.startswith("https://"))
     app.add_middleware(
-        CORSMiddleware,
+        JsonCORSMiddleware,
         allow_origins=settings.allowed_origin_list,
         allow_methods=["GET", "POST", "DELETE", "PUT"],
         allow_headers=["content-type", "authorization"],

@@ -57,6 +57,11 @@ def check_health(database: db.Database, settings: Settings) -> Health:
             health.alerts.append(f"{q['queue']}: {q['stuck']} job(s) processing for over {STUCK_AFTER_MINUTES} minutes")
         if q["error_rate"] > ERROR_RATE_LIMIT:
             health.alerts.append(f"{q['queue']}: error rate {q['error_rate']:.0%} in the last hour (over 5%)")
+    from shared.health import storage_state
+
+    bucket = storage_state()
+    if not bucket["reachable"]:
+        health.alerts.append(f"storage: bucket {settings.storage_bucket!r} unavailable ({bucket['error']})")
     quota = settings.storage_quota_bytes
     if quota and used > STORAGE_LIMIT * quota:
         health.alerts.append(f"storage: {used} bytes used, over 80% of the {quota} byte quota")

@@ -8,10 +8,15 @@ the email, never in the database).
 
 from __future__ import annotations
 
+import logging
+
 from shared import db
+from shared.config import Settings
 from shared.orders import Order
 from shared.queue import Job
-from shared.storage import StorageService
+from shared.storage import ArchiveEntry, StorageService
+
+log = logging.getLogger("restoreclick.orders")
 
 EMAIL_BY_STATUS = {
     "completed": "restoration_complete",
@@ -37,7 +42,7 @@ def queue_finish_for_settled_orders(database: db.Database) -> int:
     return queued
 
 
-def finish_order(database: db.Database, storage: StorageService, job: Job) -> None:
+def finish_order(database: db.Database, storage: StorageService, settings: Settings, job: Job) -> None:
     order_id = str(job["order_id"])
     with database.transaction() as conn:
         tally = db.one(conn, "restoration_tally", order_id=order_id)
@@ -52,13 +57,22 @@ def finish_order(database: db.Database, storage: StorageService, job: Job) -> No
         else "failed" if tally["succeeded"] == 0
         else "partially_completed"
     )  # fmt: skip
-    zip_path = None
-    if restored:
-        entries = _archive_names(restored)
-        zip_path = storage.write_order_zip(order.id, f"restoreclick-{order.order_number}", entries).path
+    # ZIPs that each fit the storage's object limit: one when they fit together, parts
+    # otherwise, none when the server refuses even so. Never a reason not to finish.
+    archives = (
+        storage.write_order_archives(
+            order.id, f"restoreclick-{order.order_number}", _archive_names(restored), settings.storage_max_object_bytes
+        )
+        if restored
+        else []
+    )
+    if restored and not archives:
+        log.warning("order %s: no ZIP fits storage; its photos are offered one by one", order_id,
+                    extra={"order_id": order_id})  # fmt: skip
+    zip_path = archives[0].path if archives else None
     with database.transaction(actor="order_worker") as conn:
         db.one(conn, "lock_order", order_id=order_id)
-        finished = db.maybe_one(conn, "finish_order", Order, order_id=order_id, status=status)
+        finished = db.maybe_one(conn, "finish_order", Order, order_id=order_id, status=status, zip_parts=len(archives))
         if finished is None:
             return
         email = db.one(conn, "customer_email_of_order", order_id=order_id)["email"]
@@ -66,17 +80,17 @@ def finish_order(database: db.Database, storage: StorageService, job: Job) -> No
         db.maybe_one(
             conn, "queue_email",
             order_id=order_id, to_email=email, template=template,
-            payload=db.jsonb({"order_number": order.order_number, "zip_path": zip_path,
+            payload=db.jsonb({"order_number": order.order_number, "zip_path": zip_path, "zip_parts": len(archives),
                            "restored": tally["succeeded"], "failed": tally["failed"],
                            "failed_photos": tally["failed_filenames"]}),
             dedupe_key=f"{template}:{order_id}", max_attempts=8,
         )  # fmt: skip
 
 
-def _archive_names(restored: list[dict]) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+def _archive_names(restored: list[dict]) -> list[ArchiveEntry]:  # type: ignore[type-arg]
     """Names inside the ZIP: the customer's own filenames, made unique."""
     seen: dict[str, int] = {}
-    entries = []
+    entries: list[ArchiveEntry] = []
     for image in restored:
         name = image["filename"]
         count = seen.get(name, 0)
@@ -84,5 +98,5 @@ def _archive_names(restored: list[dict]) -> list[tuple[str, str]]:  # type: igno
         if count:
             stem, _, ext = name.rpartition(".")
             name = f"{stem} ({count + 1}).{ext}"
-        entries.append((name, image["storage_path"]))
+        entries.append(ArchiveEntry(name, image["storage_path"], image["size_bytes"]))
     return entries

@@ -63,34 +63,50 @@ def _unsupported(head: bytes) -> UnsupportedMediaType:
     )
 
 
-def _decode(stream: BinaryIO, max_pixels: int) -> tuple[str, int, int]:
-    """Identify and fully decode the image; return (content type, width, height)."""
+def photo_header(source: bytes | BinaryIO, max_pixels: int) -> tuple[str, int, int]:
+    """(Pillow format, width, height) from the header alone, no pixel decoded; raise
+    PayloadTooLarge when the photo has more than `max_pixels`, and the error that says
+    why when it is not a photo we accept. Every decode of a photo calls this first."""
     from PIL import Image, UnidentifiedImageError
 
-    stream.seek(0)
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    start = stream.tell()
     head = stream.read(64)
-    stream.seek(0)
+    stream.seek(start)
+    if not head:
+        raise ValidationFailed("the file is empty", code="empty_file")
     with warnings.catch_warnings():
-        # Pillow warns on large images; our own pixel limit below is the rule that applies.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            image = Image.open(stream, formats=list(_CONTENT_TYPE_BY_FORMAT))
+            with Image.open(stream, formats=list(_CONTENT_TYPE_BY_FORMAT)) as image:
+                format_name, (width, height) = image.format or "", image.size
         except UnidentifiedImageError:
             raise _unsupported(head) from None
         except Image.DecompressionBombError:
             raise PayloadTooLarge("the photo has too many pixels", code="too_many_pixels") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise ValidationFailed("the photo is damaged and cannot be read", code="corrupt_photo") from exc
-        with image:
-            width, height = image.size
-            if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
-                raise ValidationFailed(f"a photo must be between 1 and {MAX_SIDE} pixels a side", code="bad_dimensions")
-            if width * height > max_pixels:
-                raise PayloadTooLarge(
-                    f"the photo has {width * height} pixels; the limit is {max_pixels}",
-                    code="too_many_pixels",
-                )
-            content_type = _CONTENT_TYPE_BY_FORMAT[image.format or ""]
+        finally:
+            stream.seek(start)
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise ValidationFailed(f"a photo must be between 1 and {MAX_SIDE} pixels a side", code="bad_dimensions")
+    if width * height > max_pixels:
+        raise PayloadTooLarge(
+            f"the photo has {width * height} pixels; the limit is {max_pixels}", code="too_many_pixels"
+        )
+    return format_name, width, height
+
+
+def _decode(stream: BinaryIO, max_pixels: int) -> tuple[str, int, int]:
+    """Identify and fully decode the image; return (content type, width, height)."""
+    from PIL import Image
+
+    stream.seek(0)
+    format_name, width, height = photo_header(stream, max_pixels)
+    with warnings.catch_warnings():
+        # Pillow warns on large images; our own pixel limit, checked above, is the rule.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(stream, formats=[format_name]) as image:
             try:
                 if image.format == "JPEG":
                     # Decoding at 1/8 scale still reads every entropy-coded byte, so a
@@ -101,7 +117,7 @@ def _decode(stream: BinaryIO, max_pixels: int) -> tuple[str, int, int]:
                 raise ValidationFailed(
                     "the photo is damaged or incomplete and cannot be read", code="corrupt_photo"
                 ) from exc
-    return content_type, width, height
+    return _CONTENT_TYPE_BY_FORMAT[format_name], width, height
 
 
 def inspect_photo(

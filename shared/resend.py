@@ -5,11 +5,17 @@ insert, the same whether or not the email and order number match) and asks for a
 worker run; the worker matches requests against finished orders and queues a resend email
 for each match, at most RESENDS_PER_HOUR an hour per order. So neither the answer nor the
 time it takes says anything about the order: the lookup happens where nobody waits on it.
+Requests are throttled per email address and per client address (RESEND_THROTTLE_*), which
+never looks at orders either.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 from shared import db
+from shared.config import Settings
+from shared.throttle import count_request
 
 RESENDS_PER_HOUR = 3
 RESEND_EMAIL_MAX_ATTEMPTS = 8
@@ -17,10 +23,23 @@ MATCH_BATCH = 500
 MAX_PAGES = 20  # a flood of requests waits for the next run rather than holding this one
 
 
-def request_resend(database: db.Database, email: str, order_number: str) -> None:
-    """Record the request for the email worker; the caller answers 202 whatever it names."""
+def request_resend(
+    database: db.Database, settings: Settings, email: str, order_number: str, client_address: str | None
+) -> bool:
+    """Record the request for the email worker, unless its email address or the client's
+    address asked too often this hour; True if recorded. The caller answers 202 either way:
+    a throttled request is dropped silently, and the count never depends on the order."""
+    email = email.strip()
+    window = settings.resend_throttle_window_seconds
+    digest = hashlib.sha256(email.lower().encode()).hexdigest()  # the key holds no address in clear
     with database.transaction(actor="customer") as conn:
-        db.execute(conn, "record_resend_request", email=email.strip(), order_number=order_number.strip())
+        by_email = count_request(conn, f"resend:email:{digest}", window).hits
+        by_address = count_request(conn, f"resend:address:{client_address}", window).hits if client_address else 0
+        per_email, per_address = settings.resend_throttle_per_email, settings.resend_throttle_per_address
+        if (per_email and by_email > per_email) or (per_address and by_address > per_address):
+            return False
+        db.execute(conn, "record_resend_request", email=email, order_number=order_number.strip())
+    return True
 
 
 def match_resend_requests(database: db.Database) -> int:

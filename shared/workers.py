@@ -63,7 +63,7 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
         finished = run_queue(
             database,
             ORDER_WORK,
-            lambda job: finish_order(database, storage, job),
+            lambda job: finish_order(database, storage, settings, job),
             time_left=time_left,
             max_batches=batches,
             concurrency=1,

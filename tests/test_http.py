@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
@@ -113,3 +115,65 @@ def test_cors_allows_only_the_configured_origins(client: TestClient) -> None:
     assert "access-control-allow-origin" not in refused.headers
     simple = client.get("/api/conflict", headers={"origin": "https://evil.example"})
     assert "access-control-allow-origin" not in simple.headers
+
+
+def test_a_client_that_sends_its_whole_oversized_body_first_reads_the_413(settings: Settings) -> None:
+    """Over real HTTP through uvicorn as the dev server runs it (h11; httptools is not
+    installed): a client that sends 30 MB before reading must get the JSON 413, not a reset."""
+    import socket
+
+    from tests.storage.http_server import serve
+
+    app = create_app("test", [router], max_body_bytes=1024 * 1024)
+    body = b"x" * (30 * 1024 * 1024)
+    with serve(app, http="auto") as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(
+                b"POST /api/raw HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/octet-stream\r\n"
+                + f"content-length: {len(body)}\r\n\r\n".encode()
+            )
+            sock.sendall(body)  # a reset here was the bug
+            answer = _read_response(sock)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"] == "request_too_large"
+        assert b"content-type: application/json" in answer.lower()
+
+        # Asking first (Expect: 100-continue): answered at once, before any body is sent.
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(
+                b"POST /api/raw HTTP/1.1\r\nhost: 127.0.0.1\r\nexpect: 100-continue\r\n"
+                + f"content-length: {len(body)}\r\n\r\n".encode()
+            )
+            answer = _read_response(sock)
+        assert answer.startswith(b"HTTP/1.1 413") and b"request_too_large" in answer
+
+
+def _read_response(sock) -> bytes:  # type: ignore[no-untyped-def]
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+        head, _, rest = received.partition(b"\r\n\r\n")
+        length = next(
+            (int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")), None
+        )
+        if length is not None and len(rest) >= length:
+            break
+    return received
+
+
+def test_a_refused_cors_preflight_is_our_json_error_with_the_security_headers(client: TestClient) -> None:
+    refused = client.options(
+        "/api/echo",
+        headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+    )
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/json"
+    assert refused.json()["error"]["code"] == "cors_refused"
+    assert refused.headers["x-content-type-options"] == "nosniff"
+    assert refused.headers["content-security-policy"].startswith("default-src 'none'")
+    bad_method = client.options(
+        "/api/echo",
+        headers={"origin": "http://127.0.0.1:8000", "access-control-request-method": "PATCH"},
+    )
+    assert bad_method.status_code == 400 and bad_method.json()["error"]["code"] == "cors_refused"

@@ -162,3 +162,56 @@ def test_importing_a_handler_loads_no_sdk(name: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def _multipart_of_size(total: int, photo: bytes) -> tuple[bytes, str]:
+    """A multipart body of exactly `total` bytes: the photo, then a padding file the upload ignores."""
+    boundary = "----restoreclick-boundary"
+    head = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="p.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + photo
+        + (
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="padding"; filename="pad.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+    )
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    return head + b"p" * (total - len(head) - len(tail)) + tail, f"multipart/form-data; boundary={boundary}"
+
+
+def test_the_largest_upload_request_fits_lambdas_payload_as_api_gateway_sends_it(settings: Settings) -> None:
+    from shared.config import LAMBDA_PAYLOAD_MAX_BYTES, LAMBDA_REQUEST_BODY_MAX_BYTES
+
+    limit = settings.upload_request_body_max_bytes
+    assert limit == LAMBDA_REQUEST_BODY_MAX_BYTES == 4_694_016
+    body, content_type = _multipart_of_size(limit, b"x" * settings.upload_request_max_bytes)
+    # Headers as large as the HTTP API lets through (10,240 bytes with the request line).
+    headers = {"content-type": content_type, "x-padding": "h" * (10_240 - 400)}
+    at_limit = event("apigw", "POST", "/api/uploads", body, headers, base64_body=True)
+    assert len(json.dumps(at_limit).encode()) <= LAMBDA_PAYLOAD_MAX_BYTES
+    # One base64 quantum more would not fit once the envelope takes its allowance; the old
+    # "6 MB a request" does not come close.
+    six_mb = event("apigw", "POST", "/api/uploads", b"x" * 6 * 1024 * 1024, headers, base64_body=True)
+    assert len(json.dumps(six_mb).encode()) > LAMBDA_PAYLOAD_MAX_BYTES
+    assert 4 * -(-(limit + 3) // 3) + 32 * 1024 > LAMBDA_PAYLOAD_MAX_BYTES
+
+
+def test_the_upload_handler_takes_a_body_at_the_limit_and_refuses_one_byte_more_as_json(
+    settings: Settings, database: db.Database
+) -> None:
+    from tests import images
+
+    upload = handler("upload")
+    limit = settings.upload_request_body_max_bytes
+    body, content_type = _multipart_of_size(limit, images.jpeg())
+    fits = upload(event("apigw", "POST", "/api/uploads", body, {"content-type": content_type}, True), Context())
+    assert fits["statusCode"] == 201, fits["body"]
+
+    body, content_type = _multipart_of_size(limit + 1, images.jpeg())
+    over = upload(event("apigw", "POST", "/api/uploads", body, {"content-type": content_type}, True), Context())
+    assert over["statusCode"] == 413
+    assert over["headers"]["content-type"] == "application/json"
+    assert json.loads(over["body"])["error"]["code"] == "request_too_large"

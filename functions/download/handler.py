@@ -31,14 +31,19 @@ def _page(token: str, page: DownloadPage) -> str:
         f"<input type='hidden' name='image_id' value='{p['id']}'><button>Download</button></form></li>"
         for p in page.photos
     )
-    zip_button = (
-        (
+    zip_button = ""
+    if page.zip_available and page.zip_parts == 1:
+        zip_button = (
             f"<form method='post' action='{action}'><button class='zip' id='download-zip'>"
             "Download all (ZIP)</button></form>"
         )
-        if page.zip_available
-        else ""
-    )
+    elif page.zip_available:
+        # Too large for one object in storage: the ZIP comes in parts, each a download.
+        zip_button = "<p>All photos, as ZIPs:</p>" + "".join(
+            f"<form method='post' action='{action}'><input type='hidden' name='part' value='{n}'>"
+            f"<button class='zip' id='download-zip-{n}'>Part {n} of {page.zip_parts}</button></form>"
+            for n in range(1, page.zip_parts + 1)
+        )
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='robots' content='noindex'>"
         "<title>Your restored photos</title><style>body{font-family:Georgia,serif;max-width:36em;margin:2em auto}"
@@ -66,12 +71,16 @@ def show_downloads(token: str, request: Request) -> HTMLResponse:
 
 
 @router.post("/api/download/{token}", status_code=303)
-def download(token: str, image_id: Annotated[str | None, Form()] = None) -> RedirectResponse:
+def download(
+    token: str,
+    image_id: Annotated[str | None, Form()] = None,
+    part: Annotated[int, Form(ge=1, le=1000)] = 1,
+) -> RedirectResponse:
     try:
         wanted = UUID(image_id) if image_id else None
     except ValueError:
         raise NotFound("no restored photo with that id", code="photo_not_found") from None
-    url = spend_download(get_database(), get_storage(), token[:200], wanted)
+    url = spend_download(get_database(), get_storage(), token[:200], wanted, part)
     return RedirectResponse(url, status_code=303, headers=PRIVATE)
 
 

@@ -6,7 +6,7 @@ so neither the answer nor its timing tells anybody whether an order exists.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 from pydantic import BaseModel, Field
@@ -27,8 +27,11 @@ class ResendIn(BaseModel):
 
 
 @router.post("/api/email/resend", status_code=202)
-def resend_links(body: ResendIn) -> JSONResponse:
-    request_resend(get_database(), body.email, body.order_number)
+def resend_links(body: ResendIn, request: Request) -> JSONResponse:
+    # Under API Gateway, Mangum puts requestContext.http.sourceIp here: the address the
+    # gateway saw, not a header a client could write.
+    address = request.client.host if request.client else None
+    request_resend(get_database(), get_settings(), body.email, body.order_number, address)
     # Asked for every request, matching or not: the email worker does the lookup.
     request_worker_run(get_settings(), "email")
     return JSONResponse(ANSWER, status_code=202)

@@ -20,6 +20,7 @@ from shared.errors import NotFound, UnsupportedMediaType
 from shared.http import create_app
 from shared.uploads import direct, intake, sessions
 from shared.uploads.sessions import UploadedPhoto, UploadSession
+from shared.uploads.throttle import throttle_uploads
 
 router = APIRouter(tags=["uploads"])
 PREVIEW_SECONDS = 10 * 60
@@ -58,8 +59,23 @@ class DirectUploadRequest(BaseModel):
 
 class DirectUploadOut(PhotoOut):
     upload_url: str
+    # PUT: the bytes as the body, with upload_headers. POST: a multipart form of
+    # upload_fields, then the bytes as a part named "file".
     upload_method: str
     upload_headers: dict[str, str]
+    upload_fields: dict[str, str]
+    # When the storage server stops taking the URL (its own setting); null if unknown.
+    # After it, ask POST /api/uploads/direct/{id}/url for a fresh one.
+    upload_expires_at: datetime | None
+
+    @classmethod
+    def of_announced(cls, announced: direct.AnnouncedPhoto) -> DirectUploadOut:
+        return cls(
+            **PhotoOut.of(announced.photo).model_dump(),
+            upload_url=announced.upload.url, upload_method=announced.upload.method,
+            upload_headers=announced.upload.headers, upload_fields=announced.upload.fields,
+            upload_expires_at=announced.upload.expires_at,
+        )  # fmt: skip
 
 
 class DirectUploadsOut(BaseModel):
@@ -74,6 +90,19 @@ def _session_id(raw: str) -> UUID:
         return UUID(raw)
     except ValueError:
         raise NotFound("no upload session with that id", code="upload_session_not_found") from None
+
+
+def _client_address(request: Request) -> str | None:
+    # Under API Gateway, Mangum puts requestContext.http.sourceIp here: the address the
+    # gateway saw, not a header a client could write.
+    return request.client.host if request.client else None
+
+
+def _file_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise NotFound("no announced upload with that id", code="photo_not_found") from None
 
 
 def _session_out(session: UploadSession, photos: list[UploadedPhoto]) -> UploadSessionOut:
@@ -95,40 +124,41 @@ def upload_photos(
     if not content_type.startswith("multipart/form-data"):
         raise UnsupportedMediaType("send photos as multipart/form-data", code="multipart_required")
     session_id = _session_id(upload_session_id) if upload_session_id else None
+    throttle_uploads(get_database(), settings, "upload", _client_address(request), session_id)
     incoming = [intake.IncomingPhoto(f.filename or "", f.content_type, f.file) for f in files]
     session, added = intake.accept_photos(get_database(), get_storage(), settings, session_id, incoming)
     return _session_out(session, added)
 
 
 @router.post("/api/uploads/direct", status_code=201, response_model=DirectUploadsOut)
-def announce_direct_uploads(body: DirectUploadRequest, settings: Settings = Depends(get_settings)) -> DirectUploadsOut:
+def announce_direct_uploads(
+    body: DirectUploadRequest, request: Request, settings: Settings = Depends(get_settings)
+) -> DirectUploadsOut:
     """Announce photos too large for a request; answer a signed upload URL for each."""
+    throttle_uploads(get_database(), settings, "announce", _client_address(request), body.upload_session_id)
     session, announced = direct.announce_direct_uploads(
         get_database(), get_storage(), settings, body.upload_session_id, body.files
     )
     return DirectUploadsOut(
         upload_session_id=session.id,
         expires_at=session.expires_at,
-        files=[
-            DirectUploadOut(
-                **PhotoOut.of(a.photo).model_dump(),
-                upload_url=a.upload.url,
-                upload_method=a.upload.method,
-                upload_headers=a.upload.headers,
-            )
-            for a in announced
-        ],
+        files=[DirectUploadOut.of_announced(a) for a in announced],
+    )
+
+
+@router.post("/api/uploads/direct/{file_id}/url", response_model=DirectUploadOut)
+def renew_upload_url(file_id: str, request: Request, settings: Settings = Depends(get_settings)) -> DirectUploadOut:
+    """A fresh signed URL for an announced photo whose URL expired before it was sent."""
+    throttle_uploads(get_database(), settings, "announce", _client_address(request), None)
+    return DirectUploadOut.of_announced(
+        direct.renew_upload_url(get_database(), get_storage(), settings, _file_id(file_id))
     )
 
 
 @router.post("/api/uploads/direct/{file_id}/complete", response_model=PhotoOut)
 def complete_direct_upload(file_id: str, settings: Settings = Depends(get_settings)) -> PhotoOut:
     """Check the photo stored through a signed URL: uploaded, or deleted with the reason."""
-    try:
-        parsed = UUID(file_id)
-    except ValueError:
-        raise NotFound("no announced upload with that id", code="photo_not_found") from None
-    return PhotoOut.of(direct.complete_direct_upload(get_database(), get_storage(), settings, parsed))
+    return PhotoOut.of(direct.complete_direct_upload(get_database(), get_storage(), settings, _file_id(file_id)))
 
 
 @router.get("/api/uploads/{upload_session_id}", response_model=UploadSessionOut)
@@ -151,7 +181,9 @@ def remove_photo(upload_session_id: str, file_id: str) -> Response:
         raise NotFound("no photo with that id in this upload session", code="photo_not_found") from None
     with get_database().transaction(actor="upload") as conn:
         removed = sessions.remove_photo(conn, session_id, photo_id)
-    get_storage().delete_objects([removed.storage_path])
+    storage = get_storage()
+    # A direct upload not completed yet has its bytes where the URL wrote them.
+    storage.delete_objects([removed.storage_path, storage.incoming_path_for(removed.storage_path)])
     return Response(status_code=204)
 
 

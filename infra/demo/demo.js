@@ -200,7 +200,31 @@
     return session.photos[0];
   }
 
-  // Too large for one request: announce it, PUT it to the signed URL, ask the shop to check it.
+  function expiresSoon(slot) {
+    return Boolean(slot.upload_expires_at) && Date.parse(slot.upload_expires_at) - Date.now() < 10000;
+  }
+
+  function renewUploadUrl(slot) {
+    return api("POST", `/api/uploads/direct/${slot.id}/url`);
+  }
+
+  // PUT: the bytes as the body. POST (an S3 POST policy): the signed fields, then the file.
+  async function sendToStorage(target, file) {
+    let init = { method: target.upload_method, headers: target.upload_headers, body: file };
+    if (target.upload_method === "POST") {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(target.upload_fields || {})) form.append(name, value);
+      form.append("file", file, file.name);
+      init = { method: "POST", body: form };
+    }
+    try {
+      return await fetch(target.upload_url, init);
+    } catch (_) {
+      throw new ApiError("The upload was interrupted. Please try again.", "network_error", 0);
+    }
+  }
+
+  // Too large for one request: announce it, send it to the signed URL, ask the shop to check it.
   async function uploadDirect(file) {
     const announced = await api("POST", "/api/uploads/direct", {
       json: {
@@ -211,11 +235,13 @@
     rememberSession(announced.upload_session_id);
     const slot = announced.files[0];
     try {
-      let stored;
-      try {
-        stored = await fetch(slot.upload_url, { method: slot.upload_method, headers: slot.upload_headers, body: file });
-      } catch (_) {
-        throw new ApiError("The upload was interrupted. Please try again.", "network_error", 0);
+      // The storage server decides how long a URL lives (60 s on a self-hosted Supabase):
+      // one that is about to end, or that was refused as expired, is asked for again.
+      let target = expiresSoon(slot) ? await renewUploadUrl(slot) : slot;
+      let stored = await sendToStorage(target, file);
+      if (stored.status === 400 || stored.status === 403) {
+        target = await renewUploadUrl(slot);
+        stored = await sendToStorage(target, file);
       }
       if (!stored.ok) throw await errorFrom(stored);
       return await api("POST", `/api/uploads/direct/${slot.id}/complete`);

@@ -52,6 +52,8 @@ def render(template: str, payload: dict[str, Any], context: dict[str, Any]) -> R
             f"Your {payload.get('restored')} restored photo(s) from order {number} are ready.",
             f"Download them here (the link works for {context.get('ttl_days')} days): {link}",
         ]
+        if int(payload.get("zip_parts") or 1) > 1:
+            lines.append(f"There are too many to fit one ZIP: the page offers them as {payload['zip_parts']} ZIPs.")
         return Rendered(
             f"Your restored photos are ready ({number})",
             "\n\n".join(lines),

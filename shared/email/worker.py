@@ -31,9 +31,12 @@ def send_email(
         # The link is made here, as the email is written: only its hash is stored, so this
         # is the one moment its token can be put in the message.
         with database.transaction(actor="email_worker") as conn:
+            # Each ZIP part is a download of its own: a split order gets the uses for each.
+            parts = max(1, int((job["payload"] or {}).get("zip_parts") or 1))
             token, link = create_download_link(
-                conn, job["order_id"], ttl_days=settings.download_link_ttl_days, max_uses=settings.download_max_uses
-            )
+                conn, job["order_id"], ttl_days=settings.download_link_ttl_days,
+                max_uses=min(1000, settings.download_max_uses * parts),
+            )  # fmt: skip
         link_id = str(link.id)
         context["download_url"] = f"{settings.public_base_url}/api/download/{token}"
         if job["template"] == "restoration_complete":

@@ -15,6 +15,9 @@ from shared.config import Settings
 
 # Restored photos are delivered as JPEG at this quality, whoever restored them.
 JPEG_QUALITY = 92
+# A model may upscale (GFPGAN: 2x a side by default), so a restored photo may have this
+# many times the pixels of the largest photo we accept; decoding one is bounded by that.
+RESTORED_PIXEL_FACTOR = 4
 PredictionStatus = Literal["starting", "processing", "succeeded", "failed", "canceled"]
 FINISHED_PREDICTION = ("succeeded", "failed", "canceled")
 
@@ -64,7 +67,7 @@ def restoration_from_settings(settings: Settings) -> RestorationProvider | Remot
         return ReplicateRestoration.from_settings(settings)
     from shared.restoration.local import LocalRestoration
 
-    return LocalRestoration()
+    return LocalRestoration(max_pixels=settings.upload_max_pixels)
 
 
 def is_remote(provider: RestorationProvider | RemoteRestorationProvider) -> bool:

@@ -17,11 +17,23 @@ MAX_SIDE = 2000
 class LocalRestoration:
     name = "local"
 
+    def __init__(self, max_pixels: int = 80_000_000) -> None:
+        self.max_pixels = max_pixels
+
     def restore(self, photo: bytes) -> bytes:
         import cv2
         import numpy as np
 
-        image = cv2.imdecode(np.frombuffer(photo, dtype=np.uint8), _decode_flag(photo, cv2))
+        from shared.errors import RestoreClickError
+        from shared.photos import photo_header
+
+        # OpenCV decodes whatever it is given, at full size: the header is read first, so
+        # a photo over the pixel limit (or not a photo we accept) is never decoded.
+        try:
+            _, width, height = photo_header(photo, self.max_pixels)
+        except RestoreClickError as exc:
+            raise TerminalJobError(f"the photo cannot be restored: {exc.message}") from None
+        image = cv2.imdecode(np.frombuffer(photo, dtype=np.uint8), _decode_flag(max(width, height), cv2))
         if image is None:
             raise TerminalJobError("the photo cannot be decoded")
         image = _bounded(image, cv2)
@@ -37,18 +49,9 @@ class LocalRestoration:
         return encoded.tobytes()
 
 
-def _decode_flag(photo: bytes, cv2) -> int:  # type: ignore[no-untyped-def]
+def _decode_flag(longest: int, cv2) -> int:  # type: ignore[no-untyped-def]
     """Decode big photos already reduced (1/2, 1/4, 1/8), never below MAX_SIDE: a 50 MP scan
     then costs a quarter or less of its full-size memory before it is scaled to MAX_SIDE."""
-    import io
-
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(photo)) as header:  # reads the header only
-            longest = max(header.size)
-    except Exception:
-        return int(cv2.IMREAD_COLOR)
     for factor, flag in (
         (8, cv2.IMREAD_REDUCED_COLOR_8),
         (4, cv2.IMREAD_REDUCED_COLOR_4),

@@ -15,9 +15,17 @@ from typing import Any, Literal
 
 from shared import db
 from shared.config import Settings
+from shared.errors import RestoreClickError
+from shared.photos import photo_header
 from shared.queue import HANDED_OFF, Job, TerminalJobError, fail_job
 from shared.restoration import FINISHED_PREDICTION, JPEG_QUALITY, Prediction, RemoteRestorationProvider
-from shared.restoration.worker import STOPPED_ORDERS, link_restored_photo, photo_of_job, store_restored_photo
+from shared.restoration.worker import (
+    STOPPED_ORDERS,
+    link_restored_photo,
+    photo_of_job,
+    restored_max_pixels,
+    store_restored_photo,
+)
 from shared.storage import StorageService
 
 log = logging.getLogger("restoreclick.restoration")
@@ -75,7 +83,7 @@ def settle_prediction(
         return "in_progress"
     if prediction.status == "succeeded" and prediction.output_url:
         try:
-            _store_output(database, storage, provider, job, prediction.output_url)
+            _store_output(database, storage, provider, settings, job, prediction.output_url)
         except TerminalJobError as exc:
             _fail(database, settings, job, holder, str(exc), terminal=True)
             return "failed"
@@ -115,20 +123,32 @@ def poll_awaited_predictions(
 
 
 def _store_output(
-    database: db.Database, storage: StorageService, provider: RemoteRestorationProvider, job: Job, output_url: str
+    database: db.Database,
+    storage: StorageService,
+    provider: RemoteRestorationProvider,
+    settings: Settings,
+    job: Job,
+    output_url: str,
 ) -> None:
     image, existing = photo_of_job(database, job)
     if image["order_status"] in STOPPED_ORDERS:
         return  # refunded or disputed while the provider worked: nothing to deliver
     if existing is None:
-        existing = store_restored_photo(database, storage, image, _as_jpeg(provider.download(output_url)))
+        max_pixels = restored_max_pixels(settings)
+        restored = _as_jpeg(provider.download(output_url), max_pixels)
+        existing = store_restored_photo(database, storage, image, restored, max_pixels)
     link_restored_photo(database, job, existing, provider.name)
 
 
-def _as_jpeg(photo: bytes) -> bytes:
-    """Models answer PNG or WebP as often as JPEG; the shop delivers JPEG."""
+def _as_jpeg(photo: bytes, max_pixels: int) -> bytes:
+    """Models answer PNG or WebP as often as JPEG; the shop delivers JPEG. The header is
+    read, and the pixel count bounded, before anything is decoded."""
     from PIL import Image, UnidentifiedImageError
 
+    try:
+        photo_header(photo, max_pixels)
+    except RestoreClickError as exc:
+        raise TerminalJobError(f"the provider's output is refused: {exc.message}") from None
     try:
         with Image.open(io.BytesIO(photo)) as decoded:
             if decoded.format == "JPEG":

@@ -7,16 +7,17 @@ from the original's, and the row is an upsert on the one-restored-per-source ind
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from typing import Any
 
 from shared import db
 from shared.config import Settings
+from shared.errors import RestoreClickError
 from shared.images import Image, mark_images_stored, record_restored_image, restored_image_of
+from shared.photos import photo_header
 from shared.queue import Job, TerminalJobError
-from shared.restoration import RemoteRestorationProvider, RestorationProvider, is_remote
-from shared.storage import StorageService
+from shared.restoration import RESTORED_PIXEL_FACTOR, RemoteRestorationProvider, RestorationProvider, is_remote
+from shared.storage import StorageObjectTooLarge, StorageService
 
 log = logging.getLogger("restoreclick.restoration")
 STOPPED_ORDERS = ("refunded", "disputed")
@@ -42,8 +43,8 @@ def restore_photo(
             from shared.restoration.predictions import hand_to_provider
 
             return hand_to_provider(database, storage, provider, settings, job, image)  # type: ignore[arg-type]
-        restored = provider.restore(storage.store.read(image["storage_path"]))  # type: ignore[union-attr]
-        existing = store_restored_photo(database, storage, image, restored)
+        restored = provider.restore(_checked_original(storage, image))  # type: ignore[union-attr]
+        existing = store_restored_photo(database, storage, image, restored, restored_max_pixels(settings))
     link_restored_photo(database, job, existing, provider.name)
     return None
 
@@ -55,13 +56,33 @@ def photo_of_job(database: db.Database, job: Job) -> tuple[dict[str, Any], Image
         return image, restored_image_of(conn, job["image_id"])
 
 
+def restored_max_pixels(settings: Settings) -> int:
+    """The most pixels a restored photo may have before it is decoded (models upscale)."""
+    return settings.upload_max_pixels * RESTORED_PIXEL_FACTOR
+
+
+def _checked_original(storage: StorageService, image: dict[str, Any]) -> bytes:
+    """The original's bytes, refused unless they are the bytes checked at upload.
+
+    No signed URL writes where originals are kept, so a mismatch means the store was
+    changed behind the shop's back: never restore (or decode) what was not checked.
+    """
+    original = storage.store.read(image["storage_path"])
+    if image.get("sha256") and hashlib.sha256(original).hexdigest() != image["sha256"]:
+        raise TerminalJobError("the stored original is not the photo that was checked at upload")
+    return original
+
+
 def store_restored_photo(
-    database: db.Database, storage: StorageService, image: dict[str, Any], restored: bytes
+    database: db.Database, storage: StorageService, image: dict[str, Any], restored: bytes, max_pixels: int
 ) -> Image:
     """Save the restored bytes beside the order's originals and record them, once per source."""
-    width, height = _dimensions(restored)
+    width, height = _dimensions(restored, max_pixels)
     object_name = image["storage_path"].rsplit("/", 1)[-1].rsplit(".", 1)[0] + ".jpg"
-    path = storage.save_restored(image["order_id"], object_name, restored, "image/jpeg")
+    try:
+        path = storage.save_restored(image["order_id"], object_name, restored, "image/jpeg")
+    except StorageObjectTooLarge:
+        raise TerminalJobError("the restored photo is larger than storage takes") from None
     with database.transaction(actor="restoration_worker") as conn:
         return record_restored_image(
             conn,
@@ -89,15 +110,12 @@ def _ensure_original_in_place(database: db.Database, storage: StorageService, im
         mark_images_stored(conn, [image["id"]])
 
 
-def _dimensions(photo: bytes) -> tuple[int, int]:
-    from PIL import Image as PILImage
-    from PIL import UnidentifiedImageError
-
+def _dimensions(photo: bytes, max_pixels: int) -> tuple[int, int]:
     try:
-        with PILImage.open(io.BytesIO(photo)) as decoded:
-            return decoded.size
-    except (UnidentifiedImageError, OSError):
-        raise TerminalJobError("the restored photo is not an image") from None
+        _, width, height = photo_header(photo, max_pixels)
+    except RestoreClickError as exc:
+        raise TerminalJobError(f"the restored photo is refused: {exc.message}") from None
+    return width, height
 
 
 def _restored_filename(original: str) -> str:

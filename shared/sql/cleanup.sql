@@ -97,3 +97,7 @@ where status in ('pending', 'uploaded') and order_id is null
 -- name: live_temp_paths
 -- Temporary objects whose rows are still live (a session within its retention).
 select storage_path from public.file_uploads where status in ('pending', 'uploaded');
+
+-- name: pending_upload_paths
+-- Direct uploads not completed yet: their incoming objects may still be checked.
+select storage_path from public.file_uploads where status = 'pending';

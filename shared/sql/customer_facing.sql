@@ -53,7 +53,7 @@ with taken as (
     where r.id in (select id from public.resend_requests order by id limit %(batch_size)s for update skip locked)
     returning r.email, r.order_number, r.created_at
 ), matched as (
-    select distinct on (o.id) o.id as order_id, o.order_number, t.email
+    select distinct on (o.id) o.id as order_id, o.order_number, o.zip_parts, t.email
     from taken t
     join public.orders o on o.order_number = t.order_number and o.deleted_at is null
     join public.customers c on c.id = o.customer_id and lower(c.email) = lower(t.email)
@@ -61,7 +61,9 @@ with taken as (
     order by o.id, t.created_at
 )
 insert into public.email_queue (order_id, to_email, template, payload, dedupe_key, max_attempts)
-select m.order_id, m.email, 'download_links_resent', jsonb_build_object('order_number', m.order_number),
+-- zip_parts: the link gets its uses for each of the order's ZIPs, as the first one did.
+select m.order_id, m.email, 'download_links_resent',
+       jsonb_build_object('order_number', m.order_number, 'zip_parts', m.zip_parts),
        'download_links_resent:' || m.order_id || ':' || gen_random_uuid(), %(max_attempts)s
 from matched m
 where (

@@ -69,7 +69,8 @@ where j.order_id = %(order_id)s;
 select * from public.orders where id = %(order_id)s for update;
 
 -- name: finish_order
-update public.orders set status = %(status)s, completed_at = coalesce(completed_at, now())
+update public.orders
+set status = %(status)s, completed_at = coalesce(completed_at, now()), zip_parts = %(zip_parts)s
 where id = %(order_id)s and status in ('paid', 'processing')
 returning *;
 

@@ -47,12 +47,17 @@ select * from public.file_uploads
 where upload_session_id = %(upload_session_id)s and id = %(file_id)s
   and status in ('pending', 'uploaded', 'claimed');
 
--- name: pending_direct_upload
-select f.*, s.status as session_status
+-- name: lock_direct_upload
+-- Held while the upload is moved out of reach of its signed URL and checked: two
+-- completions of one photo must not each move and check different bytes. SKIP LOCKED:
+-- the second does not wait on the first's decode; it is told the check is under way.
+select f.*
 from public.file_uploads f
-join public.upload_sessions s on s.id = f.upload_session_id
 where f.id = %(file_id)s
-for update of f;
+for update skip locked;
+
+-- name: direct_upload_by_id
+select * from public.file_uploads where id = %(file_id)s;
 
 -- name: remove_photo
 -- Removed before checkout: the row stays (status deleted) as the record of what happened.

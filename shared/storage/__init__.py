@@ -12,10 +12,11 @@ from shared.storage.base import (
     ObjectStore,
     SignedUpload,
     StorageObjectMissing,
+    StorageObjectTooLarge,
     StorageUnavailable,
     StoredObject,
 )
-from shared.storage.service import StorageService
+from shared.storage.service import ArchiveEntry, StorageService
 
 
 def storage_from_settings(settings: Settings) -> StorageService:
@@ -47,9 +48,11 @@ def storage_from_settings(settings: Settings) -> StorageService:
 
 
 __all__ = [
+    "ArchiveEntry",
     "ObjectStore",
     "SignedUpload",
     "StorageObjectMissing",
+    "StorageObjectTooLarge",
     "StorageService",
     "StorageUnavailable",
     "StoredObject",

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import BinaryIO, cast
 from urllib.parse import quote, urlencode
 
-from shared.storage.base import SignedUpload, StorageObjectMissing, StoredObject, check_path
+from shared.storage.base import SignedUpload, StorageObjectMissing, StorageUnavailable, StoredObject, check_path
 
 CHUNK = 1024 * 1024
 
 
-def sign(secret: str, method: str, path: str, expires: int, download: str = "") -> str:
-    message = "\n".join([method.upper(), path, str(expires), download]).encode()
+def sign(secret: str, method: str, path: str, expires: int, download: str = "", max_bytes: str = "") -> str:
+    message = "\n".join([method.upper(), path, str(expires), download, max_bytes]).encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
@@ -64,6 +64,22 @@ class LocalObjectStore:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+
+    def create(self, path: str, data: BinaryIO) -> None:
+        """Store `data` at `path` only if nothing is there yet (FileExistsError otherwise).
+
+        A hard link of the finished file is atomic and refuses an existing name, so of two
+        concurrent uploads to one signed URL exactly one is kept.
+        """
+        target = self.file(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".partial-")
+        try:
+            with os.fdopen(fd, "w+b") as out:
+                shutil.copyfileobj(data, out, CHUNK)
+            os.link(temp, target)
+        finally:
+            Path(temp).unlink(missing_ok=True)
 
     def open(self, path: str) -> BinaryIO:
         try:
@@ -111,6 +127,10 @@ class LocalObjectStore:
 
     def move(self, source: str, destination: str) -> None:
         src, dst = self.file(source), self.file(destination)
+        if src == dst:
+            if not src.exists():
+                raise StorageObjectMissing(f"no object at {source}")
+            return
         if not src.exists():
             if dst.exists():
                 return  # moved already
@@ -123,16 +143,28 @@ class LocalObjectStore:
             if not dst.exists():
                 raise StorageObjectMissing(f"no object at {source} or {destination}") from None
 
-    def _signed(self, method: str, path: str, expires_in: int, download: str = "") -> str:
+    def check_bucket(self) -> None:
+        if not self.root.is_dir():
+            raise StorageUnavailable(f"the local storage folder {self.root} is missing")
+
+    def _signed(self, method: str, path: str, expires: int, download: str = "", max_bytes: str = "") -> str:
         check_path(path)
-        expires = int(time.time()) + expires_in
-        query = {"expires": expires, "sig": sign(self.signing_secret, method, path, expires, download)}
+        query: dict[str, str | int] = {
+            "expires": expires,
+            "sig": sign(self.signing_secret, method, path, expires, download, max_bytes),
+        }
         if download:
             query["download"] = download
+        if max_bytes:
+            query["max"] = max_bytes
         return f"{self.public_base_url}/local-storage/{quote(path)}?{urlencode(query)}"
 
     def signed_download_url(self, path: str, expires_in: int, download_name: str | None = None) -> str:
-        return self._signed("GET", path, expires_in, download_name or "")
+        return self._signed("GET", path, int(time.time()) + expires_in, download_name or "")
 
-    def signed_upload_url(self, path: str, expires_in: int, content_type: str) -> SignedUpload:
-        return SignedUpload(self._signed("PUT", path, expires_in), "PUT", {"content-type": content_type})
+    def signed_upload_url(self, path: str, expires_in: int, content_type: str, max_bytes: int) -> SignedUpload:
+        # The size cap is signed into the URL, as an S3 POST policy signs its
+        # content-length-range; the route also refuses to replace an existing object.
+        expires = int(time.time()) + expires_in
+        url = self._signed("PUT", path, expires, max_bytes=str(max_bytes))
+        return SignedUpload(url, "PUT", {"content-type": content_type}, expires_at=datetime.fromtimestamp(expires, UTC))

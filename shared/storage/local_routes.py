@@ -29,12 +29,17 @@ def _check(store: LocalObjectStore, method: str, path: str, request: Request) ->
         expires = int(query.get("expires", ""))
     except ValueError:
         return _refusal(403, "bad_signature", "this link is not valid")
-    expected = sign(store.signing_secret, method, path, expires, query.get("download", ""))
+    expected = sign(store.signing_secret, method, path, expires, query.get("download", ""), query.get("max", ""))
     if not hmac.compare_digest(expected, query.get("sig", "")):
         return _refusal(403, "bad_signature", "this link is not valid")
     if expires < time.time():
         return _refusal(403, "link_expired", "this link has expired; ask for a new one")
     return None
+
+
+def _already_there() -> JSONResponse:
+    # As Supabase answers a signed upload without upsert onto an existing object.
+    return _refusal(409, "already_exists", "something was already uploaded to this link")
 
 
 def local_storage_router(store: LocalObjectStore, max_upload_bytes: int) -> APIRouter:
@@ -67,16 +72,29 @@ def local_storage_router(store: LocalObjectStore, max_upload_bytes: int) -> APIR
         refused = _check(store, "PUT", path, request)
         if refused:
             return refused
+        limit = min(max_upload_bytes, int(request.query_params.get("max") or max_upload_bytes))
+        too_large = _refusal(413, "payload_too_large", f"this upload is limited to {limit} bytes")
+        try:
+            declared = int(request.headers.get("content-length", "0"))
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            return too_large
+        if store.stat(path) is not None:
+            return _already_there()
         # Spool to disk as the body streams in; refuse as soon as it passes the limit.
         with tempfile.SpooledTemporaryFile(max_size=CHUNK) as spool:
             size = 0
             async for chunk in request.stream():
                 size += len(chunk)
-                if size > max_upload_bytes:
-                    return _refusal(413, "payload_too_large", f"uploads are limited to {max_upload_bytes} bytes")
+                if size > limit:
+                    return too_large
                 spool.write(chunk)
             spool.seek(0)
-            store.put(path, spool, request.headers.get("content-type", "application/octet-stream"))  # type: ignore[arg-type]
+            try:
+                store.create(path, spool)  # type: ignore[arg-type]
+            except FileExistsError:
+                return _already_there()
         return Response(status_code=200)
 
     return router

@@ -11,6 +11,7 @@ import builtins
 import io
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
@@ -133,6 +134,8 @@ class S3ObjectStore:
             with _translated(path):
                 head = self.client.head_object(Bucket=self.bucket, Key=path)
         except StorageObjectMissing:
+            # HEAD has no body: a missing bucket is a bare 404 too. Ask about the bucket.
+            self.check_bucket()
             return None
         return StoredObject(path, head["ContentLength"], head.get("LastModified"), head.get("ContentType"))
 
@@ -171,6 +174,11 @@ class S3ObjectStore:
     def move(self, source: str, destination: str) -> None:
         check_path(source)
         check_path(destination)
+        if source == destination:
+            # S3 refuses to copy an object onto itself unchanged; it is where it should be.
+            if self.stat(source) is None:
+                raise StorageObjectMissing(f"no object at {source}")
+            return
         # S3 has no rename: copy, then delete. If we stop between the two, running the
         # move again copies again (same bytes) and deletes; if the delete had happened,
         # the source is gone and the destination is there, which counts as done.
@@ -192,20 +200,39 @@ class S3ObjectStore:
         params = {"Bucket": self.bucket, "Key": path}
         if download_name:
             params["ResponseContentDisposition"] = content_disposition(download_name)
+        # Presigning is done offline: a wrong bucket would only show at the browser.
+        self.check_bucket()
         with _translated(path):
             return str(
                 self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=_presign_seconds(expires_in))
             )
 
-    def signed_upload_url(self, path: str, expires_in: int, content_type: str) -> SignedUpload:
+    def check_bucket(self) -> None:
+        try:
+            with _translated(self.bucket):
+                self.client.head_bucket(Bucket=self.bucket)
+        except StorageObjectMissing:
+            raise StorageUnavailable(f"S3 has no bucket {self.bucket}") from None
+
+    def signed_upload_url(self, path: str, expires_in: int, content_type: str, max_bytes: int) -> SignedUpload:
+        """A POST policy: S3 refuses a body outside its `content-length-range` (400
+        EntityTooLarge) and any other key or content type. A presigned PUT could not cap
+        the size. S3 cannot refuse to overwrite through a POST policy (conditional writes
+        are PUT-only); the shop never reads what this URL writes before moving it away
+        from the signed key, so an overwrite only ever replaces an unchecked upload."""
         check_path(path)
-        # The content type is part of the signature: the browser must send the same one.
-        params = {"Bucket": self.bucket, "Key": path, "ContentType": content_type}
+        seconds = _presign_seconds(expires_in)
+        self.check_bucket()
         with _translated(path):
-            url = self.client.generate_presigned_url(
-                "put_object", Params=params, ExpiresIn=_presign_seconds(expires_in)
+            post = self.client.generate_presigned_post(
+                self.bucket,
+                path,
+                Fields={"Content-Type": content_type},
+                Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+                ExpiresIn=seconds,
             )
-        return SignedUpload(str(url), "PUT", {"content-type": content_type})
+        expires_at = datetime.now(UTC) + timedelta(seconds=seconds)
+        return SignedUpload(str(post["url"]), "POST", {}, dict(post["fields"]), expires_at)
 
 
 def _presign_seconds(expires_in: int) -> int:

@@ -10,26 +10,36 @@ Supabase Storage answers errors with a body like
 status itself is often 400, so the body's `statusCode` is what tells a missing object from
 a broken request. A missing *bucket* is also a 404 but with another `error`: that is a
 configuration problem, reported as unavailable rather than as a missing photo.
+
+Some endpoints cannot tell the two apart: the server lists a missing bucket as `200 []`,
+removes from it silently, and signs or moves in it as if only the object were missing
+(`src/http/routes/object/listObjects.ts`, `deleteObjects.ts`). So an empty listing, a
+removal and every "missing" conclusion ask about the bucket first (`GET /bucket/{id}`),
+and `stat` uses the object-info endpoint, which names a missing bucket itself
+(`getObjectInfo.ts`: `NoSuchBucket` before `findObject`).
 """
 
 from __future__ import annotations
 
+import base64
 import builtins
 import io
+import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, BinaryIO, cast
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from storage3 import SyncStorageClient
 from storage3.exceptions import StorageApiError
-from storage3.types import CreateSignedUploadUrlOptions
 from storage3.utils import StorageException
 
 from shared.storage.base import (
     SignedUpload,
     StorageObjectMissing,
+    StorageObjectTooLarge,
     StorageUnavailable,
     StoredObject,
     check_path,
@@ -48,6 +58,26 @@ def _is_duplicate(error: StorageApiError) -> bool:
     return str(error.status) == "409" or error.code == "Duplicate"
 
 
+def _is_too_large(error: StorageApiError) -> bool:
+    # `EntityTooLarge` in src/internal/errors/codes.ts: 413, error "Payload too large".
+    return str(error.status) == "413" or error.code == "Payload too large"
+
+
+def _token_expiry(signed_url: str) -> datetime | None:
+    """When a signed upload URL stops working: the `exp` claim of its JWT. The server
+    chooses the lifetime (UPLOAD_SIGNED_URL_EXPIRATION_TIME: 60 s unless configured,
+    two hours on hosted Supabase), so it is read, never assumed."""
+    token = parse_qs(urlsplit(signed_url).query).get("token", [""])[0]
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return datetime.fromtimestamp(int(claims["exp"]), UTC)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 @contextmanager
 def _translated(path: str) -> Iterator[None]:
     """Turn storage3's and httpx's errors into the storage errors the shop handles."""
@@ -56,6 +86,8 @@ def _translated(path: str) -> Iterator[None]:
     except StorageApiError as error:
         if _is_missing_object(error):
             raise StorageObjectMissing(f"no object at {path}") from error
+        if _is_too_large(error):
+            raise StorageObjectTooLarge(f"Supabase Storage refused {path} as over its size limit") from error
         raise StorageUnavailable(
             f"Supabase Storage refused the request for {path}: {error.status} {error.code} {error.message}"
         ) from error
@@ -143,12 +175,21 @@ class SupabaseObjectStore:
 
     def stat(self, path: str) -> StoredObject | None:
         check_path(path)
-        folder, _, name = path.rpartition("/")
-        # A search is a name-prefix match inside one folder; keep the exact name only.
-        for entry in self._entries(folder, search=name):
-            if entry["name"] == name and entry.get("id") is not None:
-                return self._stored(f"{folder}/{name}" if folder else name, entry)
-        return None
+        try:
+            with _translated(path):
+                info = self.objects.info(path)
+        except StorageObjectMissing:
+            return None
+        return StoredObject(
+            path,
+            int(info.get("size") or 0),
+            _parse_time(info.get("last_modified") or info.get("created_at")),
+            info.get("content_type"),
+        )
+
+    def check_bucket(self) -> None:
+        with _translated(self.bucket):
+            self.client.get_bucket(self.bucket)
 
     def list(self, prefix: str) -> builtins.list[StoredObject]:
         folder = prefix.rstrip("/")
@@ -166,6 +207,8 @@ class SupabaseObjectStore:
                     pending.append(full)
                 else:
                     found.append(self._stored(full, entry))
+        if not found:
+            self.check_bucket()  # a missing bucket lists as empty too
         return sorted(found, key=lambda o: o.path)
 
     def _entries(self, folder: str, search: str = "") -> Iterator[dict[str, Any]]:
@@ -195,6 +238,8 @@ class SupabaseObjectStore:
     def delete(self, paths: builtins.list[str]) -> None:
         for path in paths:
             check_path(path)
+        if paths:
+            self.check_bucket()  # removing from a missing bucket "succeeds" silently
         for start in range(0, len(paths), DELETE_BATCH):
             batch = paths[start : start + DELETE_BATCH]
             with _translated(batch[0]):
@@ -204,6 +249,12 @@ class SupabaseObjectStore:
     def move(self, source: str, destination: str) -> None:
         check_path(source)
         check_path(destination)
+        if source == destination:
+            # The server answers "moved" and changes nothing (moveObject in
+            # src/storage/object.ts); never take the remove-then-move path below for it.
+            if self.stat(source) is None:
+                raise StorageObjectMissing(f"no object at {source}")
+            return
         try:
             self._move(source, destination)
         except StorageObjectMissing:
@@ -218,30 +269,38 @@ class SupabaseObjectStore:
             except StorageApiError as error:
                 if not _is_duplicate(error):
                     raise
-                # The API will not move onto an existing object; the other backends
-                # replace it, so this one does too.
+                # The API will not move onto an existing object (the rename hits the
+                # unique name); the other backends replace it, so this one does too.
+                # Source and destination differ here, so the source survives the remove.
                 self.objects.remove([destination])
                 self.objects.move(source, destination)
 
     def signed_download_url(self, path: str, expires_in: int, download_name: str | None = None) -> str:
         check_path(path)
         options = {"download": download_name} if download_name else {}
-        with _translated(path):
-            signed = self.objects.create_signed_url(path, expires_in, options)  # type: ignore[arg-type]
+        try:
+            with _translated(path):
+                signed = self.objects.create_signed_url(path, expires_in, options)  # type: ignore[arg-type]
+        except StorageObjectMissing:
+            self.check_bucket()  # signing in a missing bucket reports the object missing
+            raise
         url = signed["signedURL"]
         if not url:
             raise StorageUnavailable(f"Supabase Storage gave no signed URL for {path}")
         return url
 
-    def signed_upload_url(self, path: str, expires_in: int, content_type: str) -> SignedUpload:
+    def signed_upload_url(self, path: str, expires_in: int, content_type: str, max_bytes: int) -> SignedUpload:
         """A URL the browser PUTs the raw bytes to, with the content type as a header.
 
-        Supabase fixes the lifetime of signed upload URLs (two hours) whatever
-        `expires_in` says; the upload is checked on completion either way. upsert lets a
-        browser retry a PUT whose answer it never saw.
+        Signed without upsert, so the server refuses (409 Duplicate) to replace anything
+        already at the path. The server fixes the lifetime itself, whatever `expires_in`
+        says; the URL's token says when it ends. The size is capped by the bucket's
+        `file_size_limit` (migration 015), since a Supabase token carries no size.
         """
+        del expires_in, max_bytes
         check_path(path)
         with _translated(path):
-            signed = self.objects.create_signed_upload_url(path, CreateSignedUploadUrlOptions(upsert="true"))
+            signed = self.objects.create_signed_upload_url(path)
+        url = signed["signed_url"]
         # This is the endpoint storage3's own upload_to_signed_url sends to.
-        return SignedUpload(signed["signed_url"], "PUT", {"content-type": content_type})
+        return SignedUpload(url, "PUT", {"content-type": content_type}, expires_at=_token_expiry(url))

@@ -3,9 +3,9 @@
 1. `announce_direct_uploads`: the customer says what they will send (name, size, type);
    each photo gets a pending row, a slot in the session and a signed upload URL.
 2. The browser PUTs the bytes to storage; they never pass through a function.
-3. `complete_direct_upload`: the stored object is checked like any upload (size as
-   declared, a real photo by its bytes); it becomes `uploaded`, or is deleted with the
-   reason given back.
+3. `complete_direct_upload`: the stored object is moved where no URL writes, then
+   checked like any upload (size as declared, a real photo by its bytes); it becomes
+   `uploaded`, or is deleted with the reason given back.
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from pydantic import BaseModel, Field
 from shared import db
 from shared.config import Settings
 from shared.errors import Conflict, NotFound, PayloadTooLarge, RestoreClickError, UnsupportedMediaType, ValidationFailed
-from shared.photos import ACCEPTED_CONTENT_TYPES, EXTENSION_BY_CONTENT_TYPE, inspect_photo, sanitise_filename
+from shared.photos import (
+    ACCEPTED_CONTENT_TYPES,
+    EXTENSION_BY_CONTENT_TYPE,
+    PhotoFacts,
+    inspect_photo,
+    sanitise_filename,
+)
 from shared.storage import SignedUpload, StorageService
 from shared.uploads.filenames import refuse_path_tricks
 from shared.uploads.sessions import (
@@ -32,8 +38,6 @@ from shared.uploads.sessions import (
     make_room_for_photos,
     upload_session,
 )
-
-SIGNED_UPLOAD_SECONDS = 15 * 60
 
 
 class DeclaredPhoto(BaseModel):
@@ -101,61 +105,109 @@ def announce_direct_uploads(
                     status="pending",
                 )
             )
-    announced = [
-        AnnouncedPhoto(row, storage.signed_upload_url(row.storage_path, SIGNED_UPLOAD_SECONDS, row.content_type))
-        for row in rows
-    ]
+    announced = [AnnouncedPhoto(row, _signed(storage, settings, row)) for row in rows]
     return session, announced
 
 
 def complete_direct_upload(
     database: db.Database, storage: StorageService, settings: Settings, file_id: UUID
 ) -> UploadedPhoto:
-    """Check the object a signed upload stored; mark it uploaded, or delete it and say why.
+    """Take the object a signed upload stored out of the URL's reach, check it; mark it
+    uploaded, or delete it and say why.
 
+    The object is moved from the incoming key (the only one a URL can write) to the kept
+    key first, and the kept object is what is checked, under the row's lock: the bytes
+    checked are the bytes restored, whatever is sent to the URL before or after.
     Safe to repeat: completing an already completed photo answers it again.
     """
-    with database.transaction() as conn:
-        row = db.maybe_one(conn, "pending_direct_upload", file_id=str(file_id))
+    refusal: RestoreClickError | None = None
+    with database.transaction(actor="upload") as conn:
+        row = db.maybe_one(conn, "lock_direct_upload", file_id=str(file_id))
+        if row is None:
+            return _not_lockable(conn, file_id)
+        photo = UploadedPhoto.model_validate(row)
+        if photo.status in ("uploaded", "claimed"):
+            return photo
+        if photo.status != "pending":
+            raise _closed()
+        ensure_session_accepts_photos(upload_session(conn, photo.upload_session_id))
+        try:
+            facts = _take_and_check(storage, photo, settings)
+        except RestoreClickError as exc:
+            if exc.code == "not_uploaded":
+                raise
+            refusal = exc
+            if db.maybe_one(conn, "remove_photo", file_id=str(photo.id)) is not None:
+                db.execute(conn, "release_photo_slot", upload_session_id=str(photo.upload_session_id))
+        else:
+            return db.one(
+                conn, "complete_direct_upload", UploadedPhoto,
+                file_id=str(file_id), content_type=facts.content_type, sha256=facts.sha256,
+                width=facts.width, height=facts.height,
+            )  # fmt: skip
+    # A refused upload leaves nothing: its row closed and its slot freed (committed
+    # above), then its objects deleted.
+    storage.delete_objects([photo.storage_path, storage.incoming_path_for(photo.storage_path)])
+    raise refusal
+
+
+def _not_lockable(conn: db.Connection, file_id: UUID) -> UploadedPhoto:
+    row = db.maybe_one(conn, "direct_upload_by_id", file_id=str(file_id))
     if row is None:
         raise NotFound("no announced upload with that id", code="photo_not_found")
     photo = UploadedPhoto.model_validate(row)
     if photo.status in ("uploaded", "claimed"):
         return photo
-    if photo.status != "pending":
-        raise Conflict("this upload was refused or removed; announce it again", code="upload_closed")
-    with database.transaction() as conn:
-        ensure_session_accepts_photos(upload_session(conn, photo.upload_session_id))
+    if photo.status == "pending":
+        raise Conflict("this upload is being checked right now; ask again in a moment", code="upload_being_checked")
+    raise _closed()
 
+
+def _closed() -> Conflict:
+    return Conflict("this upload was refused or removed; announce it again", code="upload_closed")
+
+
+def _take_and_check(storage: StorageService, photo: UploadedPhoto, settings: Settings) -> PhotoFacts:
+    incoming = storage.incoming_path_for(photo.storage_path)
+    if storage.store.stat(incoming) is not None:
+        storage.move(incoming, photo.storage_path)
     stored = storage.store.stat(photo.storage_path)
     if stored is None:
         raise Conflict(
             "nothing has been uploaded to the signed URL yet; upload, then complete",
             code="not_uploaded",
         )
-    try:
-        if stored.size != photo.size_bytes:
-            raise ValidationFailed(
-                f"{photo.filename}: {stored.size} bytes arrived but {photo.size_bytes} were announced",
-                code="size_mismatch",
-            )
-        facts = _inspect_stored(storage, photo, settings)
-    except RestoreClickError:
-        _refuse(database, storage, photo)
-        raise
-    with database.transaction(actor="upload") as conn:
-        completed = db.maybe_one(
-            conn, "complete_direct_upload", UploadedPhoto,
-            file_id=str(file_id), content_type=facts.content_type, sha256=facts.sha256,
-            width=facts.width, height=facts.height,
-        )  # fmt: skip
-    if completed is None:  # completed or removed by a concurrent request meanwhile
-        with database.transaction() as conn:
-            return UploadedPhoto.model_validate(db.one(conn, "pending_direct_upload", file_id=str(file_id)))
-    return completed
+    if stored.size != photo.size_bytes:
+        raise ValidationFailed(
+            f"{photo.filename}: {stored.size} bytes arrived but {photo.size_bytes} were announced",
+            code="size_mismatch",
+        )
+    return _inspect_stored(storage, photo, settings)
 
 
-def _inspect_stored(storage: StorageService, photo: UploadedPhoto, settings: Settings):  # type: ignore[no-untyped-def]
+def renew_upload_url(
+    database: db.Database, storage: StorageService, settings: Settings, file_id: UUID
+) -> AnnouncedPhoto:
+    """A fresh signed URL for a photo announced but not yet completed (its URL expired)."""
+    with database.transaction() as conn:
+        row = db.maybe_one(conn, "direct_upload_by_id", file_id=str(file_id))
+        if row is None:
+            raise NotFound("no announced upload with that id", code="photo_not_found")
+        photo = UploadedPhoto.model_validate(row)
+        if photo.status != "pending":
+            raise Conflict("only an upload not completed yet can get a new URL", code="upload_not_pending")
+        ensure_session_accepts_photos(upload_session(conn, photo.upload_session_id))
+    return AnnouncedPhoto(photo, _signed(storage, settings, photo))
+
+
+def _signed(storage: StorageService, settings: Settings, photo: UploadedPhoto) -> SignedUpload:
+    # The cap is the announced size: S3 and local storage refuse a body over it.
+    return storage.signed_upload_url(
+        photo.storage_path, settings.direct_upload_url_seconds, photo.content_type, photo.size_bytes
+    )
+
+
+def _inspect_stored(storage: StorageService, photo: UploadedPhoto, settings: Settings) -> PhotoFacts:
     # Spool to a temporary file: constant memory, and the decoder may seek.
     with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as spool:
         with storage.store.open(photo.storage_path) as source:
@@ -168,11 +220,3 @@ def _inspect_stored(storage: StorageService, photo: UploadedPhoto, settings: Set
             max_bytes=settings.upload_max_bytes,
             max_pixels=settings.upload_max_pixels,
         )
-
-
-def _refuse(database: db.Database, storage: StorageService, photo: UploadedPhoto) -> None:
-    """A refused upload leaves nothing: its object deleted, its slot freed, its row closed."""
-    with database.transaction(actor="upload") as conn:
-        if db.maybe_one(conn, "remove_photo", file_id=str(photo.id)) is not None:
-            db.execute(conn, "release_photo_slot", upload_session_id=str(photo.upload_session_id))
-    storage.delete_objects([photo.storage_path])

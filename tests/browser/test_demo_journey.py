@@ -314,3 +314,52 @@ def drop(page: Page, name: str, mime: str, data: bytes) -> None:
     for event in ("dragenter", "dragover", "drop"):
         page.dispatch_event("#dropzone", event, {"dataTransfer": transfer})
     transfer.dispose()
+
+
+@pytest.fixture
+def short_lived_upload_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signed upload URLs that end within seconds, as a self-hosted Supabase's may (60 s)."""
+    monkeypatch.setenv("DIRECT_UPLOAD_URL_SECONDS", "3")
+
+
+def test_the_demo_page_asks_for_a_fresh_upload_url_when_one_has_expired(
+    chromium: str, short_lived_upload_urls: None, dev_server: str
+) -> None:
+    # Noise compresses badly: several MB of JPEG, too large for a request, so it goes direct.
+    noise = Image.frombytes("RGB", (2600, 2000), os.urandom(2600 * 2000 * 3))
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=95)
+    large = out.getvalue()
+    assert len(large) > 4 * 1024 * 1024
+    renewals: list[str] = []
+    refused: list[str] = []
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_context().new_page()
+        page.set_default_timeout(30_000)
+
+        def storage_refuses_first_put(route):  # type: ignore[no-untyped-def]
+            if route.request.method == "PUT" and not refused:
+                # What storage answers a URL past its lifetime (local: 403 link_expired).
+                refused.append(route.request.url)
+                route.fulfill(
+                    status=403, content_type="application/json",
+                    body='{"error": {"code": "link_expired", "message": "this link has expired"}}',
+                )  # fmt: skip
+                return
+            route.continue_()
+
+        page.route("**/local-storage/**", storage_refuses_first_put)
+        page.on("request", lambda r: renewals.append(r.url) if r.url.endswith("/url") else None)
+        try:
+            page.goto(dev_server + "/")
+            expect(page.locator("body")).to_have_attribute("data-ready", "true")
+            page.get_by_label("Choose photos").set_input_files(
+                [{"name": "big-scan.jpg", "mimeType": "image/jpeg", "buffer": large}]
+            )
+            expect(page.locator("#photo-list li.is-ready")).to_have_count(1)
+        finally:
+            browser.close()
+    # Renewed once because the URL was about to end (3 s), once more after the refusal.
+    assert len(refused) == 1 and len(renewals) == 2

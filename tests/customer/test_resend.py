@@ -3,8 +3,6 @@ rate limit per order."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -29,6 +27,9 @@ def test_resend_answers_identically_and_respects_its_rate(
     assert len({r.text for r in answers}) == 1
     assert match_resend_requests(database) == 1
     assert rows(conn, "select count(*) as n from email_queue where template = 'download_links_resent'") == [{"n": 1}]
+    [resend] = rows(conn, "select payload from email_queue where template = 'download_links_resent'")
+    # The new link gets its uses for each of the order's ZIPs, as the first link did.
+    assert resend["payload"] == {"order_number": number, "zip_parts": 1}
     for _ in range(5):
         assert (
             shop.post("/api/email/resend", json={"email": "ada@example.com", "order_number": number}).status_code == 202
@@ -48,15 +49,14 @@ def test_a_matching_and_a_made_up_request_do_the_same_work(
     """Timing must not tell whether an email and an order number belong together: both
     requests run exactly the same statements."""
     run: list[str] = []
-    original = db.execute
+    named = db._query
 
-    def recording(conn: db.Connection, name: str, **params: Any) -> Any:
+    def recording(name: str) -> str:
         run.append(name)
-        return original(conn, name, **params)
+        return named(name)
 
-    monkeypatch.setattr(db, "execute", recording)
-    for name in ("all_rows", "maybe_one", "one"):
-        monkeypatch.setattr(db, name, _refuse)  # any lookup on the answer path would show here
+    # Every named statement goes through here: a lookup of the order would show.
+    monkeypatch.setattr(db, "_query", recording)
     number = finished_order["order"]["order_number"]
 
     real = shop.post("/api/email/resend", json={"email": "ada@example.com", "order_number": number})
@@ -65,11 +65,28 @@ def test_a_matching_and_a_made_up_request_do_the_same_work(
     made_up = shop.post("/api/email/resend", json={"email": "eve@example.com", "order_number": "20200101-000009"})
 
     assert (real.status_code, made_up.status_code) == (202, 202) and real.text == made_up.text
-    assert statements_for_real == run == ["record_resend_request"]
+    # The throttle's two counts (keyed on the email and client addresses, never the order), then the insert.
+    assert statements_for_real == run == ["count_throttled_request", "count_throttled_request", "record_resend_request"]
 
 
-def _refuse(*args: Any, **kwargs: Any) -> Any:
-    raise AssertionError("the resend answer path looked something up")
+def test_resends_are_throttled_per_email_and_per_client_address_and_still_answer_202(
+    shop: TestClient, conn: db.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.config import get_settings
+
+    monkeypatch.setenv("RESEND_THROTTLE_PER_EMAIL", "2")
+    monkeypatch.setenv("RESEND_THROTTLE_PER_ADDRESS", "4")
+    get_settings.cache_clear()
+    answers = [shop.post("/api/email/resend", json={"email": "Ada@example.com", "order_number": "1"}) for _ in range(3)]
+    answers += [
+        shop.post("/api/email/resend", json={"email": f"p{n}@example.com", "order_number": "1"}) for n in range(3)
+    ]
+
+    assert {a.status_code for a in answers} == {202} and len({a.text for a in answers}) == 1
+    recorded = [r["email"] for r in rows(conn, "select email from resend_requests order by id")]
+    # Two for Ada (her third was over her limit, and still counted for the address), then
+    # one more before the address's limit of four.
+    assert recorded == ["Ada@example.com", "Ada@example.com", "p0@example.com"]
 
 
 def test_malformed_resend_requests_get_the_json_error(shop: TestClient, database: db.Database) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,6 +29,13 @@ def put_signed(shop: TestClient, announced: dict, data: bytes):  # type: ignore[
     return shop.request(
         announced["upload_method"], f"{url.path}?{url.query}", content=data, headers=announced["upload_headers"]
     )
+
+
+def announce_and_send(shop: TestClient, photo: bytes) -> dict:  # type: ignore[type-arg]
+    """Announce one photo and send its bytes to the signed URL; the announced slot."""
+    slot = announce(shop, {"filename": "x.jpg", "size": len(photo), "content_type": "image/jpeg"}).json()["files"][0]
+    assert put_signed(shop, slot, photo).status_code == 200
+    return slot  # type: ignore[no-any-return]
 
 
 def test_direct_upload_round_trip(shop: TestClient, conn: db.Connection, settings: Settings) -> None:
@@ -64,7 +72,7 @@ def test_direct_upload_round_trip(shop: TestClient, conn: db.Connection, setting
     ("declared_size", "data", "code"),
     [
         (None, b"plain text, not a photo at all" * 20, "unsupported_photo_type"),
-        (10, images.jpeg(), "size_mismatch"),
+        (len(images.jpeg()) + 10, images.jpeg(), "size_mismatch"),
         (None, images.jpeg((200, 200))[:-300], "corrupt_photo"),
     ],
 )
@@ -121,3 +129,80 @@ def test_a_photo_larger_than_a_function_request_goes_straight_to_local_storage(
     # Past UPLOAD_MAX_BYTES the storage route still refuses it.
     too_big = announce(shop, {"filename": "x.jpg", "size": settings.upload_max_bytes + 1, "content_type": "image/jpeg"})
     assert too_big.status_code in (413, 422)
+
+
+def test_the_signed_url_takes_no_more_than_the_announced_size_and_replaces_nothing(
+    shop: TestClient, settings: Settings
+) -> None:
+    photo = images.jpeg((64, 48))
+    announced = announce(shop, {"filename": "x.jpg", "size": len(photo), "content_type": "image/jpeg"}).json()
+    slot = announced["files"][0]
+
+    too_much = put_signed(shop, slot, photo + b"\0")
+    assert too_much.status_code == 413 and too_much.json()["error"]["code"] == "payload_too_large"
+    assert stored_files(settings) == []
+    assert put_signed(shop, slot, photo).status_code == 200
+    again = put_signed(shop, slot, images.jpeg((64, 48), seed=2))
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_exists"
+    done = shop.post(f"/api/uploads/direct/{slot['id']}/complete")
+    assert done.status_code == 200
+
+
+def test_a_photo_swapped_in_after_completion_is_never_what_is_kept(
+    shop: TestClient, conn: db.Connection, settings: Settings
+) -> None:
+    photo = images.jpeg((64, 48))
+    slot = announce_and_send(shop, photo)
+    assert shop.post(f"/api/uploads/direct/{slot['id']}/complete").status_code == 200
+    [kept] = rows(conn, "select storage_path, sha256 from file_uploads")
+
+    # The URL still works until it expires, but it writes where nothing is read from.
+    bomb = images.png_claiming(12000, 12000)
+    put_signed(shop, {**slot, "size": len(bomb)}, bomb)
+    assert shop.post(f"/api/uploads/direct/{slot['id']}/complete").json()["width"] == 64
+
+    from shared.deps import get_storage
+
+    assert get_storage().store.read(kept["storage_path"]) == photo
+
+
+def test_concurrent_completions_check_and_keep_one_object(
+    shop: TestClient, conn: db.Connection, settings: Settings
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    photo = images.jpeg((640, 480))
+    slot = announce_and_send(shop, photo)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: shop.post(f"/api/uploads/direct/{slot['id']}/complete"), range(8)))
+
+    assert {a.status_code for a in answers} <= {200, 409}
+    assert any(a.status_code == 200 for a in answers)
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} <= {"upload_being_checked"}
+    assert rows(conn, "select status from file_uploads") == [{"status": "uploaded"}]
+    assert len(stored_files(settings)) == 1
+
+
+def test_an_expired_upload_url_is_renewed_for_a_pending_photo(
+    shop: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "direct_upload_url_seconds", 1)
+    photo = images.jpeg((64, 48))
+    slot = announce(shop, {"filename": "x.jpg", "size": len(photo), "content_type": "image/jpeg"}).json()["files"][0]
+    assert slot["upload_expires_at"] is not None
+    import time
+
+    time.sleep(2.1)
+    expired = put_signed(shop, slot, photo)
+    assert expired.status_code == 403 and expired.json()["error"]["code"] == "link_expired"
+
+    monkeypatch.setattr(settings, "direct_upload_url_seconds", 900)
+    fresh = shop.post(f"/api/uploads/direct/{slot['id']}/url")
+    assert fresh.status_code == 200, fresh.text
+    assert fresh.json()["id"] == slot["id"] and fresh.json()["upload_url"] != slot["upload_url"]
+    assert put_signed(shop, fresh.json(), photo).status_code == 200
+    assert shop.post(f"/api/uploads/direct/{slot['id']}/complete").status_code == 200
+    # Completed: no more URLs for it.
+    assert shop.post(f"/api/uploads/direct/{slot['id']}/url").json()["error"]["code"] == "upload_not_pending"
+    assert shop.post(f"/api/uploads/direct/{uuid.uuid4()}/url").status_code == 404

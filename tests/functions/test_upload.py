@@ -190,3 +190,102 @@ def test_concurrent_uploads_never_pass_the_photo_limit(
     assert sorted(statuses) == [201] * 4 + [422] * 8
     assert rows(conn, "select count(*) as n from file_uploads where status = 'uploaded'") == [{"n": 5}]
     assert len(stored_files(settings)) == 5
+
+
+def _no_decode(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count full decodes: the check-before-work tests require none."""
+    from shared import photos
+
+    decoded: list[int] = []
+    real = photos._decode
+
+    def counting(stream, max_pixels):  # type: ignore[no-untyped-def]
+        decoded.append(1)
+        return real(stream, max_pixels)
+
+    monkeypatch.setattr(photos, "_decode", counting)
+    return decoded
+
+
+def test_a_full_session_refuses_more_photos_before_decoding_any(
+    shop: TestClient, conn: db.Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "upload_max_files", 2)
+    first = shop.post("/api/uploads", files=[("files", (f"{n}.jpg", images.jpeg(), "image/jpeg")) for n in range(2)])
+    assert first.status_code == 201, first.text
+    decoded = _no_decode(monkeypatch)
+    session_id = first.json()["upload_session_id"]
+
+    more = shop.post(
+        "/api/uploads",
+        data={"upload_session_id": session_id},
+        files=[("files", ("big.png", images.png_claiming(10000, 8000), "image/png"))],
+    )
+
+    assert more.status_code == 422 and more.json()["error"]["code"] == "too_many_photos"
+    assert decoded == []
+    too_many_at_once = shop.post(
+        "/api/uploads", files=[("files", (f"{n}.jpg", images.jpeg(), "image/jpeg")) for n in range(3)]
+    )
+    assert too_many_at_once.json()["error"]["code"] == "too_many_photos" and decoded == []
+    assert rows(conn, "select count(*) as n from file_uploads") == [{"n": 2}]
+
+
+def test_a_request_over_its_pixel_budget_is_refused_before_any_decode(
+    shop: TestClient, conn: db.Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded = _no_decode(monkeypatch)
+    # 24 photos of 80 MP each (the headers say so), each under the per-photo limit.
+    bombs = [("files", (f"{n}.png", images.png_claiming(10000, 8000), "image/png")) for n in range(24)]
+
+    response = shop.post("/api/uploads", files=bombs)
+
+    assert response.status_code == 413 and response.json()["error"]["code"] == "request_pixel_budget"
+    assert decoded == []
+    assert rows(conn, "select count(*) as n from upload_sessions") == [{"n": 0}]
+    assert stored_files(settings) == []
+    over_photo_limit = shop.post(
+        "/api/uploads", files=[("files", ("x.png", images.png_claiming(10000, 8001), "image/png"))]
+    )
+    assert over_photo_limit.json()["error"]["code"] == "too_many_pixels" and decoded == []
+
+
+def test_uploads_are_throttled_per_address_and_per_session_with_retry_after(
+    shop: TestClient, conn: db.Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "upload_throttle_per_session", 3)
+    monkeypatch.setattr(settings, "upload_throttle_per_address", 5)
+    photo = ("files", ("a.jpg", images.jpeg(), "image/jpeg"))
+    first = shop.post("/api/uploads", files=[photo])
+    session_id = first.json()["upload_session_id"]
+    for _ in range(3):  # the first, which made the session, is counted by address only
+        assert shop.post("/api/uploads", data={"upload_session_id": session_id}, files=[photo]).status_code == 201
+
+    throttled = shop.post("/api/uploads", data={"upload_session_id": session_id}, files=[photo])
+
+    assert throttled.status_code == 429
+    assert throttled.json()["error"]["code"] == "upload_throttled"
+    assert 1 <= int(throttled.headers["retry-after"]) <= settings.upload_throttle_window_seconds
+    assert rows(conn, "select photo_count from upload_sessions") == [{"photo_count": 4}]
+    # The address's own limit: five requests so far (the refused one counts); a sixth, in
+    # a new session, is refused too.
+    by_address = shop.post("/api/uploads", files=[photo])
+    assert by_address.status_code == 429 and "address" in by_address.json()["error"]["message"]
+    announce = shop.post(
+        "/api/uploads/direct", json={"files": [{"filename": "a.jpg", "size": 100, "content_type": "image/jpeg"}]}
+    )
+    assert announce.status_code == 201  # announcing is counted apart from uploading
+
+
+def test_concurrent_announcements_are_throttled_exactly(
+    shop: TestClient, conn: db.Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(settings, "upload_throttle_per_address", 5)
+    body = {"files": [{"filename": "a.jpg", "size": 100, "content_type": "image/jpeg"}]}
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda _: shop.post("/api/uploads/direct", json=body), range(12)))
+    assert sorted(a.status_code for a in answers) == [201] * 5 + [429] * 7
+    assert all("retry-after" in a.headers for a in answers if a.status_code == 429)
+    assert rows(conn, "select count(*) as n from upload_sessions") == [{"n": 5}]

@@ -276,3 +276,15 @@ def test_a_misconfigured_signing_secret_answers_500_without_showing_it(
     assert answer.status_code == 500 and answer.json()["error"]["code"] == "configuration_error"
     assert "not-a-whsec-secret-value" not in answer.text
     assert [j["status"] for j in jobs(conn)] == ["running"]  # Replicate retries; the poll fallback would settle it
+
+
+def test_a_provider_output_over_the_pixel_limit_is_refused_before_it_is_decoded() -> None:
+    from shared.queue import TerminalJobError
+    from shared.restoration.predictions import _as_jpeg
+    from tests import images
+
+    with pytest.raises(TerminalJobError, match="pixels"):
+        _as_jpeg(images.png_claiming(30000, 30000), 320_000_000)
+    with pytest.raises(TerminalJobError, match="pixels"):
+        _as_jpeg(images.png((200, 100)), 200 * 100 - 1)
+    assert _as_jpeg(images.png((200, 100)), 200 * 100)[:2] == b"\xff\xd8"

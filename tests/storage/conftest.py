@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from shared.storage.base import ObjectStore
+from shared.storage.base import ObjectStore, SignedUpload
 from tests.storage.http_server import SwappableApp, serve
 from tests.storage.supabase_standin import SupabaseStandIn
 
@@ -28,6 +29,9 @@ BACKENDS = ["local", "s3", "supabase"]
 PAGE_SIZE = 2
 SERVICE_ROLE_KEY = "stand-in-service-role-key"
 SIGNING_SECRET = "storage-test-signing-secret"
+# The contract's Supabase buckets are made with this file_size_limit (as migration 015
+# makes the shop's with 25 MB), small enough for a test to pass it.
+SUPABASE_BUCKET_LIMIT = 1024 * 1024
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -48,6 +52,13 @@ class Backend:
     # moto does not refuse expired presigned URLs (S3 does); for it the test checks the
     # expiry the URL carries instead.
     refuses_expired_urls: bool = True
+    # moto does not enforce a POST policy's conditions (S3 does): for it the test reads
+    # the conditions the signed policy carries instead.
+    enforces_upload_policy: bool = True
+    # An S3 POST policy cannot refuse to overwrite (conditional writes are PUT-only).
+    refuses_overwrite_by_url: bool = True
+    # Supabase tokens carry no size: its cap is the bucket's file_size_limit.
+    bucket_size_limit: int | None = None
 
 
 @pytest.fixture(scope="session")
@@ -138,7 +149,10 @@ def make_s3(endpoint: str) -> Iterator[Backend]:
     store = S3ObjectStore(bucket, endpoint_url=endpoint, region="us-east-1", page_size=PAGE_SIZE)
     store.client.create_bucket(Bucket=bucket)
     try:
-        yield Backend("s3", store, moto_set_updated_at(bucket), refuses_expired_urls=False)
+        yield Backend(
+            "s3", store, moto_set_updated_at(bucket),
+            refuses_expired_urls=False, enforces_upload_policy=False, refuses_overwrite_by_url=False,
+        )  # fmt: skip
     finally:
         store.close()
 
@@ -148,14 +162,14 @@ def make_supabase(server: tuple[SupabaseStandIn, str]) -> Iterator[Backend]:
 
     stand_in, url = server
     bucket = new_bucket()
-    stand_in.create_bucket(bucket)
+    stand_in.create_bucket(bucket, file_size_limit=SUPABASE_BUCKET_LIMIT)
     store = SupabaseObjectStore(url, SERVICE_ROLE_KEY, bucket, page_size=PAGE_SIZE)
 
     def backdate(path: str, moment: datetime) -> None:
         stand_in.set_updated_at(bucket, path, moment)
 
     try:
-        yield Backend("supabase", store, backdate)
+        yield Backend("supabase", store, backdate, bucket_size_limit=SUPABASE_BUCKET_LIMIT)
     finally:
         store.close()
         stand_in.buckets.pop(bucket, None)
@@ -192,3 +206,24 @@ def download_filename(content_disposition: str) -> str | None:
         charset, _, rest = params["filename*"].partition("'")
         return unquote(rest.partition("'")[2], encoding=charset or "utf-8")
     return params.get("filename")
+
+
+def send_signed_upload(upload: SignedUpload, data: bytes) -> httpx.Response:
+    """What a browser does with a signed upload: PUT the bytes, or POST the policy form."""
+    return send_to_upload_url(upload.method, upload.url, upload.headers, upload.fields, data)
+
+
+def send_announced(announced: dict[str, Any], data: bytes) -> httpx.Response:
+    """The same, from the upload function's answer to an announcement."""
+    return send_to_upload_url(
+        announced["upload_method"], announced["upload_url"], announced["upload_headers"],
+        announced["upload_fields"], data,
+    )  # fmt: skip
+
+
+def send_to_upload_url(
+    method: str, url: str, headers: dict[str, str], fields: dict[str, str], data: bytes
+) -> httpx.Response:
+    if method == "POST":
+        return httpx.post(url, data=fields, files={"file": ("photo", data)})
+    return httpx.request(method, url, content=data, headers=headers)

@@ -32,7 +32,7 @@ class SwappableApp:
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
+def serve(app: Any, http: str = "h11") -> Iterator[str]:
     """Run `app` on 127.0.0.1 and a free port until the block ends; yield its base URL."""
     # Bind first and hand uvicorn the socket: no window in which another process could
     # take the port between choosing it and listening on it.
@@ -40,7 +40,7 @@ def serve(app: Any) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", http="h11", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", http=http, access_log=False)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -8,11 +8,29 @@ What it imitates, because the backend depends on it:
 - a folder lists one level at a time, sub-folders as entries with `id` null, paged by
   `limit`/`offset`, filtered by a name-prefix `search`;
 - uploads refuse an existing path unless `x-upsert: true`; moves refuse an existing
-  destination;
+  destination; a signed upload URL made without `x-upsert` refuses one too (the token
+  carries `upsert`, `signUploadObjectUrl` in src/storage/object.ts);
 - signed URLs carry a token bound to one path and one purpose that expires; a signed
   download honours `download=` with a Content-Disposition attachment;
 - a signed upload takes the raw body (what a browser sends) or a multipart form (what
   storage3's own `upload_to_signed_url` sends).
+
+And the behaviours the real server has that a shop can trip over (supabase/storage):
+- a missing bucket lists as `200 []` and removes from as `200 []` (listObjects.ts and
+  deleteObjects.ts search and delete by bucket id without looking the bucket up); the
+  object-info endpoint and `GET /bucket/{id}` answer `404 Bucket not found`
+  (getObjectInfo.ts, `ERRORS.NoSuchBucket` in src/internal/errors/codes.ts);
+- an object over the upload limit is refused with HTTP 413 `Payload too large`
+  (`ERRORS.EntityTooLarge`); the limit is the project's (`FILE_SIZE_LIMIT`, 50 MB by
+  default) or the bucket's `file_size_limit` when lower (`getFileSizeLimit` in
+  src/storage/limits.ts);
+- keys outside `VALID_OBJECT_KEY` (src/storage/limits.ts) are refused `400 InvalidKey`;
+- a name-prefix `search` matches case-insensitively (the listing's `ILIKE`);
+- moving an object onto itself answers "Successfully moved" and changes nothing
+  (`moveObject`: same source and destination key return early);
+- signed upload URLs live as long as the server's UPLOAD_SIGNED_URL_EXPIRATION_TIME,
+  60 s unless configured (src/config.ts), whatever the client asks; tokens are JWTs
+  whose `exp` claim says so.
 """
 
 from __future__ import annotations
@@ -21,6 +39,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import threading
 import time
@@ -33,8 +52,12 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-# Supabase fixes the lifetime of signed upload URLs at two hours.
-UPLOAD_TOKEN_SECONDS = 2 * 3600
+# UPLOAD_SIGNED_URL_EXPIRATION_TIME's default in src/config.ts (hosted Supabase: 2 h).
+UPLOAD_TOKEN_SECONDS = 60
+# FILE_SIZE_LIMIT's default on Supabase projects: 50 MB.
+PROJECT_FILE_SIZE_LIMIT = 50 * 1024 * 1024
+# VALID_OBJECT_KEY in src/storage/limits.ts.
+VALID_OBJECT_KEY = re.compile(r"^[A-Za-z0-9_/!.*'() &$=@;:+,?-]*$")
 
 
 @dataclass
@@ -64,19 +87,31 @@ def _timestamp(moment: datetime) -> str:
 class SupabaseStandIn:
     """The stand-in's state (buckets of objects in memory) and its FastAPI app."""
 
-    def __init__(self, service_role_key: str, upload_token_seconds: int = UPLOAD_TOKEN_SECONDS) -> None:
+    def __init__(
+        self,
+        service_role_key: str,
+        upload_token_seconds: int = UPLOAD_TOKEN_SECONDS,
+        file_size_limit: int = PROJECT_FILE_SIZE_LIMIT,
+    ) -> None:
         self.service_role_key = service_role_key
         self.upload_token_seconds = upload_token_seconds
+        self.file_size_limit = file_size_limit
         self.buckets: dict[str, dict[str, StoredBlob]] = {}
+        self.bucket_limits: dict[str, int | None] = {}
         self._secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self.app = self._build_app()
 
     # -- for tests ----------------------------------------------------------------------
 
-    def create_bucket(self, name: str) -> None:
+    def create_bucket(self, name: str, file_size_limit: int | None = None) -> None:
         with self._lock:
             self.buckets.setdefault(name, {})
+            self.bucket_limits[name] = file_size_limit
+
+    def size_limit(self, bucket: str) -> int:
+        own = self.bucket_limits.get(bucket)
+        return min(self.file_size_limit, own) if own else self.file_size_limit
 
     def set_updated_at(self, bucket: str, path: str, moment: datetime) -> None:
         with self._lock:
@@ -91,16 +126,19 @@ class SupabaseStandIn:
             "exp": int(time.time()) + expires_in,
             **claims,
         }
-        body = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
-        signature = hmac.new(self._secret, body.encode(), hashlib.sha256).hexdigest()
+        # Shaped like the server's JWTs (header.claims.signature), so `exp` reads the same.
+        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        body = f"{header}.{_b64(json.dumps(payload).encode())}"
+        signature = _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
         return f"{body}.{signature}"
 
     def _claims(self, token: str, purpose: str, bucket: str, path: str) -> dict[str, Any]:
-        body, _, signature = token.partition(".")
-        expected = hmac.new(self._secret, body.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature):
+        body, _, signature = token.rpartition(".")
+        expected = _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
+        if not body.count(".") == 1 or not hmac.compare_digest(expected, signature):
             raise StorageError("400", "InvalidJWT", "invalid signature")
-        claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        encoded = body.split(".")[1]
+        claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
         if claims["exp"] <= time.time():
             raise StorageError("400", "InvalidJWT", '"exp" claim timestamp check failed')
         if claims["purpose"] != purpose or claims["url"] != f"{bucket}/{path}":
@@ -121,6 +159,9 @@ class SupabaseStandIn:
         return blob
 
     def _put(self, bucket: str, path: str, data: bytes, content_type: str, upsert: bool) -> dict[str, str]:
+        _valid_key(path)
+        if len(data) > self.size_limit(bucket):
+            raise StorageError("413", "Payload too large", "The object exceeded the maximum allowed size", 413)
         with self._lock:
             objects = self._bucket(bucket)
             if path in objects and not upsert:
@@ -136,7 +177,7 @@ class SupabaseStandIn:
         start = f"{folder}/" if folder else ""
         entries: dict[str, dict[str, Any]] = {}
         with self._lock:
-            for path, blob in self._bucket(bucket).items():
+            for path, blob in self.buckets.get(bucket, {}).items():
                 if not path.startswith(start):
                     continue
                 name, slash, _ = path[len(start) :].partition("/")
@@ -187,20 +228,49 @@ class SupabaseStandIn:
                 body["sourceKey"],
                 body["destinationKey"],
             )
+            _valid_key(destination)
             with stand_in._lock:
-                objects = stand_in._bucket(bucket)
+                # findObject by bucket id and name: a missing bucket is a missing object.
+                objects = stand_in.buckets.get(bucket, {})
                 if source not in objects:
                     raise _object_missing()
+                if source == destination:
+                    return JSONResponse({"message": "Successfully moved"})
                 if destination in objects:
                     raise StorageError("409", "Duplicate", "The resource already exists")
                 objects[destination] = objects.pop(source)
                 objects[destination].updated_at = datetime.now(UTC)
             return JSONResponse({"message": "Successfully moved"})
 
+        @app.get("/storage/v1/object/info/{bucket}/{path:path}")
+        async def info(bucket: str, path: str) -> JSONResponse:
+            blob = stand_in._get(bucket, path)
+            return JSONResponse(
+                {
+                    "id": blob.id, "name": path, "version": blob.id, "bucket_id": bucket,
+                    "size": len(blob.data), "content_type": blob.content_type,
+                    "cache_control": "max-age=3600", "etag": _etag(blob), "metadata": {},
+                    "last_modified": _timestamp(blob.updated_at), "created_at": _timestamp(blob.created_at),
+                }
+            )  # fmt: skip
+
+        @app.get("/storage/v1/bucket/{bucket}")
+        async def get_bucket(bucket: str) -> JSONResponse:
+            stand_in._bucket(bucket)
+            now = _timestamp(datetime.now(UTC))
+            return JSONResponse(
+                {
+                    "id": bucket, "name": bucket, "owner": "", "public": False,
+                    "file_size_limit": stand_in.bucket_limits.get(bucket), "allowed_mime_types": None,
+                    "created_at": now, "updated_at": now,
+                }
+            )  # fmt: skip
+
         @app.post("/storage/v1/object/sign/{bucket}/{path:path}")
         async def sign_download(bucket: str, path: str, request: Request) -> JSONResponse:
             body = await request.json()
-            stand_in._get(bucket, path)
+            if path not in stand_in.buckets.get(bucket, {}):  # findObject: missing either way
+                raise _object_missing()
             token = stand_in._token("download", bucket, path, int(body["expiresIn"]))
             return JSONResponse({"signedURL": f"/object/sign/{bucket}/{quote(path)}?token={token}"})
 
@@ -243,7 +313,7 @@ class SupabaseStandIn:
             body = await request.json()
             removed = []
             with stand_in._lock:
-                objects = stand_in._bucket(bucket)
+                objects = stand_in.buckets.get(bucket, {})
                 for path in body["prefixes"]:
                     blob = objects.pop(path, None)
                     if blob is not None:
@@ -265,6 +335,19 @@ async def _body_of(request: Request) -> tuple[bytes, str]:
     return await request.body(), declared
 
 
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _etag(blob: StoredBlob) -> str:
+    return f'"{hashlib.md5(blob.data).hexdigest()}"'  # an ETag, not security
+
+
+def _valid_key(key: str) -> None:
+    if not key or not VALID_OBJECT_KEY.match(key):
+        raise StorageError("400", "InvalidKey", f"Invalid key: {key}")
+
+
 def _folder_entry(name: str) -> dict[str, Any]:
     return {
         "name": name, "id": None, "updated_at": None, "created_at": None,
@@ -280,7 +363,7 @@ def _file_entry(name: str, blob: StoredBlob) -> dict[str, Any]:
         "created_at": _timestamp(blob.created_at),
         "last_accessed_at": _timestamp(blob.updated_at),
         "metadata": {
-            "eTag": f'"{hashlib.md5(blob.data).hexdigest()}"',  # an ETag, not security
+            "eTag": _etag(blob),
             "size": len(blob.data),
             "mimetype": blob.content_type,
             "cacheControl": "max-age=3600",

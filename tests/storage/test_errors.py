@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from shared.storage.base import StorageObjectMissing, StorageUnavailable
+from shared.storage.base import StorageObjectMissing, StorageObjectTooLarge, StorageUnavailable
 from shared.storage.s3 import S3ObjectStore
 from shared.storage.supabase import SupabaseObjectStore
 from tests.storage.conftest import SERVICE_ROLE_KEY, new_bucket
@@ -95,3 +95,88 @@ def test_supabase_wrong_key_bucket_or_server_is_unavailable_not_missing(
             good.read("a.jpg")
     finally:
         good.close()
+
+
+def _every_operation(store: S3ObjectStore | SupabaseObjectStore) -> list[Callable[[], object]]:
+    return [
+        lambda: store.stat("uploads/a.jpg"),
+        lambda: store.list("uploads/"),
+        lambda: store.list(""),
+        lambda: store.read("uploads/a.jpg"),
+        lambda: store.put("uploads/a.jpg", b"x", "image/jpeg"),
+        lambda: store.delete(["uploads/a.jpg"]),
+        lambda: store.move("uploads/a.jpg", "uploads/b.jpg"),
+        lambda: store.move("uploads/a.jpg", "uploads/a.jpg"),
+        lambda: store.signed_download_url("uploads/a.jpg", 60),
+        store.check_bucket,
+    ]
+
+
+def test_a_missing_bucket_is_reported_by_every_operation_of_every_remote_backend(
+    s3_store_at: Callable[[str, str], S3ObjectStore],
+    moto_endpoint: str,
+    supabase_standin: tuple[SupabaseStandIn, str],
+) -> None:
+    # The real Supabase server lists a missing bucket as 200 [] and removes from it
+    # silently; a HEAD on S3 answers a bare 404. None of that may read as "no photo".
+    _, url = supabase_standin
+    supabase = SupabaseObjectStore(url, SERVICE_ROLE_KEY, new_bucket())
+    try:
+        for store in (s3_store_at(moto_endpoint, new_bucket()), supabase):
+            for operation in _every_operation(store):
+                with pytest.raises(StorageUnavailable):
+                    operation()
+    finally:
+        supabase.close()
+
+
+def test_supabase_refuses_an_object_over_the_bucket_limit_as_too_large(
+    supabase_standin: tuple[SupabaseStandIn, str],
+) -> None:
+    stand_in, url = supabase_standin
+    bucket = new_bucket()
+    stand_in.create_bucket(bucket, file_size_limit=1000)
+    store = SupabaseObjectStore(url, SERVICE_ROLE_KEY, bucket)
+    try:
+        store.put("downloads/o/fits.zip", b"x" * 1000, "application/zip")
+        with pytest.raises(StorageObjectTooLarge):
+            store.put("downloads/o/big.zip", b"x" * 1001, "application/zip")
+        with pytest.raises(StorageObjectTooLarge), store.writer("downloads/o/big.zip", "application/zip") as out:
+            out.write(b"x" * 1001)
+        assert [o.path for o in store.list("downloads/")] == ["downloads/o/fits.zip"]
+    finally:
+        store.close()
+
+
+def test_the_health_check_and_the_monitor_report_a_missing_bucket(
+    settings: object, supabase_standin: tuple[SupabaseStandIn, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from shared.config import get_settings
+    from shared.deps import get_database, get_storage
+    from shared.health import router
+    from shared.monitoring import check_health
+
+    stand_in, url = supabase_standin
+    bucket = new_bucket()
+    for name, value in {"STORAGE_BACKEND": "supabase", "STORAGE_BUCKET": bucket, "SUPABASE_URL": url,
+                        "SUPABASE_SERVICE_ROLE_KEY": SERVICE_ROLE_KEY}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    app = FastAPI()
+    app.include_router(router)
+    client = TestClient(app)
+    try:
+        missing = client.get("/api/health")
+        assert missing.status_code == 503
+        assert missing.json()["storage"] == {"reachable": False, "error": "storage_unavailable"}
+        assert any("bucket" in alert for alert in check_health(get_database(), get_settings()).alerts)
+
+        stand_in.create_bucket(bucket)
+        there = client.get("/api/health")
+        assert there.status_code == 200 and there.json()["storage"] == {"reachable": True}
+    finally:
+        get_storage().store.close()  # type: ignore[attr-defined]
+        stand_in.buckets.pop(bucket, None)

@@ -253,3 +253,45 @@ def local_payments() -> LocalPayments:
     provider = get_payments()
     assert isinstance(provider, LocalPayments)
     return provider
+
+
+def test_cleanup_removes_what_upload_urls_wrote_that_no_pending_upload_owns(
+    shop: TestClient, conn: db.Connection, settings: Settings
+) -> None:
+    from urllib.parse import urlsplit
+
+    from tests import images
+
+    photo = images.jpeg()
+
+    def announce() -> dict:  # type: ignore[type-arg]
+        body = {"files": [{"filename": "x.jpg", "size": len(photo), "content_type": "image/jpeg"}]}
+        return shop.post("/api/uploads/direct", json=body).json()  # type: ignore[no-any-return]
+
+    def put(slot: dict) -> None:  # type: ignore[type-arg]
+        url = urlsplit(slot["upload_url"])
+        assert shop.put(f"{url.path}?{url.query}", content=photo, headers=slot["upload_headers"]).status_code == 200
+
+    completed, removed, waiting = announce(), announce(), announce()
+    for announced in (completed, removed, waiting):
+        put(announced["files"][0])
+    assert shop.post(f"/api/uploads/direct/{completed['files'][0]['id']}/complete").status_code == 200
+    put(completed["files"][0])  # sent again after completion: nothing will read it
+    gone = shop.delete(f"/api/uploads/{removed['upload_session_id']}/files/{removed['files'][0]['id']}")
+    assert gone.status_code == 204
+    put(removed["files"][0])  # sent after the photo was removed (the 25 MB stray of the issue)
+
+    incoming = [p for p in stored_files(settings) if p.startswith("uploads/incoming/")]
+    assert len(incoming) == 3
+    dry = run_cleanup(get_database(), get_storage(), get_settings(), time_left=lambda: 60, dry_run=True)
+    assert dry.counts["stray_incoming_objects"] == 2 and len(stored_files(settings)) == 4
+    report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=lambda: 60)
+
+    assert report.counts["stray_incoming_objects"] == 2
+    left = stored_files(settings)
+    [waiting_row] = rows(conn, "select storage_path from file_uploads where status = 'pending'")
+    assert waiting_row["storage_path"].replace("uploads/temp/", "uploads/incoming/") in left
+    [kept] = rows(conn, "select storage_path from file_uploads where status = 'uploaded'")
+    assert kept["storage_path"] in left and len(left) == 2
+    # The waiting upload still completes.
+    assert shop.post(f"/api/uploads/direct/{waiting['files'][0]['id']}/complete").status_code == 200

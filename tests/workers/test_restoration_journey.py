@@ -122,3 +122,38 @@ def test_a_provider_failing_always_ends_dead_and_the_order_failed(
         {"template": "order_confirmation"},
         {"template": "restoration_failed"},
     ]
+
+
+def _swap_originals(conn: db.Connection, photo: bytes) -> None:
+    """Replace every stored original behind the shop's back (as a write to storage would)."""
+    storage = get_storage()
+    for image in rows(conn, "select i.storage_path, f.storage_path as temp_path from images i "
+                            "join file_uploads f on f.id = i.file_upload_id where i.type = 'original'"):  # fmt: skip
+        for path in (image["storage_path"], image["temp_path"]):
+            if storage.store.stat(path) is not None:
+                storage.store.put(path, photo, "image/png")
+
+
+def test_an_original_that_is_not_the_checked_photo_is_never_restored(shop: TestClient, conn: db.Connection) -> None:
+    from tests import images
+
+    paid_order(shop, photos=1)
+    _swap_originals(conn, images.png_claiming(12000, 12000))
+
+    run_worker("restoration", get_settings(), deadline_in(120))
+
+    [job] = rows(conn, "select status, last_error from restoration_jobs")
+    assert job["status"] == "dead" and "not the photo that was checked" in job["last_error"]
+    assert rows(conn, "select * from images where type = 'restored'") == []
+
+
+def test_the_local_provider_refuses_a_photo_over_the_pixel_limit_before_decoding() -> None:
+    from shared.queue import TerminalJobError
+    from shared.restoration.local import LocalRestoration
+    from tests import images
+
+    with pytest.raises(TerminalJobError, match="pixels"):
+        LocalRestoration(max_pixels=80_000_000).restore(images.png_claiming(12000, 12000))
+    with pytest.raises(TerminalJobError, match="pixels"):
+        LocalRestoration(max_pixels=100 * 100 - 1).restore(images.jpeg((100, 100)))
+    assert LocalRestoration(max_pixels=100 * 100).restore(images.jpeg((100, 100)))[:2] == b"\xff\xd8"
