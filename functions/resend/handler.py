@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from mangum import Mangum
 from pydantic import BaseModel, Field
 
-from shared.deps import get_database
+from shared.db import get_database
 from shared.http import create_app
 from shared.resend import request_resend
 

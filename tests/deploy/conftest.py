@@ -30,9 +30,20 @@ ARTIFACTS = ROOT / "test-artifacts"
 STAGE = "dev"
 REGION = "eu-west-1"
 # What `serverless package` reads: the service file, the code it zips and the lock it exports.
-SERVICE_FILES = ("serverless.yml", "pyproject.toml", "uv.lock", "README.md", "infra/serverless-uv-requirements.js")
+SERVICE_FILES = (
+    "serverless.yml",
+    "pyproject.toml",
+    "uv.lock",
+    "README.md",
+    "infra/serverless-uv-requirements.js",
+    "infra/lambda_package.py",
+    "infra/allowed-origins.js",
+)
 SERVICE_TREES = ("functions", "shared")
 PACKAGE_TIMEOUT_SECONDS = 1800
+# What the deploy in these tests is given for the settings serverless.yml reads at packaging.
+ALARM_EMAIL = "alerts@restoreclick.invalid"
+ALLOWED_ORIGINS = "https://restoreclick.invalid,https://www.restoreclick.invalid"
 
 
 @dataclass(frozen=True)
@@ -109,7 +120,7 @@ class PackagedService:
         return pinned
 
 
-def _packaging_env() -> dict[str, str]:
+def packaging_env() -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     env.update(
         # No credentials anywhere: neither variables nor the shared files.
@@ -120,6 +131,8 @@ def _packaging_env() -> dict[str, str]:
         SLS_TRACKING_DISABLED="1",
         SLS_NOTIFICATIONS_MODE="off",
         SLS_DISABLE_AUTO_UPDATE="1",
+        ALARM_EMAIL=ALARM_EMAIL,
+        ALLOWED_ORIGINS=ALLOWED_ORIGINS,
     )
     return env
 
@@ -142,7 +155,7 @@ def _package(service_dir: Path) -> float:
     result = subprocess.run(
         [str(SERVERLESS), "package", "--stage", STAGE, "--region", REGION],
         cwd=service_dir,
-        env=_packaging_env(),
+        env=packaging_env(),
         capture_output=True,
         text=True,
         timeout=PACKAGE_TIMEOUT_SECONDS,
