@@ -149,7 +149,9 @@ class Settings(BaseSettings):
             return self
         for name, stand_in in LOCAL_STAND_INS.items():
             if getattr(self, name) == stand_in:
-                raise ValueError(f"{name.upper()}={stand_in} is a development stand-in, refused when APP_ENV=production")
+                raise ValueError(
+                    f"{name.upper()}={stand_in} is a development stand-in, refused when APP_ENV=production"
+                )
         if "*" in self.allowed_origin_list:
             raise ValueError("ALLOWED_ORIGINS must list the shop's origins, not *, when APP_ENV=production")
         for name in ("stripe_webhook_secret", "worker_secret_key"):

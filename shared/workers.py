@@ -45,7 +45,7 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
         from shared.monitoring import check_health, publish_metrics
 
         health = check_health(database, settings)
-        report = {"monitor": {"alerts": health.alerts, "metrics": publish_metrics(health, settings)}}
+        report: dict[str, Any] = {"monitor": {"alerts": health.alerts, "metrics": publish_metrics(health, settings)}}
         log.info("worker run finished", extra={"worker": name, "report": report})
         return report
     if name not in WORKER_NAMES:

@@ -50,7 +50,12 @@ def test_production_refuses_empty_or_public_secrets_naming_them(name: str, value
 
 @pytest.mark.parametrize(
     ("name", "stand_in"),
-    [("storage_backend", "local"), ("payments_provider", "local"), ("restoration_provider", "local"), ("email_provider", "outbox")],
+    [
+        ("storage_backend", "local"),
+        ("payments_provider", "local"),
+        ("restoration_provider", "local"),
+        ("email_provider", "outbox"),
+    ],
 )
 def test_production_refuses_a_development_stand_in_named_outright(name: str, stand_in: str) -> None:
     with pytest.raises(ValidationError, match=f"{name.upper()}={stand_in} is a development stand-in"):
@@ -79,7 +84,10 @@ def test_production_never_falls_back_to_a_stand_in_and_names_every_missing_varia
         replicate_api_token="r8_real",
     )
     assert (configured.effective_storage_backend, configured.effective_email_provider) == ("supabase", "sendgrid")
-    assert (configured.effective_payments_provider, configured.effective_restoration_provider) == ("stripe", "replicate")
+    assert (configured.effective_payments_provider, configured.effective_restoration_provider) == (
+        "stripe",
+        "replicate",
+    )
 
 
 def test_production_refuses_any_origin() -> None:

@@ -107,8 +107,7 @@ def test_the_containers_database_applies_the_configured_timeouts_to_every_transa
         for actor in (None, "support"):
             with database.transaction(actor) as conn:
                 shown = conn.execute(
-                    "select current_setting('statement_timeout') as statement,"
-                    " current_setting('lock_timeout') as lock"
+                    "select current_setting('statement_timeout') as statement, current_setting('lock_timeout') as lock"
                 ).fetchone()
             assert shown == {"statement": "1234ms", "lock": "567ms"}
         # Set for each transaction alone: the session, which a pooler hands on, keeps none.

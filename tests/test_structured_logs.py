@@ -100,7 +100,9 @@ def test_every_line_of_a_request_carries_its_gateway_and_lambda_request_ids(
         handler = Mangum(create_app("log-probe", [router]), lifespan="off")
         event = json.loads((Path(__file__).parent / "events" / "apigw_v2_get.json").read_text())
         answer = handler(event, LambdaContext())
-        handler({**event, "requestContext": {**event["requestContext"], "requestId": "second-request"}}, LambdaContext())
+        handler(
+            {**event, "requestContext": {**event["requestContext"], "requestId": "second-request"}}, LambdaContext()
+        )
     finally:
         shop_log.removeHandler(capture)
         get_settings.cache_clear()

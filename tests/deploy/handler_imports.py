@@ -95,9 +95,7 @@ class SourceTree:
                 parsed.bodies[statement.name] = _imports_in(statement.body, module, parsed.is_package)
                 parsed.body_names[statement.name] = _names_in(list(statement.body))
                 # Decorators, defaults and bases run at import.
-                parsed.top_names |= _names_in(
-                    [*statement.decorator_list, *getattr(statement, "bases", [])]
-                )
+                parsed.top_names |= _names_in([*statement.decorator_list, *getattr(statement, "bases", [])])
             else:
                 top.append(statement)
                 if isinstance(statement, ast.ImportFrom):

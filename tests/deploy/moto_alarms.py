@@ -69,7 +69,7 @@ class MetricAlarm(_Resource, CloudFormationModel):
             threshold=float(props["Threshold"]),
             statistic=props["Statistic"],
             description=props.get("AlarmDescription", ""),
-            dimensions=[{"name": d["Name"], "value": d["Value"]} for d in props.get("Dimensions", [])],
+            dimensions=[{"Name": d["Name"], "Value": d["Value"]} for d in props.get("Dimensions", [])],
             alarm_actions=props.get("AlarmActions", []),
             ok_actions=props.get("OKActions", []),
             treat_missing_data=props.get("TreatMissingData"),

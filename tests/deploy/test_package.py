@@ -5,24 +5,20 @@ importable from the zip alone on Lambda's Python; and templates cfn-lint finds n
 
 from __future__ import annotations
 
-import glob
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 from cfnlint.api import ManualArgs, lint
-
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.deploy.conftest import ARTIFACTS, REGION, ROOT, PackagedService
+from tests.deploy.conftest import ARTIFACTS, REGION, ROOT, RUNTIME_PROVIDED, PackagedService
 from tests.deploy.handler_imports import Reach, SourceTree, reachable_from
 
 pytestmark = pytest.mark.slow
@@ -34,8 +30,6 @@ MAX_UNZIPPED = 250 * MB
 # The shop's own targets (issue 15): small functions stay small, every one leaves room.
 TARGET_ZIPPED = {"status": 12 * MB, "resend": 12 * MB}
 TARGET_ANY_ZIPPED = 25 * MB
-# In Lambda's Python runtime already, and not bundled (serverless.yml says why).
-RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath"}
 # Dev and ops code of shared/ that never ships (and that production never imports).
 DEV_CODE = (
     "shared/cli.py",
@@ -167,7 +161,11 @@ def test_every_module_ships_bytecode_lambdas_python_uses_unchecked(packaged: Pac
     on every cold start; a timestamp-checked one would be judged by the zip's timestamps."""
     python = _required_lambda_python(packaged)
     header = subprocess.run(
-        [python, "-c", "import importlib.util, sys; print(importlib.util.MAGIC_NUMBER.hex(), sys.implementation.cache_tag)"],
+        [
+            python,
+            "-c",
+            "import importlib.util, sys; print(importlib.util.MAGIC_NUMBER.hex(), sys.implementation.cache_tag)",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -225,17 +223,23 @@ def audit_zip(
     provided = {top for tops, _requires in dists.values() for top in tops}
     provided |= {name.split("/", 1)[0].removesuffix(".py") for name in archive.namelist()}
     missing = reach.third_party_top_level - provided - RUNTIME_PROVIDED
-    environment = {"python_version": python_version, "python_full_version": f"{python_version}.0", "extra": ""}
+    environment = {"python_version": python_version, "python_full_version": f"{python_version}.0"}
     environment |= {"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64"}
     wanted = reach.third_party_top_level | loaded
     needed = {dist for dist, (tops, _requires) in dists.items() if tops & wanted}
-    todo = list(needed)
+    # (distribution, extra) pairs to expand: `httpx[http2]` asks for httpx's http2 extra too.
+    todo = [(dist, "") for dist in needed]
+    expanded = set()
     while todo:
-        for requirement in dists.get(todo.pop(), (set(), []))[1]:
-            name = canonicalize_name(requirement.name)
-            if name not in needed and (requirement.marker is None or requirement.marker.evaluate(environment)):
+        dist, extra = todo.pop()
+        if (dist, extra) in expanded:
+            continue
+        expanded.add((dist, extra))
+        for requirement in dists.get(dist, (set(), []))[1]:
+            if requirement.marker is None or requirement.marker.evaluate(environment | {"extra": extra}):
+                name = canonicalize_name(requirement.name)
                 needed.add(name)
-                todo.append(name)
+                todo += [(name, ""), *((name, wanted_extra) for wanted_extra in requirement.extras)]
     return missing, set(dists) - needed
 
 
@@ -258,28 +262,8 @@ def test_templates_have_no_cfn_lint_error(packaged: PackagedService, template: s
     assert {m.rule.id for m in matches if m.rule.severity == "warning"} <= KNOWN_SERVERLESS_WARNINGS, report
 
 
-def _lambda_python(runtime: str) -> str | None:
-    """A local interpreter of the runtime's version (python3.12 -> 3.12), if there is one."""
-    version = runtime.removeprefix("python")
-    candidates = [
-        os.environ.get("LAMBDA_PYTHON"),
-        sys.executable,
-        shutil.which(f"python{version}"),
-        *sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}"))),
-    ]
-    check = f"import sys; sys.exit(sys.version_info[:2] != {tuple(map(int, version.split('.')))})"
-    for candidate in candidates:
-        if candidate and subprocess.run([candidate, "-c", check], capture_output=True, check=False).returncode == 0:
-            return candidate
-    return None
-
-
 def _required_lambda_python(packaged: PackagedService) -> str:
-    # Packaging compiled the zips with this interpreter and stops without one, so a
-    # packaged service on this machine means there is one.
-    python = _lambda_python(packaged.provider["runtime"])
-    assert python, f"no local {packaged.provider['runtime']} (set LAMBDA_PYTHON), yet packaging found one"
-    return python
+    return packaged.lambda_python
 
 
 # Run by the runtime's interpreter, isolated from any site-packages: the zip's folder, then
@@ -342,16 +326,7 @@ def _handler_reach(config: dict[str, object]) -> Reach:
 
 @pytest.fixture(scope="module")
 def lambda_runtime_sdk(packaged: PackagedService, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What Lambda's Python runtime adds after the zip: boto3 (uv.lock's version stands in
-    for the runtime's)."""
-    target = tmp_path_factory.mktemp("lambda-runtime")
-    pins = packaged.requirements()
-    wanted = [f"{name}=={version}" for name, version in pins.items() if _normalized(name) in RUNTIME_PROVIDED]
-    uv = os.environ.get("UV") or shutil.which("uv") or "uv"
-    python = _required_lambda_python(packaged)
-    command = [uv, "pip", "install", "--quiet", "--target", str(target), "--python", python, *wanted]
-    subprocess.run(command, check=True, capture_output=True)
-    return target
+    return packaged.runtime_sdk(tmp_path_factory.mktemp("lambda-runtime"))
 
 
 @pytest.fixture(scope="module")
@@ -374,7 +349,17 @@ def imported_from_zips(
         strict = sorted(reach.third_party)
         maybe = sorted(reach.third_party_maybe - reach.third_party)
         result = subprocess.run(
-            [python, "-I", "-S", "-c", IMPORT_PROBE, str(folder), str(lambda_runtime_sdk), module, *map(json.dumps, (strict, maybe))],
+            [
+                python,
+                "-I",
+                "-S",
+                "-c",
+                IMPORT_PROBE,
+                str(folder),
+                str(lambda_runtime_sdk),
+                module,
+                *map(json.dumps, (strict, maybe)),
+            ],
             cwd=folder,
             env=env,
             capture_output=True,
@@ -422,17 +407,74 @@ def test_the_audit_refuses_a_zip_lacking_a_module_or_carrying_an_unused_sdk(
         with zipfile.ZipFile(without_psycopg, "w") as target:
             for entry in source.infolist():
                 if not entry.filename.startswith(("psycopg/", "psycopg-")):
-                    target.writestr(entry, source.read(entry))
+                    target.writestr(entry.filename, source.read(entry))
         with_stripe = tmp_path / "with-stripe.zip"
         with zipfile.ZipFile(with_stripe, "w") as target, zipfile.ZipFile(packaged.artifact("checkout")) as checkout:
             for entry in source.infolist():
-                target.writestr(entry, source.read(entry))
+                target.writestr(entry.filename, source.read(entry))
             for entry in checkout.infolist():
                 if entry.filename.startswith(("stripe/", "stripe-")):
-                    target.writestr(entry, checkout.read(entry))
+                    target.writestr(entry.filename, checkout.read(entry))
     with zipfile.ZipFile(without_psycopg) as archive:
         missing, _ = audit_zip(archive, status["reach"], set(status["modules"]) - {"psycopg"}, version)  # type: ignore[arg-type]
     assert missing == {"psycopg"}
     with zipfile.ZipFile(with_stripe) as archive:
         _, unneeded = audit_zip(archive, status["reach"], set(status["modules"]), version)  # type: ignore[arg-type]
     assert unneeded == {"stripe"}
+
+
+# A scheduled run, as EventBridge invokes the workers function, from the unzipped package.
+SCHEDULED_RUN = """
+import json, sys, traceback
+sys.path[:0] = [sys.argv[1]]
+sys.path.append(sys.argv[2])
+from functions.workers.handler import handler
+
+class Context:
+    aws_request_id = "3c1f7e0a-5b6d-4e8f-9a0b-1c2d3e4f5a6b"
+    def get_remaining_time_in_millis(self):
+        return 60_000
+
+try:
+    print(json.dumps({"answer": handler({"worker": sys.argv[3]}, Context())}))
+except Exception as error:
+    print(json.dumps({"error": type(error).__name__, "message": str(error)}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("worker", "unset", "named"),
+    [
+        # Nothing pinned and no keys: no local folder or email outbox stands in.
+        (
+            "email",
+            ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SENDGRID_API_KEY"],
+            "SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY",
+        ),
+        ("email", ["SENDGRID_API_KEY", "EMAIL_FROM"], "SENDGRID_API_KEY, EMAIL_FROM"),
+        ("restoration", ["REPLICATE_API_TOKEN"], "REPLICATE_API_TOKEN"),
+    ],
+)
+def test_a_scheduled_run_in_production_without_its_keys_fails_naming_them_whatever_is_pinned(
+    packaged: PackagedService, lambda_runtime_sdk: Path, tmp_path: Path, worker: str, unset: list[str], named: str
+) -> None:
+    python = _required_lambda_python(packaged)
+    with zipfile.ZipFile(packaged.artifact("workers")) as archive:
+        archive.extractall(tmp_path / "code")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **_function_environment(packaged, "workers")}
+    env["EMAIL_FROM"] = "RestoreClick <orders@shop.example>"
+    for pinned in ("STORAGE_BACKEND", "EMAIL_PROVIDER", "PAYMENTS_PROVIDER", "RESTORATION_PROVIDER", *unset):
+        env.pop(pinned, None)
+    assert env["APP_ENV"] == "production"
+    result = subprocess.run(
+        [python, "-I", "-S", "-c", SCHEDULED_RUN, str(tmp_path / "code"), str(lambda_runtime_sdk), worker],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome.get("error") == "ConfigurationError", outcome  # not a report of success
+    assert outcome["message"].startswith(named), outcome["message"]

@@ -8,10 +8,10 @@ from __future__ import annotations
 import ast
 import importlib
 import json
-from datetime import UTC, datetime, timedelta
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -19,8 +19,8 @@ import pytest
 from moto import mock_aws
 
 from shared.config import get_settings
-from shared.workers import WORKER_NAMES
 from shared.monitoring import Health, publish_metrics
+from shared.workers import WORKER_NAMES
 from tests.deploy import moto_alarms
 from tests.deploy.conftest import ALARM_EMAIL, REGION, ROOT, PackagedService
 
@@ -232,7 +232,10 @@ def test_the_metrics_the_monitor_publishes_are_the_ones_alarmed_on_and_cross_the
     once CloudWatch has read it, a datapoint of each alarm's metric over its threshold."""
     environment = stack.packaged.provider["environment"]
     settings = get_settings().model_copy(
-        update={"metrics_namespace": environment["METRICS_NAMESPACE"], "metrics_stage": stack.packaged.provider["stage"]}
+        update={
+            "metrics_namespace": environment["METRICS_NAMESPACE"],
+            "metrics_stage": stack.packaged.provider["stage"],
+        }
     )
     busy = [{"queue": "email", "pending": 150, "stuck": 2, "failed_attempts_last_hour": 1, "succeeded_last_hour": 9}]
     capsys.readouterr()

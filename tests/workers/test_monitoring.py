@@ -95,7 +95,11 @@ def test_metrics_and_worker_endpoints_need_the_bearer_secret(shop: TestClient) -
 
 
 def test_the_scheduled_monitor_run_publishes_every_alert_condition_to_cloudwatch(
-    conn: db.Connection, settings: Settings, database: db.Database, monkeypatch, capsys  # type: ignore[no-untyped-def]
+    conn: db.Connection,
+    settings: Settings,
+    database: db.Database,
+    monkeypatch,
+    capsys,  # type: ignore[no-untyped-def]
 ) -> None:
     """EventBridge's event, through the workers handler: one embedded-metric-format line on
     stdout (which Lambda sends to CloudWatch Logs, where it becomes metrics)."""
