@@ -16,37 +16,16 @@ from moto.core.common_models import CloudFormationModel
 from moto.sns.models import sns_backends
 
 from tests.deploy import moto_http_api
+from tests.deploy.moto_http_api import CloudFormationResource
 
 
-class _Resource:
-    def __init__(self, physical_resource_id: str) -> None:
-        self.physical_resource_id = physical_resource_id
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
+class _Resource(CloudFormationResource):
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
         return attr == "Arn"
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         return self.physical_resource_id
-
-    def is_created(self) -> bool:
-        return True
-
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[no-untyped-def]
-        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-    ):
-        return original_resource
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        return None  # moto's backends are reset when the mock ends
 
 
 class MetricAlarm(_Resource, CloudFormationModel):
