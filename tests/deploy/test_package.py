@@ -338,9 +338,7 @@ def imported_from_zips(
     python = _required_lambda_python(packaged)
     results = {}
     for function, config in packaged.functions.items():
-        folder = tmp_path_factory.mktemp(f"unzipped-{function}")
-        with zipfile.ZipFile(packaged.artifact(function)) as archive:
-            archive.extractall(folder)
+        folder = _unzip_to(packaged, function, tmp_path_factory.mktemp(f"unzipped-{function}"))
         files_before = sum(1 for _ in folder.rglob("*"))
         subprocess.run(["chmod", "-R", "a-w", str(folder)], check=True)
         reach = _handler_reach(config)
@@ -383,6 +381,37 @@ def test_each_handler_imports_from_its_zip_alone_on_the_lambda_python(
         assert loaded["psycopg"] == "binary", function
         assert not set(map(_normalized, loaded["modules"])) & LOCAL_ONLY, function  # type: ignore[call-overload]
         assert loaded["files_written"] == 0, function
+
+
+def test_the_shipped_bytecode_is_used_as_it_is_without_reading_a_source(
+    packaged: PackagedService, lambda_runtime_sdk: Path, tmp_path: Path
+) -> None:
+    """Every source emptied: an import that compiled a source instead of taking its
+    bytecode would find nothing in it, and the handler would not import."""
+    for function, config in packaged.functions.items():
+        folder = _unzip_to(packaged, function, tmp_path / function)
+        for source in folder.rglob("*.py"):
+            source.write_text("")
+        module = str(config["handler"]).rsplit(".", 1)[0].replace("/", ".")
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(folder), **_function_environment(packaged, function)}
+        probe = "import importlib, sys; sys.path[:0] = [sys.argv[1]]; sys.path.append(sys.argv[2]);"
+        probe += " assert callable(importlib.import_module(sys.argv[3]).handler)"
+        result = subprocess.run(
+            [packaged.lambda_python, "-I", "-S", "-B", "-c", probe, str(folder), str(lambda_runtime_sdk), module],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, f"{function}: {result.stderr[-2000:]}"
+        shutil.rmtree(folder)
+
+
+def _unzip_to(packaged: PackagedService, function: str, folder: Path) -> Path:
+    with zipfile.ZipFile(packaged.artifact(function)) as archive:
+        archive.extractall(folder)
+    return folder
 
 
 def test_each_zip_holds_what_its_handler_can_import_and_no_other_package(
