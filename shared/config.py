@@ -2,7 +2,10 @@
 
 Explicit arguments beat the environment, the environment beats defaults. A setting that
 a code path needs and that is missing fails with its name (`Settings.require`). Outside
-local mode, the fixed local secrets are refused, so a deploy cannot run on them.
+local mode, the fixed local secrets are refused, so a deploy cannot run on them. In
+production no provider falls back to a local stand-in (a folder for storage, the email
+outbox, the local payment page, OpenCV): whatever the deploy pins, a provider whose keys
+are missing fails naming every missing variable, and a stand-in named outright is refused.
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ LOCAL_WEBHOOK_SECRET = "whsec_local_restoreclick_development_only"
 LOCAL_SIGNING_SECRET = "local-signing-secret-development-only"
 LOCAL_WORKER_SECRET = "local-worker-secret-development-only"
 LOCAL_SECRETS = frozenset({LOCAL_WEBHOOK_SECRET, LOCAL_SIGNING_SECRET, LOCAL_WORKER_SECRET})
+LOCAL_SENDER_DOMAIN = "@restoreclick.local>"
+# The development stand-ins production refuses: setting -> the value that names one.
+LOCAL_STAND_INS = {
+    "storage_backend": "local",
+    "payments_provider": "local",
+    "restoration_provider": "local",
+    "email_provider": "outbox",
+}
 
 
 # Lambda refuses a synchronous invocation payload over 6 MB, exactly 6,291,456 bytes ("Request
@@ -64,7 +75,9 @@ class Settings(BaseSettings):
 
     # Public address of the functions, used to build links and redirect URLs.
     public_base_url: str = "http://127.0.0.1:8000"
-    allowed_origins: str = "http://127.0.0.1:8000,http://localhost:8000"
+    # Unset: the dev server's own origins, except in production, where no origin is allowed
+    # until ALLOWED_ORIGINS names the shop's site (as the HTTP API's CORS does).
+    allowed_origins: str | None = None
 
     # Storage.
     storage_backend: Literal["local", "supabase", "s3"] | None = None
@@ -156,6 +169,9 @@ class Settings(BaseSettings):
     worker_secret_key: SecretStr = SecretStr(LOCAL_WORKER_SECRET)
     # Storage quota for the monitor's 80% alert (unset: no storage alert).
     storage_quota_bytes: int | None = Field(None, gt=0)
+    # Where the monitor worker's CloudWatch metrics go (serverless.yml's alarms watch them).
+    metrics_namespace: str = "RestoreClick"
+    metrics_stage: str = "local"
     cleanup_retention_days: int = Field(7, gt=0)
     max_restoration_attempts: int = Field(3, ge=1, le=100)
     # How long a worker holds a restoration job before others may take it (the heartbeat
@@ -178,10 +194,14 @@ class Settings(BaseSettings):
     def _refuse_local_secrets_outside_local(self) -> Settings:
         if self.app_env != "production":
             return self
-        guarded = ["stripe_webhook_secret", "worker_secret_key"]
-        if self.effective_storage_backend == "local":
-            guarded.append("storage_signing_secret")
-        for name in guarded:
+        for name, stand_in in LOCAL_STAND_INS.items():
+            if getattr(self, name) == stand_in:
+                raise ValueError(
+                    f"{name.upper()}={stand_in} is a development stand-in, refused when APP_ENV=production"
+                )
+        if "*" in self.allowed_origin_list:
+            raise ValueError("ALLOWED_ORIGINS must list the shop's origins, not *, when APP_ENV=production")
+        for name in ("stripe_webhook_secret", "worker_secret_key"):
             # Empty is what a deploy gets from `${env:NAME, ''}` when NAME was not exported:
             # an empty worker secret would let `Authorization: Bearer ` through.
             value = getattr(self, name).get_secret_value()
@@ -190,19 +210,38 @@ class Settings(BaseSettings):
         return self
 
     # -- derived choices ------------------------------------------------------------
+    # Outside production a provider's keys choose it and their absence means the local
+    # stand-in; in production the real provider is the only choice, and its keys must be there.
+
+    @property
+    def production(self) -> bool:
+        return self.app_env == "production"
+
+    def require_all(self, *names: str, also_missing: tuple[str, ...] = ()) -> None:
+        """Every setting named, or one error naming each that is missing (and `also_missing`)."""
+        missing = [name.upper() for name in names if _unset(getattr(self, name))] + list(also_missing)
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            raise ConfigurationError(f"{', '.join(missing)} {verb} not set; required when APP_ENV=production")
 
     @property
     def effective_storage_backend(self) -> str:
         """`local` unless a backend was named or Supabase credentials are configured."""
-        if self.storage_backend:
+        if self.storage_backend and self.storage_backend != "supabase":
             return self.storage_backend
-        if self.supabase_url and self.supabase_service_role_key:
+        if self.production:
+            self.require_all("supabase_url", "supabase_service_role_key")
+            return "supabase"
+        if self.storage_backend or (self.supabase_url and self.supabase_service_role_key):
             return "supabase"
         return "local"
 
     @property
     def effective_payments_provider(self) -> str:
         """`stripe` when a Stripe key is configured, `local` otherwise."""
+        if self.production:
+            self.require_all("stripe_secret_key")
+            return "stripe"
         if self.payments_provider:
             return self.payments_provider
         return "stripe" if self.stripe_secret_key else "local"
@@ -220,12 +259,21 @@ class Settings(BaseSettings):
     @property
     def effective_restoration_provider(self) -> str:
         """`replicate` when its token is configured, `local` otherwise."""
+        if self.production:
+            self.require_all("replicate_api_token")
+            return "replicate"
         if self.restoration_provider:
             return self.restoration_provider
         return "replicate" if self.replicate_api_token else "local"
 
     @property
     def effective_email_provider(self) -> str:
+        if self.production:
+            # The default sender is a placeholder domain no provider would deliver from.
+            sender = () if not self.email_from.endswith(LOCAL_SENDER_DOMAIN) else ("EMAIL_FROM",)
+            provider = "smtp" if self.email_provider == "smtp" else "sendgrid"
+            self.require_all("smtp_host" if provider == "smtp" else "sendgrid_api_key", also_missing=sender)
+            return provider
         if self.email_provider:
             return self.email_provider
         return "sendgrid" if self.sendgrid_api_key else "outbox"
@@ -240,6 +288,8 @@ class Settings(BaseSettings):
 
     @property
     def allowed_origin_list(self) -> list[str]:
+        if self.allowed_origins is None:
+            return [] if self.production else ["http://127.0.0.1:8000", "http://localhost:8000"]
         return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
 
     def require(self, name: str) -> str:
@@ -250,6 +300,12 @@ class Settings(BaseSettings):
         if value in (None, ""):
             raise ConfigurationError(f"{name.upper()} is not set; it is required here")
         return str(value)
+
+
+def _unset(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,12 @@ prepares every statement on its first run); the queue-drain benchmark measures b
 
 The edge owns the transaction: request handlers and worker loops open it with
 `Database.transaction()`; repositories take the caller's connection and never commit.
+Each transaction starts by setting its statement and lock timeouts (DB_STATEMENT_TIMEOUT_MS,
+DB_LOCK_TIMEOUT_MS) for itself alone (`set_config(..., true)`, as SET LOCAL): through the
+transaction pooler the next transaction may run on another backend, and a session-wide
+SET would stay behind on this one for whoever gets it next. A statement past its time is
+cancelled by the server and answers 503 `database_timeout`; a lock not granted in time,
+503 `database_busy`, so a Lambda never waits out its own limit on a stuck database.
 """
 
 from __future__ import annotations
@@ -92,6 +98,10 @@ def translate(exc: psycopg.Error) -> RestoreClickError:
         return InvalidValue("a value was refused as out of range or missing", constraint=constraint)
     if isinstance(exc, pg_errors.DataError):
         return ValidationFailed("value has the wrong form for the database", code="invalid_value")
+    if isinstance(exc, pg_errors.LockNotAvailable):
+        return ServiceUnavailable("the database is busy with the same records; try again", code="database_busy")
+    if isinstance(exc, pg_errors.QueryCanceled):
+        return ServiceUnavailable("the database took too long to answer; try again", code="database_timeout")
     if isinstance(exc, psycopg.OperationalError):
         return ServiceUnavailable("the database is unavailable; try again", code="database_unavailable")
     return RestoreClickError("database error", code="database_error")
@@ -146,8 +156,13 @@ class Database:
         connect_timeout: int = 5,
         application_name: str = "restoreclick",
         prepare_threshold: int | None = None,
+        statement_timeout_ms: int | None = None,
+        lock_timeout_ms: int | None = None,
     ):
         self.url = url
+        # None: the server's own setting (0, no limit, unless the role or database says).
+        self.statement_timeout_ms = statement_timeout_ms
+        self.lock_timeout_ms = lock_timeout_ms
         self.connect_timeout = connect_timeout
         self.application_name = application_name
         self.prepare_threshold = prepare_threshold  # None: never prepare (the pooler's rule)
@@ -222,8 +237,7 @@ class Database:
         try:
             with translated_errors():
                 try:
-                    if actor:
-                        conn.execute("select set_config('restoreclick.actor', %s, true)", [actor])
+                    self._set_locals(conn, actor)
                     yield conn
                 except BaseException as exc:
                     tx.__exit__(type(exc), exc, exc.__traceback__)
@@ -234,6 +248,18 @@ class Database:
             raise
         finally:
             self._local.last_used = time.monotonic()
+
+    def _set_locals(self, conn: Connection, actor: str | None) -> None:
+        """This transaction's timeouts and actor, in one round trip."""
+        settings = {
+            "statement_timeout": self.statement_timeout_ms,
+            "lock_timeout": self.lock_timeout_ms,
+            "restoreclick.actor": actor,
+        }
+        chosen = {name: str(value) for name, value in settings.items() if value is not None}
+        if chosen:
+            calls = ", ".join(f"set_config('{name}', %s, true)" for name in chosen)
+            conn.execute(f"select {calls}", list(chosen.values()))
 
     def close(self) -> None:
         """Close this thread's connection, if it has one."""
@@ -322,6 +348,8 @@ def get_database() -> Database:
             _default = Database(
                 settings.require("database_url"),
                 connect_timeout=settings.db_connect_timeout_seconds,
+                statement_timeout_ms=settings.db_statement_timeout_ms,
+                lock_timeout_ms=settings.db_lock_timeout_ms,
             )
         return _default
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -184,6 +185,34 @@ class BodyLimit:
             await _send_too_large(send, limit)
 
 
+class RequestIds:
+    """Puts the request's ids on every log line written while it is served, and answers
+    with `x-request-id`: API Gateway's request id (which its access logs carry), or a new
+    one where there is no gateway (the dev server); and the Lambda invocation's id, which
+    Mangum hands over in the scope."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from shared.structured_logs import request_ids
+
+        event = scope.get("aws.event") or {}
+        request_id = str((event.get("requestContext") or {}).get("requestId") or uuid.uuid4())
+        invocation = getattr(scope.get("aws.context"), "aws_request_id", None)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        with request_ids(request_id=request_id, lambda_request_id=invocation):
+            await self.app(scope, receive, send_with_id)
+
+
 async def _refuse_declared_body(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
     """413 for a body declared too large, answered so that the client reads it.
 
@@ -294,4 +323,5 @@ def create_app(
         allow_headers=["content-type", "authorization"],
         max_age=600,
     )
+    app.add_middleware(RequestIds)
     return app

@@ -21,7 +21,7 @@ QUEUES = {"restoration": "restoration", "email": "email", "order_work": "order_w
 
 @worker_app.command("run")
 def run(
-    name: Annotated[str, typer.Argument(help="restoration, email or cleanup")],
+    name: Annotated[str, typer.Argument(help="restoration, email, cleanup or monitor")],
     once: Annotated[bool, typer.Option("--once", help="Claim one batch only.")] = False,
     max_seconds: Annotated[float, typer.Option(help="Stop claiming after this long.")] = 300,
 ) -> None:

@@ -1,11 +1,15 @@
 """Queue and storage health, and the alert conditions a cron alarm watches.
 
 `restoreclick monitor` prints it and exits non-zero when an alert fires;
-`GET /api/metrics` (worker bearer secret) answers it as JSON.
+`GET /api/metrics` (worker bearer secret) answers it as JSON; the scheduled `monitor`
+worker publishes it to CloudWatch, whose alarms (serverless.yml) notify a person.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,3 +70,46 @@ def check_health(database: db.Database, settings: Settings) -> Health:
     if quota and used > STORAGE_LIMIT * quota:
         health.alerts.append(f"storage: {used} bytes used, over 80% of the {quota} byte quota")
     return health
+
+
+def health_metrics(health: Health) -> dict[str, float]:
+    """The alert conditions as numbers, each alarmed on over the same limit as above."""
+    queues = health.queues
+    metrics = {
+        "QueueBacklog": float(max((q["pending"] for q in queues), default=0)),
+        "JobsProcessingOver5Minutes": float(sum(q["stuck"] for q in queues)),
+        "ErrorRatePercent": round(100 * max((error_rate(q) for q in queues), default=0.0), 2),
+    }
+    if health.storage_quota_bytes:
+        metrics["StorageUsedPercent"] = round(100 * health.storage_bytes / health.storage_quota_bytes, 2)
+    return metrics
+
+
+UNITS = {"QueueBacklog": "Count", "JobsProcessingOver5Minutes": "Count"}
+
+
+def publish_metrics(health: Health, settings: Settings) -> dict[str, float]:
+    """Write the metrics as one CloudWatch embedded-metric-format line on stdout.
+
+    Lambda sends stdout to CloudWatch Logs, which turns such a line into metrics with no
+    API call (and so no boto3 import or IAM permission). A quota left unset publishes no
+    storage metric, and its alarm, treating missing data as breaching, says so.
+    """
+    metrics = health_metrics(health)
+    document = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": settings.metrics_namespace,
+                    "Dimensions": [["Stage"]],
+                    "Metrics": [{"Name": name, "Unit": UNITS.get(name, "Percent")} for name in metrics],
+                }
+            ],
+        },
+        "Stage": settings.metrics_stage,
+        **metrics,
+    }
+    sys.stdout.write(json.dumps(document) + "\n")
+    sys.stdout.flush()
+    return metrics

@@ -1,17 +1,22 @@
 """Structured JSON logs, with secrets and personal data redacted before they are written.
 
-One JSON object per line (what CloudWatch Logs Insights queries), carrying the ids a
-record names (`order_id`, `job_id`, `event_id`, ...) as fields. Keys, tokens and email
-addresses are masked wherever they appear in a message: a download token in a log is a
-working link for whoever reads the log.
+One JSON object per line (what CloudWatch Logs Insights queries), carrying every extra
+field a record was given (`order_id`, `job_id`, `prediction_id`, ...) and the ids of the
+request it belongs to: `request_id` (API Gateway's, or one made up under the dev server)
+and `lambda_request_id` (the invocation's). Keys, tokens and email addresses are masked
+wherever they appear, in the message or in any field, and a field whose name says it is a
+secret is masked whole: a download token in a log is a working link for whoever reads it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,9 +29,25 @@ REDACTIONS = [
     (re.compile(r"(?i)(bearer\s+)[^\s\"']+"), r"\1[redacted]"),
     (re.compile(r"(?i)(sig=|token=|signature=)[^&\s\"']+"), r"\1[redacted]"),
     (re.compile(r"(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@"), r"\1[redacted]@"),
-    (re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,}"), "[email]"),
+    # Anchored at the start of a run and bounded (64 before the @, 63 a label, as email
+    # allows): an unanchored `[...]+@` retries from every position of a long run with no @
+    # in it, quadratic in the input, and a logged 30,000-character id then stalls the process.
+    (re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,63}"), "[email]"),
 ]
-CONTEXT_FIELDS = ("order_id", "order_number", "job_id", "event_id", "worker", "queue", "report")
+# What every LogRecord has; anything else on a record is an extra field the caller gave.
+STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+SECRET_FIELD = re.compile(r"(?i)(secret|password|passwd|token|api_?key|authorization|signature|cookie)")
+_request_ids: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("request_ids", default={})  # noqa: B039
+
+
+@contextmanager
+def request_ids(**ids: str | None) -> Iterator[None]:
+    """Put these ids (`request_id`, `lambda_request_id`) on every line logged inside."""
+    token = _request_ids.set({**_request_ids.get(), **{k: v for k, v in ids.items() if v}})
+    try:
+        yield
+    finally:
+        _request_ids.reset(token)
 
 
 def redact(text: str) -> str:
@@ -43,9 +64,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
-        for name in CONTEXT_FIELDS:
-            if hasattr(record, name):
-                entry[name] = getattr(record, name)
+        entry.update(_request_ids.get())
+        for name, value in vars(record).items():
+            if name not in STANDARD_ATTRIBUTES and name not in entry:
+                entry[name] = "[redacted]" if SECRET_FIELD.search(name) else value
         if record.exc_info:
             entry["error"] = redact(self.formatException(record.exc_info))
         return redact(json.dumps(entry, default=str))

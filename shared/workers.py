@@ -3,7 +3,8 @@
 - `restoration`: settle overdue remote predictions, restore (or hand over) pending photos,
   then finish the orders whose photos are all final;
 - `email`: send queued email;
-- `cleanup`: remove what was abandoned.
+- `cleanup`: remove what was abandoned;
+- `monitor`: publish queue and storage health to CloudWatch, where the alarms watch it.
 Each run reports what it did, as a dict that the handler logs and returns.
 """
 
@@ -21,7 +22,7 @@ from shared.queue import Queue, run_queue
 log = logging.getLogger("restoreclick.workers")
 
 ORDER_WORK = Queue("order_work", base_delay_seconds=10, max_delay_seconds=600, lease_seconds=600)
-WORKER_NAMES = ("restoration", "email", "cleanup")
+WORKER_NAMES = ("restoration", "email", "cleanup", "monitor")
 
 
 def restoration_queue(settings: Settings) -> Queue:
@@ -38,8 +39,18 @@ def email_queue(settings: Settings) -> Queue:
 
 def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *, once: bool = False) -> dict[str, Any]:
     """Run one worker until its queue is empty or its time runs low (one batch if `once`)."""
-    database, storage = get_database(), get_storage()
+    database = get_database()
     batches = 1 if once else None
+    if name == "monitor":  # before storage: the health is read from the database alone
+        from shared.monitoring import check_health, publish_metrics
+
+        health = check_health(database, settings)
+        report: dict[str, Any] = {"monitor": {"alerts": health.alerts, "metrics": publish_metrics(health, settings)}}
+        log.info("worker run finished", extra={"worker": name, "report": report})
+        return report
+    if name not in WORKER_NAMES:
+        raise NotFound(f"no worker named {name!r}; choose from {', '.join(WORKER_NAMES)}", code="unknown_worker")
+    storage = get_storage()
     if name == "restoration":
         from shared.deps import get_restoration
         from shared.order_work import finish_order, queue_finish_for_settled_orders
@@ -92,12 +103,10 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
                 max_batches=batches,
             ).as_dict(),
         }
-    elif name == "cleanup":
+    else:
         from shared.cleanup import run_cleanup
 
         result = run_cleanup(database, storage, settings, time_left=time_left)
         report = {"cleanup": {"counts": result.counts, "finished": result.finished}}
-    else:
-        raise NotFound(f"no worker named {name!r}; choose from {', '.join(WORKER_NAMES)}", code="unknown_worker")
     log.info("worker run finished", extra={"worker": name, "report": report})
     return report

@@ -48,10 +48,51 @@ def test_production_refuses_empty_or_public_secrets_naming_them(name: str, value
         production(**{name: value})
 
 
-def test_the_local_signing_secret_matters_only_where_local_storage_signs_urls() -> None:
-    assert production(storage_signing_secret="").effective_storage_backend == "supabase"
-    with pytest.raises(ValidationError, match="STORAGE_SIGNING_SECRET"):
-        production(storage_backend="local", storage_signing_secret="")
+@pytest.mark.parametrize(
+    ("name", "stand_in"),
+    [
+        ("storage_backend", "local"),
+        ("payments_provider", "local"),
+        ("restoration_provider", "local"),
+        ("email_provider", "outbox"),
+    ],
+)
+def test_production_refuses_a_development_stand_in_named_outright(name: str, stand_in: str) -> None:
+    with pytest.raises(ValidationError, match=f"{name.upper()}={stand_in} is a development stand-in"):
+        production(**{name: stand_in})
+
+
+def test_production_never_falls_back_to_a_stand_in_and_names_every_missing_variable() -> None:
+    """Nothing pinned and no keys: each provider fails naming what it needs, not the outbox
+    or a local folder standing in."""
+    settings = production(storage_backend=None)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY are not set"):
+        settings.effective_storage_backend  # noqa: B018
+    with pytest.raises(ConfigurationError, match="SENDGRID_API_KEY, EMAIL_FROM are not set"):
+        settings.effective_email_provider  # noqa: B018
+    with pytest.raises(ConfigurationError, match="STRIPE_SECRET_KEY is not set"):
+        settings.effective_payments_provider  # noqa: B018
+    with pytest.raises(ConfigurationError, match="REPLICATE_API_TOKEN is not set"):
+        settings.effective_restoration_provider  # noqa: B018
+    configured = production(
+        storage_backend=None,  # type: ignore[arg-type]
+        supabase_url="https://p.supabase.co",
+        supabase_service_role_key="k" * 40,
+        sendgrid_api_key="SG.real",
+        email_from="RestoreClick <orders@shop.example>",
+        stripe_secret_key="sk_live_real",
+        replicate_api_token="r8_real",
+    )
+    assert (configured.effective_storage_backend, configured.effective_email_provider) == ("supabase", "sendgrid")
+    assert (configured.effective_payments_provider, configured.effective_restoration_provider) == (
+        "stripe",
+        "replicate",
+    )
+
+
+def test_production_refuses_any_origin() -> None:
+    with pytest.raises(ValidationError, match="ALLOWED_ORIGINS"):
+        production(allowed_origins="https://shop.example, *")
 
 
 def test_local_mode_runs_on_the_public_development_secrets() -> None:

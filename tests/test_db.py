@@ -81,3 +81,57 @@ def test_the_connections_of_threads_that_ended_are_closed(database: db.Database,
         "select count(*) as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
     ).fetchall()
     assert row["n"] <= 2  # this thread's, and at most the last ended thread's until the next opens
+
+
+def test_a_slow_statement_is_cancelled_at_the_statement_timeout_with_a_clear_error(database_url: str) -> None:
+    database = db.Database(database_url, statement_timeout_ms=300)
+    try:
+        with pytest.raises(ServiceUnavailable) as refused, database.transaction() as conn:
+            conn.execute("select pg_sleep(5)")
+        assert refused.value.code == "database_timeout"
+        assert "took too long" in str(refused.value)
+        assert isinstance(refused.value.__cause__, psycopg.errors.QueryCanceled)
+        with database.transaction() as conn:  # and the next transaction works
+            assert conn.execute("select 1 as one").fetchone() == {"one": 1}
+    finally:
+        database.close_all()
+
+
+def test_a_lock_not_granted_in_time_fails_as_busy_and_the_holder_keeps_it(database_url: str) -> None:
+    database = db.Database(database_url, lock_timeout_ms=200, statement_timeout_ms=10_000)
+    holder = db.Database(database_url)
+    try:
+        with holder.transaction() as held:
+            held.execute("lock table customers in access exclusive mode")
+            with pytest.raises(ServiceUnavailable) as refused, database.transaction() as conn:
+                conn.execute("select count(*) from customers")
+            assert refused.value.code == "database_busy"
+            assert isinstance(refused.value.__cause__, psycopg.errors.LockNotAvailable)
+    finally:
+        database.close_all()
+        holder.close_all()
+
+
+def test_the_containers_database_applies_the_configured_timeouts_to_every_transaction(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.config import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "1234")
+    monkeypatch.setenv("DB_LOCK_TIMEOUT_MS", "567")
+    get_settings.cache_clear()
+    db.set_database(None)
+    try:
+        database = db.get_database()
+        for actor in (None, "support"):
+            with database.transaction(actor) as conn:
+                shown = conn.execute(
+                    "select current_setting('statement_timeout') as statement, current_setting('lock_timeout') as lock"
+                ).fetchone()
+            assert shown == {"statement": "1234ms", "lock": "567ms"}
+        # Set for each transaction alone: the session, which a pooler hands on, keeps none.
+        assert database.connection().execute("show statement_timeout").fetchone() == {"statement_timeout": "0"}
+    finally:
+        db.set_database(None)
+        get_settings.cache_clear()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+from pathlib import Path
+
+import pytest
 
 from shared.structured_logs import JsonFormatter, redact
 
@@ -46,3 +50,84 @@ def test_records_are_json_with_their_ids() -> None:
     entry = json.loads(JsonFormatter().format(record))
     assert entry["level"] == "ERROR" and entry["order_id"] == "o-1" and entry["event_id"] == "evt_1"
     assert entry["message"] == "event evt_1 not fulfilled for [email]"
+
+
+def _formatted(message: str, **extra: object) -> dict[str, object]:
+    record = logging.makeLogRecord({"name": "restoreclick.test", "levelname": "INFO", "msg": message, **extra})
+    return json.loads(JsonFormatter().format(record))  # type: ignore[no-any-return]
+
+
+def test_every_extra_field_is_kept_and_secrets_in_them_are_redacted() -> None:
+    entry = _formatted(
+        "prediction settled",
+        prediction_id="p-42",
+        attempts=3,
+        report={"sent": 2, "to": "eve@example.com"},
+        webhook_secret="whsec_plainsecretvalue",
+        api_key="anything at all",
+        note="link rc_dl_abcdefghijklmnop for bob@example.com",
+    )
+    assert entry["prediction_id"] == "p-42" and entry["attempts"] == 3
+    assert entry["report"] == {"sent": 2, "to": "[email]"}
+    assert entry["webhook_secret"] == "[redacted]" and entry["api_key"] == "[redacted]"
+    assert entry["note"] == "link rc_dl_[redacted] for [email]"
+
+
+def test_every_line_of_a_request_carries_its_gateway_and_lambda_request_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fastapi import APIRouter
+    from mangum import Mangum
+
+    from shared.config import get_settings
+    from shared.http import create_app
+
+    monkeypatch.setenv("APP_ENV", "test")
+    get_settings.cache_clear()
+    router = APIRouter()
+    shop_log = logging.getLogger("restoreclick.test.requests")
+
+    @router.get("/api/restoration/status/{ref}")
+    def status(ref: str) -> dict[str, str]:
+        shop_log.warning("looked up %s", ref, extra={"prediction_id": "p-7"})
+        return {"ref": ref}
+
+    lines = io.StringIO()
+    capture = logging.StreamHandler(lines)
+    capture.setFormatter(JsonFormatter())
+    shop_log.addHandler(capture)
+    try:
+        handler = Mangum(create_app("log-probe", [router]), lifespan="off")
+        event = json.loads((Path(__file__).parent / "events" / "apigw_v2_get.json").read_text())
+        answer = handler(event, LambdaContext())
+        handler(
+            {**event, "requestContext": {**event["requestContext"], "requestId": "second-request"}}, LambdaContext()
+        )
+    finally:
+        shop_log.removeHandler(capture)
+        get_settings.cache_clear()
+    first, second = (json.loads(line) for line in lines.getvalue().splitlines())
+    assert answer["statusCode"] == 200 and answer["headers"]["x-request-id"] == "CWzqYj2yjoEEPJg="
+    assert (first["request_id"], first["lambda_request_id"]) == ("CWzqYj2yjoEEPJg=", LambdaContext.aws_request_id)
+    assert first["prediction_id"] == "p-7" and first["message"] == "looked up REF"
+    assert second["request_id"] == "second-request"  # nothing left over from the first
+    assert "request_id" not in _formatted("outside any request")
+
+
+class LambdaContext:
+    function_name = "restoreclick-test-status"
+    aws_request_id = "0f6c9a52-3d3b-4c1e-9e57-1b2c3d4e5f60"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def test_emails_are_found_in_text_around_them_and_long_runs_without_one_are_left_whole() -> None:
+    from shared.structured_logs import redact
+
+    long_run = "cs_local_" + "a" * 30_000  # what an attacker put in an id that got logged
+    cleaned = redact(f"checkout {long_run} for ada.lovelace+shop@mail.example.co.uk, and bob@x.io.")
+
+    assert long_run in cleaned
+    assert "ada.lovelace" not in cleaned and "bob@" not in cleaned
+    assert cleaned.endswith("for [email], and [email].")

@@ -12,7 +12,7 @@ from mangum import Mangum
 from pydantic import BaseModel, Field
 
 from shared.config import get_settings
-from shared.deps import get_database
+from shared.db import get_database
 from shared.http import create_app
 from shared.resend import request_resend
 from shared.triggers import request_worker_run

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from mangum import Mangum
 
-from shared.deps import get_database
+from shared.db import get_database
 from shared.http import create_app
 from shared.order_status import order_status
 

@@ -62,5 +62,8 @@ def handler(event: dict[str, Any], context: Any) -> Any:
         def time_left() -> float:
             return context.get_remaining_time_in_millis() / 1000 if context else 60.0
 
-        return run_worker(str(event["worker"]), get_settings(), time_left)
+        from shared.structured_logs import request_ids
+
+        with request_ids(lambda_request_id=getattr(context, "aws_request_id", None)):
+            return run_worker(str(event["worker"]), get_settings(), time_left)
     return _http(event, context)

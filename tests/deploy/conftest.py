@@ -10,10 +10,12 @@ for it and read its output.
 from __future__ import annotations
 
 import fcntl
+import glob
 import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import zipfile
 from dataclasses import dataclass
@@ -30,9 +32,22 @@ ARTIFACTS = ROOT / "test-artifacts"
 STAGE = "dev"
 REGION = "eu-west-1"
 # What `serverless package` reads: the service file, the code it zips and the lock it exports.
-SERVICE_FILES = ("serverless.yml", "pyproject.toml", "uv.lock", "README.md", "infra/serverless-uv-requirements.js")
+SERVICE_FILES = (
+    "serverless.yml",
+    "pyproject.toml",
+    "uv.lock",
+    "README.md",
+    "infra/serverless-uv-requirements.js",
+    "infra/lambda_package.py",
+    "infra/allowed-origins.js",
+)
 SERVICE_TREES = ("functions", "shared")
 PACKAGE_TIMEOUT_SECONDS = 1800
+# In Lambda's Python runtime already, and not bundled (serverless.yml says why).
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath"}
+# What the deploy in these tests is given for the settings serverless.yml reads at packaging.
+ALARM_EMAIL = "alerts@restoreclick.invalid"
+ALLOWED_ORIGINS = "https://restoreclick.invalid,https://www.restoreclick.invalid"
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,23 @@ class PackagedService:
         """Every function serverless.yml declares, by its name there."""
         return self.state["service"]["functions"]
 
+    @cached_property
+    def lambda_python(self) -> str:
+        """The local interpreter of the runtime's version. Packaging compiled the zips with
+        one and stops without it, so a packaged service on this machine means there is one."""
+        python = lambda_python(self.provider["runtime"])
+        assert python, f"no local {self.provider['runtime']} (set LAMBDA_PYTHON), yet packaging found one"
+        return python
+
+    def runtime_sdk(self, target: Path) -> Path:
+        """What Lambda's Python runtime adds after the zip, in `target`: boto3 (uv.lock's
+        version stands in for the runtime's)."""
+        wanted = [f"{n}=={v}" for n, v in self.requirements().items() if n.replace("-", "_") in RUNTIME_PROVIDED]
+        uv = os.environ.get("UV") or shutil.which("uv") or "uv"
+        command = [uv, "pip", "install", "--quiet", "--target", str(target), "--python", self.lambda_python, *wanted]
+        subprocess.run(command, check=True, capture_output=True)
+        return target
+
     def artifact(self, function: str) -> Path:
         return self.package_dir / Path(self.functions[function]["package"]["artifact"]).name
 
@@ -109,7 +141,23 @@ class PackagedService:
         return pinned
 
 
-def _packaging_env() -> dict[str, str]:
+def lambda_python(runtime: str) -> str | None:
+    """A local interpreter of the runtime's version (python3.12 -> 3.12), if there is one."""
+    version = runtime.removeprefix("python")
+    candidates = [
+        os.environ.get("LAMBDA_PYTHON"),
+        sys.executable,
+        shutil.which(f"python{version}"),
+        *sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}"))),
+    ]
+    check = f"import sys; sys.exit(sys.version_info[:2] != {tuple(map(int, version.split('.')))})"
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-c", check], capture_output=True, check=False).returncode == 0:
+            return candidate
+    return None
+
+
+def packaging_env() -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     env.update(
         # No credentials anywhere: neither variables nor the shared files.
@@ -120,6 +168,8 @@ def _packaging_env() -> dict[str, str]:
         SLS_TRACKING_DISABLED="1",
         SLS_NOTIFICATIONS_MODE="off",
         SLS_DISABLE_AUTO_UPDATE="1",
+        ALARM_EMAIL=ALARM_EMAIL,
+        ALLOWED_ORIGINS=ALLOWED_ORIGINS,
     )
     return env
 
@@ -142,7 +192,7 @@ def _package(service_dir: Path) -> float:
     result = subprocess.run(
         [str(SERVERLESS), "package", "--stage", STAGE, "--region", REGION],
         cwd=service_dir,
-        env=_packaging_env(),
+        env=packaging_env(),
         capture_output=True,
         text=True,
         timeout=PACKAGE_TIMEOUT_SECONDS,
@@ -155,6 +205,11 @@ def _package(service_dir: Path) -> float:
     if result.returncode != 0:
         pytest.fail(f"serverless package failed ({result.returncode}):\n{(result.stdout + result.stderr)[-6000:]}")
     return seconds
+
+
+def package_service(service_dir: Path) -> PackagedService:
+    """`serverless package` of a fresh copy of the service in `service_dir`."""
+    return PackagedService(service_dir, _package(service_dir))
 
 
 @pytest.fixture(scope="session")

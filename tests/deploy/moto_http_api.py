@@ -23,18 +23,41 @@ def _backend(account_id: str, region_name: str) -> ApiGatewayV2Backend:
     return apigatewayv2_backends[account_id][region_name]
 
 
-class _Resource:
-    """What every model here shares: an id for `Ref`, and no in-place updates."""
+class CloudFormationResource:
+    """What a resource model for moto's CloudFormation needs beyond its create: an id for
+    `Ref`, and no in-place updates (serverless's stacks are created once in these tests)."""
 
-    def __init__(self, physical_resource_id: str, api_id: str, account_id: str, region_name: str) -> None:
+    def __init__(self, physical_resource_id: str) -> None:
         self.physical_resource_id = physical_resource_id
-        self.api_id = api_id
-        self.account_id = account_id
-        self.region_name = region_name
 
     @staticmethod
     def cloudformation_name_type() -> str:
         return ""
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[no-untyped-def]
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        return None  # moto's backends are reset when the mock ends
+
+
+class _Resource(CloudFormationResource):
+    """An HTTP API's part: `ApiId` and `ApiEndpoint` for GetAtt."""
+
+    def __init__(self, physical_resource_id: str, api_id: str, account_id: str, region_name: str) -> None:
+        super().__init__(physical_resource_id)
+        self.api_id = api_id
+        self.account_id = account_id
+        self.region_name = region_name
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -44,21 +67,6 @@ class _Resource:
         if attribute_name == "ApiEndpoint":
             return f"https://{self.api_id}.execute-api.{self.region_name}.amazonaws.com"
         return self.api_id
-
-    def is_created(self) -> bool:
-        return True
-
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[no-untyped-def]
-        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-    ):
-        return original_resource  # serverless's stacks are created once here, never updated in place
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        return None  # moto's backends are reset when the mock ends
 
 
 class HttpApi(_Resource, CloudFormationModel):

@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -18,9 +19,10 @@ import pytest
 from moto import mock_aws
 
 from shared.config import get_settings
+from shared.monitoring import Health, publish_metrics
 from shared.workers import WORKER_NAMES
-from tests.deploy import moto_http_api
-from tests.deploy.conftest import REGION, ROOT, PackagedService
+from tests.deploy import moto_alarms
+from tests.deploy.conftest import ALARM_EMAIL, REGION, ROOT, PackagedService
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,6 +41,8 @@ class DeployedStack:
     lambda_: Any
     events: Any
     apigateway: Any
+    cloudwatch: Any
+    sns: Any
     function_arns: dict[str, str]  # by the function's name in serverless.yml
 
 
@@ -63,7 +67,7 @@ def _deploy(packaged: PackagedService) -> None:
 
 @pytest.fixture(scope="module")
 def stack(packaged: PackagedService) -> Iterator[DeployedStack]:
-    moto_http_api.install()
+    moto_alarms.install()
     with mock_aws():
         _deploy(packaged)
         lambda_ = boto3.client("lambda", region_name=REGION)
@@ -77,6 +81,8 @@ def stack(packaged: PackagedService) -> Iterator[DeployedStack]:
             lambda_,
             boto3.client("events", region_name=REGION),
             boto3.client("apigatewayv2", region_name=REGION),
+            boto3.client("cloudwatch", region_name=REGION),
+            boto3.client("sns", region_name=REGION),
             arns,
         )
 
@@ -190,3 +196,76 @@ def test_every_route_in_the_code_is_deployed_to_its_function(
     stack: DeployedStack, routes_in_code: dict[str, str]
 ) -> None:
     assert _deployed_routes(stack) == routes_in_code
+
+
+# The shop's alert conditions (shared/monitoring.py) as CloudWatch alarms: metric -> limit.
+ALERT_LIMITS = {"QueueBacklog": 100, "JobsProcessingOver5Minutes": 0, "ErrorRatePercent": 5, "StorageUsedPercent": 80}
+
+
+def _alarms(stack: DeployedStack) -> dict[str, dict[str, Any]]:
+    return {alarm["MetricName"]: alarm for alarm in stack.cloudwatch.describe_alarms()["MetricAlarms"]}
+
+
+def test_every_alert_condition_is_an_alarm_that_emails_the_configured_address(stack: DeployedStack) -> None:
+    (topic,) = [t["TopicArn"] for t in stack.sns.list_topics()["Topics"] if t["TopicArn"].endswith("-alarms")]
+    subscriptions = stack.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", ALARM_EMAIL)]
+    alarms = _alarms(stack)
+    stage = stack.packaged.provider["stage"]
+    for metric, limit in ALERT_LIMITS.items():
+        alarm = alarms[metric]
+        assert alarm["Namespace"] == stack.packaged.provider["environment"]["METRICS_NAMESPACE"]
+        assert alarm["Dimensions"] == [{"Name": "Stage", "Value": stage}]
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", limit), metric
+        assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic], metric
+        assert alarm["TreatMissingData"] == "breaching", f"{metric}: a silent monitor must alert too"
+    failing = alarms["Errors"]
+    assert failing["Dimensions"] == [{"Name": "FunctionName", "Value": stack.packaged.functions["workers"]["name"]}]
+    assert failing["AlarmActions"] == [topic]
+
+
+def test_the_metrics_the_monitor_publishes_are_the_ones_alarmed_on_and_cross_the_limits(
+    stack: DeployedStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moto keeps alarms but never evaluates them (an alarm stays in the state it was put
+    in, whatever the data), so this proves the other half: what the function writes is,
+    once CloudWatch has read it, a datapoint of each alarm's metric over its threshold."""
+    environment = stack.packaged.provider["environment"]
+    settings = get_settings().model_copy(
+        update={
+            "metrics_namespace": environment["METRICS_NAMESPACE"],
+            "metrics_stage": stack.packaged.provider["stage"],
+        }
+    )
+    busy = [{"queue": "email", "pending": 150, "stuck": 2, "failed_attempts_last_hour": 1, "succeeded_last_hour": 9}]
+    capsys.readouterr()
+    publish_metrics(Health(busy, storage_bytes=900, storage_quota_bytes=1000), settings)
+    document = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    # What CloudWatch Logs does with an embedded-metric line: one datapoint per metric.
+    stack.cloudwatch.put_metric_data(
+        Namespace=directive["Namespace"],
+        MetricData=[
+            {
+                "MetricName": metric["Name"],
+                "Dimensions": [{"Name": name, "Value": document[name]} for name in directive["Dimensions"][0]],
+                "Value": document[metric["Name"]],
+                "Unit": metric["Unit"],
+            }
+            for metric in directive["Metrics"]
+        ],
+    )
+    for metric, alarm in _alarms(stack).items():
+        if metric not in ALERT_LIMITS:
+            continue
+        datapoints = stack.cloudwatch.get_metric_statistics(
+            Namespace=alarm["Namespace"],
+            MetricName=metric,
+            Dimensions=alarm["Dimensions"],
+            StartTime=datetime.now(UTC) - timedelta(minutes=10),
+            EndTime=datetime.now(UTC) + timedelta(minutes=1),
+            Period=alarm["Period"],
+            Statistics=[alarm["Statistic"]],
+        )["Datapoints"]
+        assert datapoints, f"nothing published to {metric} as its alarm reads it"
+        assert max(point[alarm["Statistic"]] for point in datapoints) > alarm["Threshold"], metric

@@ -109,3 +109,40 @@ def test_a_refund_not_made_after_an_hour_fires(
     health = check_health(database, settings)
 
     assert any("1 refund(s) still not made" in a for a in health.alerts), health.alerts
+
+
+def test_the_scheduled_monitor_run_publishes_every_alert_condition_to_cloudwatch(
+    conn: db.Connection,
+    settings: Settings,
+    database: db.Database,
+    monkeypatch,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    """EventBridge's event, through the workers handler: one embedded-metric-format line on
+    stdout (which Lambda sends to CloudWatch Logs, where it becomes metrics)."""
+    import json
+    from pathlib import Path
+
+    from functions.workers.handler import handler
+
+    add_emails(conn, 1, status="'sending'", locked_by="'w'", locked_until="now() + interval '1 hour'",
+               send_started_at="now() - interval '6 minutes'", attempt_number=1)  # fmt: skip
+    add_emails(conn, 101)  # after: add_emails' update applies to every row
+    monkeypatch.setenv("STORAGE_QUOTA_BYTES", "1000")
+    monkeypatch.setenv("METRICS_STAGE", "prod")
+    get_settings.cache_clear()
+    event = json.loads((Path(__file__).parents[1] / "events" / "eventbridge_scheduled_restoration.json").read_text())
+    event["worker"] = "monitor"
+    capsys.readouterr()
+    report = handler(event, None)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    (document,) = [line for line in lines if "_aws" in line]
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "RestoreClick" and directive["Dimensions"] == [["Stage"]]
+    assert document["Stage"] == "prod"
+    names = {metric["Name"] for metric in directive["Metrics"]}
+    assert names == {"QueueBacklog", "JobsProcessingOver5Minutes", "ErrorRatePercent", "StorageUsedPercent"}
+    assert document["QueueBacklog"] == 101 and document["JobsProcessingOver5Minutes"] == 1
+    assert document["ErrorRatePercent"] == 0 and document["StorageUsedPercent"] == 0
+    assert report["monitor"]["metrics"] == {name: document[name] for name in names}
+    assert any("backlog" in alert for alert in report["monitor"]["alerts"])
