@@ -43,8 +43,10 @@ def test_a_checkout_that_expired_or_failed_unpaid_says_which(shop: TestClient) -
     expired = start_checkout(shop, upload_photos(shop, 1)["upload_session_id"])["checkout_session_id"]
     assert send(shop, payments.expire(expired)).status_code == 200  # type: ignore[attr-defined]
     failed = start_checkout(shop, upload_photos(shop, 1)["upload_session_id"])["checkout_session_id"]
-    event = payments.event_for(payments.session(failed), "checkout.session.async_payment_failed")  # type: ignore[attr-defined]
-    assert send(shop, event).status_code == 200
+    # A bank debit that bounces: completed unpaid, then failed.
+    assert send(shop, payments.pay(failed, "bank_debit")).status_code == 200  # type: ignore[attr-defined]
+    assert shop.get(f"/api/restoration/status/{failed}").json()["status"] == "payment_pending"
+    assert send(shop, payments.settle(failed, succeeded=False)).status_code == 200  # type: ignore[attr-defined]
     assert shop.get(f"/api/restoration/status/{expired}").json()["status"] == "checkout_expired"
     assert shop.get(f"/api/restoration/status/{failed}").json()["status"] == "payment_failed"
 
