@@ -144,11 +144,11 @@ def start_scheduler():  # type: ignore[no-untyped-def]
     from infra.scheduler import LocalScheduler, schedules_from_serverless
     from shared.config import PROJECT_ROOT
     from shared.queue import deadline_in
+    from shared.scheduled_runs import run_scheduled
     from shared.triggers import set_local_runner
-    from shared.workers import run_worker
 
     def run(worker: str) -> None:
-        run_worker(worker, get_settings(), deadline_in(50))
+        run_scheduled(worker, get_settings(), deadline_in(50))
 
     scheduler = LocalScheduler(schedules_from_serverless(PROJECT_ROOT / "serverless.yml"), run).start()
     set_local_runner(scheduler.request)

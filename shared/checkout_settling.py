@@ -1,4 +1,8 @@
-"""Settling checkouts whose provider event never came (a step of the daily cleanup).
+"""Settling checkouts whose provider event never came: the `checkouts` scheduled run.
+
+It runs every 15 minutes on the stripe-webhook function, which carries the Stripe SDK
+(the workers function does not: 7 MB more would take it past its package size), and in
+the dev server's scheduler and `restoreclick worker run checkouts` like any worker.
 
 Stripe tells us how every payment page ends (completed, expired, async payment succeeded
 or failed), and a lost event is redelivered for days. This is the net under that: each
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from shared import db
 from shared.checkouts import Checkout, PaymentPending, end_checkout_at_provider
@@ -27,8 +32,42 @@ from shared.payments import CheckoutAlreadyPaid, PaymentsProvider, PaymentsUnava
 
 log = logging.getLogger("restoreclick.checkout_settling")
 
+# The name of this run on the schedules (serverless.yml) and on the command line.
+WORKER_NAME = "checkouts"
 # How long after its expiry a checkout waits for Stripe's own event before we ask.
 SETTLE_GRACE_MINUTES = 15
+# How long a delayed payment method may take to clear (Stripe's SEPA and ACH debits settle
+# within two weeks): a checkout awaiting one is asked about again after that.
+ASYNC_PAYMENT_WINDOW_DAYS = 14
+BATCH_SIZE = 100
+SAFETY_MARGIN_SECONDS = 10.0
+
+
+def run_checkout_settling(settings: Settings, time_left: Callable[[], float]) -> dict[str, Any]:
+    """Settle stale checkouts page by page until none is left or the time runs low."""
+    from shared.deps import get_database, get_payments
+
+    database, payments = get_database(), get_payments()
+    counts: dict[str, int] = {}
+    while time_left() > SAFETY_MARGIN_SECONDS:
+        page = settle_checkouts(
+            database, payments, settings,
+            payment_window_days=ASYNC_PAYMENT_WINDOW_DAYS, time_left=time_left,
+            safety_margin_seconds=SAFETY_MARGIN_SECONDS, batch_size=BATCH_SIZE, dry_run=False,
+        )  # fmt: skip
+        for outcome, n in page.items():
+            counts[outcome] = counts.get(outcome, 0) + n
+        # Only outcomes that moved a checkout on make progress; the others (still pending,
+        # provider unreachable, refund refused) are asked about again next run.
+        moved = sum(n for o, n in page.items() if o in MOVED_ON)
+        if moved == 0 or sum(page.values()) < BATCH_SIZE:
+            break
+    report: dict[str, Any] = {"checkouts": counts}
+    log.info("checkout settling finished", extra={"worker": WORKER_NAME, "report": report})
+    return report
+
+
+MOVED_ON = {"checkouts_abandoned", "checkouts_expired", "checkouts_fulfilled", "checkouts_refunded"}
 
 
 def settle_checkouts(

@@ -1,7 +1,5 @@
 """Cleanup (daily cron): removes what was abandoned, never what a paid order needs.
 
-- first, checkouts whose provider event never came are settled with the provider
-  (checkout_settling), so no cart stays frozen and none is reopened on our clock alone;
 - temporary uploads older than CLEANUP_RETENTION_DAYS that no order claimed and no
   checkout may still be paid for: rows marked
   expired, objects deleted; stray temporary objects with no row (a crash between storing
@@ -20,22 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared import db
 from shared.config import Settings
 from shared.storage import StorageService
 from shared.storage.service import INCOMING
 
-if TYPE_CHECKING:
-    from shared.payments import PaymentsProvider
-
 STRIPE_EVENT_RETENTION_DAYS = 90
 JOB_RETENTION_DAYS = 30
 LINK_GRACE_DAYS = 7
-# How long a checkout that was completed unpaid may still be paid (bank debits take days;
-# Stripe's SEPA and ACH debits settle within two weeks). Its photos are kept that long.
-ASYNC_PAYMENT_WINDOW_DAYS = 14
 
 
 class _DryRun(Exception):
@@ -74,26 +66,11 @@ def run_cleanup(
     settings: Settings,
     *,
     time_left: Callable[[], float],
-    payments: PaymentsProvider | None = None,
     dry_run: bool = False,
     batch_size: int = 500,
     safety_margin_seconds: float = 10.0,
 ) -> CleanupReport:
-    """`payments` defaults to the function's own provider (deps.get_payments)."""
-    from shared.checkout_settling import settle_checkouts
-
     report = CleanupReport(dry_run)
-    if payments is None:
-        from shared.deps import get_payments
-
-        payments = get_payments()
-    settled = settle_checkouts(
-        database, payments, settings,
-        payment_window_days=ASYNC_PAYMENT_WINDOW_DAYS, time_left=time_left,
-        safety_margin_seconds=safety_margin_seconds, batch_size=batch_size, dry_run=dry_run,
-    )  # fmt: skip
-    for what, n in settled.items():
-        report.add(what, n)
     for what, query, params in _steps(settings):
         while True:
             if time_left() <= safety_margin_seconds:

@@ -21,16 +21,16 @@ QUEUES = {"restoration": "restoration", "email": "email", "order_work": "order_w
 
 @worker_app.command("run")
 def run(
-    name: Annotated[str, typer.Argument(help="restoration, email, cleanup or monitor")],
+    name: Annotated[str, typer.Argument(help="restoration, email, cleanup, monitor or checkouts")],
     once: Annotated[bool, typer.Option("--once", help="Claim one batch only.")] = False,
     max_seconds: Annotated[float, typer.Option(help="Stop claiming after this long.")] = 300,
 ) -> None:
     """Run a worker now, as its schedule would."""
     from shared.queue import deadline_in
-    from shared.workers import run_worker
+    from shared.scheduled_runs import run_scheduled
 
     with console.status(f"Running the {name} worker…"):
-        report = run_worker(name, get_settings(), deadline_in(max_seconds), once=once)
+        report = run_scheduled(name, get_settings(), deadline_in(max_seconds), once=once)
     console.print_json(json.dumps(report, default=str))
 
 

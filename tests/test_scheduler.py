@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_schedules_come_from_serverless_yml() -> None:
     found = {s.worker: s.every_seconds for s in schedules_from_serverless(ROOT / "serverless.yml")}
-    assert found == {"restoration": 60, "email": 60, "cleanup": 86400, "monitor": 300}
+    assert found == {"restoration": 60, "email": 60, "cleanup": 86400, "monitor": 300, "checkouts": 900}
 
 
 def test_each_worker_runs_on_its_schedule_and_on_request() -> None:

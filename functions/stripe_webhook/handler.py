@@ -2,7 +2,8 @@
 
 Verify the signature on the raw bytes, record the event (a redelivery of a processed one
 is answered at once), apply it in one transaction, answer fast. Any failure answers 500
-so Stripe retries; the retry completes what the failure left, without duplicates.
+so Stripe retries; the retry completes what the failure left, without duplicates. Its
+schedule also settles checkouts whose event never came (shared/checkout_settling).
 """
 
 from __future__ import annotations
@@ -44,4 +45,23 @@ def create_stripe_webhook_app():  # type: ignore[no-untyped-def]
 
 
 app = create_stripe_webhook_app()
-handler = Mangum(app, lifespan="off")
+_http = Mangum(app, lifespan="off")
+
+
+def handler(event: dict[str, Any], context: Any) -> Any:
+    """HTTP events go to the app. The schedule's `{"worker": "checkouts"}` settles the
+    checkouts whose Stripe event never came: this function carries the Stripe SDK."""
+    if isinstance(event, dict) and "worker" in event and "requestContext" not in event:
+        from shared.checkout_settling import WORKER_NAME, run_checkout_settling
+
+        if event["worker"] != WORKER_NAME:
+            raise ValueError(f"the stripe webhook function runs only the {WORKER_NAME!r} worker")
+
+        from shared.structured_logs import request_ids
+
+        def time_left() -> float:
+            return context.get_remaining_time_in_millis() / 1000 if context else 60.0
+
+        with request_ids(lambda_request_id=getattr(context, "aws_request_id", None)):
+            return run_checkout_settling(get_settings(), time_left)
+    return _http(event, context)

@@ -10,8 +10,8 @@
 -- (Ordered by created_at, which no index holds, every page sorted all the uploads still
 -- waiting: quadratic time for a large backlog.)
 -- Photos priced by a checkout that may still be paid are kept, however old: a live
--- checkout ends only on the provider's word (cleanup settles stale ones with the provider
--- first), and a bank debit (awaiting_payment) can clear days later; the order needs them.
+-- checkout ends only on the provider's word (the `checkouts` run settles stale ones with
+-- the provider), and a bank debit (awaiting_payment) can clear days later; the order needs them.
 with old as (
     select f.id from public.file_uploads f
     where f.status in ('pending', 'uploaded') and f.order_id is null

@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from shared.config import get_settings
 from shared.monitoring import Health, publish_metrics
-from shared.workers import WORKER_NAMES
+from shared.scheduled_runs import SCHEDULED_RUNS
 from tests.deploy import moto_alarms
 from tests.deploy.conftest import ALARM_EMAIL, REGION, ROOT, PackagedService
 
@@ -153,7 +153,7 @@ def test_every_schedule_runs_its_worker_at_its_rate(stack: DeployedStack) -> Non
     assert deployed == declared
     # And every worker the code has is on a schedule.
     scheduled = {json.loads(input_)["worker"] for _name, _rate, input_ in declared}
-    assert scheduled == set(WORKER_NAMES)
+    assert scheduled == set(SCHEDULED_RUNS)
 
 
 def _deployed_routes(stack: DeployedStack) -> dict[str, str]:

@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
 from shared import db
+from shared.checkout_settling import run_checkout_settling
 from shared.cleanup import run_cleanup
 from shared.cli import app as cli_app
 from shared.config import Settings, get_settings
@@ -173,11 +174,12 @@ def test_photos_of_a_checkout_still_awaiting_a_bank_debit_are_kept(
     for path in stored_files(settings):
         age_object(settings, path, days=30)
 
+    settled = run_checkout_settling(get_settings(), deadline_in(60))["checkouts"]
     report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
 
     assert report.counts["expired_uploads"] == 1 and report.counts["stray_temp_objects"] == 0
     # Asked again past the window: still clearing, so it keeps waiting.
-    assert report.counts["checkouts_payment_pending"] == 1
+    assert settled == {"checkouts_payment_pending": 1}
     statuses = {str(r["id"]): r["status"] for r in rows(conn, "select id, status from file_uploads")}
     assert statuses.pop(unpriced) == "expired"
     assert list(statuses.values()) == ["uploaded", "uploaded"]
@@ -200,9 +202,10 @@ def test_an_open_checkout_past_its_time_ends_at_the_provider_before_its_photos_g
     for path in stored_files(settings):
         age_object(settings, path, days=30)
 
+    settled = run_checkout_settling(get_settings(), deadline_in(60))["checkouts"]
     report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
 
-    assert report.counts["checkouts_expired"] == 1 and report.counts["expired_uploads"] == 2
+    assert settled == {"checkouts_expired": 1} and report.counts["expired_uploads"] == 2
     assert local_payments().session(checkout["checkout_session_id"])["status"] == "expired"
     assert rows(conn, "select status from checkouts") == [{"status": "expired"}]
     assert [f for f in stored_files(settings) if f.startswith("uploads/temp/")] == []
@@ -221,9 +224,10 @@ def test_an_open_checkout_past_its_time_that_was_paid_is_fulfilled_not_reopened(
     for path in stored_files(settings):
         age_object(settings, path, days=30)
 
+    settled = run_checkout_settling(get_settings(), deadline_in(60))["checkouts"]
     report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
 
-    assert report.counts["checkouts_fulfilled"] == 1 and report.counts.get("expired_uploads", 0) == 0
+    assert settled == {"checkouts_fulfilled": 1} and report.counts.get("expired_uploads", 0) == 0
     [order] = rows(conn, "select image_count, status from orders")
     assert order == {"image_count": 2, "status": "paid"}
     assert rows(conn, "select status from checkouts") == [{"status": "completed"}]
@@ -242,9 +246,10 @@ def test_a_provider_out_of_reach_leaves_stale_checkouts_for_the_next_run(
         raise PaymentsUnavailable("the provider could not be reached", answered=False)
 
     monkeypatch.setattr(LocalPayments, "expire_checkout_session", unreachable)
+    settled = run_checkout_settling(get_settings(), deadline_in(60))["checkouts"]
     report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
 
-    assert report.counts["checkouts_provider_unreachable"] == 1 and report.counts.get("expired_uploads", 0) == 0
+    assert settled == {"checkouts_provider_unreachable": 1} and report.counts.get("expired_uploads", 0) == 0
     assert rows(conn, "select status from checkouts") == [{"status": "open"}]
     assert {r["status"] for r in rows(conn, "select status from file_uploads")} == {"uploaded"}
 
@@ -295,3 +300,22 @@ def test_cleanup_removes_what_upload_urls_wrote_that_no_pending_upload_owns(
     assert kept["storage_path"] in left and len(left) == 2
     # The waiting upload still completes.
     assert shop.post(f"/api/uploads/direct/{waiting['files'][0]['id']}/complete").status_code == 200
+
+
+def test_the_stripe_webhook_function_runs_checkout_settling_on_its_schedule(
+    shop: TestClient, conn: db.Connection, settings: Settings
+) -> None:
+    """EventBridge's `{"worker": "checkouts"}` reaches the stripe-webhook function, which has
+    the Stripe SDK; anything else sent there is refused."""
+    from functions.stripe_webhook.handler import handler
+
+    session = upload_photos(shop, 1)
+    start_checkout(shop, session["upload_session_id"])
+    conn.execute("update checkouts set expires_at = now() - interval '1 hour'")
+
+    report = handler({"worker": "checkouts"}, None)
+
+    assert report == {"checkouts": {"checkouts_expired": 1}}
+    assert rows(conn, "select status from upload_sessions") == [{"status": "open"}]
+    with pytest.raises(ValueError):
+        handler({"worker": "restoration"}, None)
