@@ -137,6 +137,10 @@ def connect(
         row_factory=dict_row,
         connect_timeout=connect_timeout,
         application_name=application_name,
+        # libpq's default `prefer` starts the GSSAPI (Kerberos) library on every connect;
+        # nothing here authenticates that way, and its path crashes processes that connect
+        # from several threads at once (psycopg/psycopg#1213, seen here in the test suite).
+        gssencmode="disable",
     )
     return conn
 

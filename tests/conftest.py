@@ -26,6 +26,12 @@ from infra.local_database import bootstrap_server
 from shared import db
 from shared.config import Settings, get_settings
 
+# The suite's own connections (template, clones, admin) connect from several threads at
+# once; libpq's GSSAPI path, tried by default, can crash the process doing that
+# (psycopg/psycopg#1213). Nothing here authenticates with Kerberos. Set before any connect,
+# and inherited by the xdist workers and the servers' clients.
+os.environ.setdefault("PGGSSENCMODE", "disable")
+
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "supabase" / "migrations"
 TEST_SERVERS = ROOT / ".restoreclick" / "test-postgres"
