@@ -335,6 +335,11 @@ Process CPU is the whole interpreter's (client, event loop, app threads) per ord
 1-minute load average was {load_before:.1f} when the warm runs began and {load_after:.1f}
 when they ended, on {os.cpu_count()} cores: other work shared the machine.
 
+The absolute figures follow the machine: compare runs by the ratio to pgbench's insert TPS,
+measured in the same run (a machine whose pgbench floor is half another's shows about
+twice the latency). The warm p50 target of 15 ms was met at a pgbench floor of 4,359 TPS
+(2026-11-24) and is missed at a lower floor, while the ratio to the floor improved.
+
 Latency at 1 sender: of {wall_one:.1f} ms wall time per order, {cpu_one:.1f} ms is this
 interpreter's CPU; the rest is waiting on PostgreSQL, {round_trips} round trips per order
 (below) over loopback, on the same cores. Across a network (Lambda to Supabase) each round
