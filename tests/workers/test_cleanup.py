@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -195,12 +196,7 @@ def test_an_open_checkout_past_its_time_ends_at_the_provider_before_its_photos_g
 ) -> None:
     """Its expiry event was lost. Cleanup asks the provider to end it; only then is the cart
     free, and its old photos abandoned like any others."""
-    session = upload_photos(shop, 2)
-    checkout = start_checkout(shop, session["upload_session_id"])
-    conn.execute("update file_uploads set created_at = now() - interval '30 days'")
-    conn.execute("update checkouts set expires_at = now() - interval '1 hour'")
-    for path in stored_files(settings):
-        age_object(settings, path, days=30)
+    checkout = old_checkout_past_its_time(shop, conn, settings)
 
     settled = run_checkout_settling(get_settings(), deadline_in(60))["checkouts"]
     report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
@@ -216,13 +212,8 @@ def test_an_open_checkout_past_its_time_that_was_paid_is_fulfilled_not_reopened(
 ) -> None:
     """Paid, and both the webhook and its retries lost: cleanup's question to the provider
     finds the payment, and the order is made with every photo."""
-    session = upload_photos(shop, 2)
-    checkout = start_checkout(shop, session["upload_session_id"])
+    checkout = old_checkout_past_its_time(shop, conn, settings)
     local_payments().pay(checkout["checkout_session_id"])  # the event never arrives
-    conn.execute("update file_uploads set created_at = now() - interval '30 days'")
-    conn.execute("update checkouts set expires_at = now() - interval '1 hour'")
-    for path in stored_files(settings):
-        age_object(settings, path, days=30)
 
     settled = run_checkout_settling(get_settings(), deadline_in(60))["checkouts"]
     report = run_cleanup(get_database(), get_storage(), get_settings(), time_left=deadline_in(60))
@@ -252,6 +243,18 @@ def test_a_provider_out_of_reach_leaves_stale_checkouts_for_the_next_run(
     assert settled == {"checkouts_provider_unreachable": 1} and report.counts.get("expired_uploads", 0) == 0
     assert rows(conn, "select status from checkouts") == [{"status": "open"}]
     assert {r["status"] for r in rows(conn, "select status from file_uploads")} == {"uploaded"}
+
+
+def old_checkout_past_its_time(shop: TestClient, conn: db.Connection, settings: Settings) -> dict[str, Any]:
+    """Two photos uploaded 30 days ago, in a checkout whose page's time ran out an hour ago
+    with no event from the provider."""
+    session = upload_photos(shop, 2)
+    checkout = start_checkout(shop, session["upload_session_id"])
+    conn.execute("update file_uploads set created_at = now() - interval '30 days'")
+    conn.execute("update checkouts set expires_at = now() - interval '1 hour'")
+    for path in stored_files(settings):
+        age_object(settings, path, days=30)
+    return checkout
 
 
 def local_payments() -> LocalPayments:
