@@ -1,7 +1,9 @@
 """What each Stripe event does to the shop, apart from fulfilment itself.
 
-Every handler runs in one transaction that also marks the event processed, so a crash
-leaves the event to be redelivered and a redelivery changes nothing twice.
+Every handler runs in one transaction that also marks the event processed (the two that
+end a checkout are marked by their caller, webhook_events, which reads the session from
+the provider first), so a crash leaves the event to be redelivered and a redelivery
+changes nothing twice.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ def checkout_payment_failed(conn: db.Connection, event: dict[str, Any], info: Ch
                            "amount_total": failed.amount_total, "currency": failed.currency}),
             dedupe_key=f"payment_failed:{failed.id}", max_attempts=8,
         )  # fmt: skip
-    mark_stripe_event_processed(conn, event["id"])
 
 
 def checkout_expired(conn: db.Connection, event: dict[str, Any], info: CheckoutSessionInfo) -> None:
@@ -44,7 +45,6 @@ def checkout_expired(conn: db.Connection, event: dict[str, Any], info: CheckoutS
     checkout = _locked_checkout(conn, info.id) if info.status == "expired" else None
     if checkout is not None:
         db.maybe_one(conn, "expire_checkout", checkout_id=str(checkout.id))
-    mark_stripe_event_processed(conn, event["id"])
 
 
 def payment_reversed(conn: db.Connection, event: dict[str, Any]) -> None:
