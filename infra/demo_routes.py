@@ -13,8 +13,8 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from shared.config import Settings
-from shared.errors import NotFound
+from shared.core.config import Settings
+from shared.core.errors import NotFound
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 

@@ -15,8 +15,8 @@ from fastapi import APIRouter, FastAPI
 from rich.console import Console
 from rich.panel import Panel
 
-from shared import db
-from shared.config import Settings, get_settings
+from shared.core import db
+from shared.core.config import Settings, get_settings
 
 
 def function_routers() -> list[APIRouter]:
@@ -71,7 +71,7 @@ def build_dev_app(settings: Settings, deliver_webhook: Callable[[bytes, str], in
     `deliver_webhook` posts a signed event to the webhook endpoint; by default over real
     HTTP to PUBLIC_BASE_URL, exactly as Stripe would.
     """
-    from shared.http import create_app
+    from shared.core.http import create_app
 
     def post_to_webhook(payload: bytes, signature: str) -> int:
         import httpx
@@ -142,10 +142,10 @@ def _database(settings: Settings, *, reset: bool, console: Console) -> Iterator[
 def start_scheduler():  # type: ignore[no-untyped-def]
     """Run the workers on serverless.yml's schedules, and at once when the webhook asks."""
     from infra.scheduler import LocalScheduler, schedules_from_serverless
-    from shared.config import PROJECT_ROOT
-    from shared.queue import deadline_in
-    from shared.scheduled_runs import run_scheduled
-    from shared.triggers import set_local_runner
+    from shared.core.config import PROJECT_ROOT
+    from shared.jobs.queue import deadline_in
+    from shared.jobs.schedule import run_scheduled
+    from shared.jobs.triggers import set_local_runner
 
     def run(worker: str) -> None:
         run_scheduled(worker, get_settings(), deadline_in(50))
@@ -191,7 +191,7 @@ def run_dev(*, port: int, reset: bool, host: str = "127.0.0.1") -> None:
         except KeyboardInterrupt:
             console.print("Stopping…")
         finally:
-            from shared.triggers import set_local_runner
+            from shared.jobs.triggers import set_local_runner
 
             set_local_runner(None)
             scheduler.stop()

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from shared import db
-from shared.config import get_settings
-from shared.errors import RestoreClickError
+from shared.core import db
+from shared.core.config import get_settings
+from shared.core.errors import RestoreClickError
 
 router = APIRouter(tags=["health"])
 

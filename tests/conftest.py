@@ -23,8 +23,8 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 
 from infra.local_database import bootstrap_server
-from shared import db
-from shared.config import Settings, get_settings
+from shared.core import db
+from shared.core.config import Settings, get_settings
 
 # The suite's own connections (template, clones, admin) connect from several threads at
 # once; libpq's GSSAPI path, tried by default, can crash the process doing that

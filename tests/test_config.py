@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.config import LOCAL_WEBHOOK_SECRET, LOCAL_WORKER_SECRET, Settings
-from shared.errors import ConfigurationError
+from shared.core.config import LOCAL_WEBHOOK_SECRET, LOCAL_WORKER_SECRET, Settings
+from shared.core.errors import ConfigurationError
 
 REAL = {"stripe_webhook_secret": "whsec_real", "worker_secret_key": "w" * 40, "storage_backend": "supabase"}
 

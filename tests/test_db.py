@@ -7,8 +7,8 @@ import threading
 import psycopg
 import pytest
 
-from shared import db
-from shared.errors import NoResult, ServiceUnavailable
+from shared.core import db
+from shared.core.errors import NoResult, ServiceUnavailable
 
 
 def backend_pid(database: db.Database) -> int:
@@ -115,7 +115,7 @@ def test_a_lock_not_granted_in_time_fails_as_busy_and_the_holder_keeps_it(databa
 def test_the_containers_database_applies_the_configured_timeouts_to_every_transaction(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.config import get_settings
+    from shared.core.config import get_settings
 
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "1234")

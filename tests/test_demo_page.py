@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from fastapi.testclient import TestClient
 
 from infra.demo_routes import DEMO_DIR
-from shared.config import Settings
+from shared.core.config import Settings
 
 
 class PageParts(HTMLParser):

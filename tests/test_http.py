@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from shared.config import Settings
-from shared.errors import Conflict
-from shared.http import create_app
+from shared.core.config import Settings
+from shared.core.errors import Conflict
+from shared.core.http import create_app
 
 router = APIRouter()
 

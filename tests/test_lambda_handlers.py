@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.config import LOCAL_WEBHOOK_SECRET, Settings
+from shared.core import db
+from shared.core.config import LOCAL_WEBHOOK_SECRET, Settings
 from shared.payments import sign_webhook_payload
 from tests.functions.shopping import start_checkout, upload_photos
 
@@ -183,7 +183,7 @@ def _multipart_of_size(total: int, photo: bytes) -> tuple[bytes, str]:
 
 
 def test_the_largest_upload_request_fits_lambdas_payload_as_api_gateway_sends_it(settings: Settings) -> None:
-    from shared.config import LAMBDA_PAYLOAD_MAX_BYTES, LAMBDA_REQUEST_BODY_MAX_BYTES
+    from shared.core.config import LAMBDA_PAYLOAD_MAX_BYTES, LAMBDA_REQUEST_BODY_MAX_BYTES
 
     limit = settings.upload_request_body_max_bytes
     assert limit == LAMBDA_REQUEST_BODY_MAX_BYTES == 4_694_016

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.errors import PayloadTooLarge, RestoreClickError, UnsupportedMediaType, ValidationFailed
-from shared.photos import inspect_photo, sanitise_filename
+from shared.core.errors import PayloadTooLarge, RestoreClickError, UnsupportedMediaType, ValidationFailed
+from shared.uploads.photo_checks import inspect_photo, sanitise_filename
 from tests import images
 
 LIMITS = {"max_bytes": 5 * 1024 * 1024, "max_pixels": 40_000_000}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.structured_logs import JsonFormatter, redact
+from shared.core.logs import JsonFormatter, redact
 
 
 def test_secrets_tokens_and_emails_are_redacted() -> None:
@@ -79,8 +79,8 @@ def test_every_line_of_a_request_carries_its_gateway_and_lambda_request_ids(
     from fastapi import APIRouter
     from mangum import Mangum
 
-    from shared.config import get_settings
-    from shared.http import create_app
+    from shared.core.config import get_settings
+    from shared.core.http import create_app
 
     monkeypatch.setenv("APP_ENV", "test")
     get_settings.cache_clear()
@@ -123,7 +123,7 @@ class LambdaContext:
 
 
 def test_emails_are_found_in_text_around_them_and_long_runs_without_one_are_left_whole() -> None:
-    from shared.structured_logs import redact
+    from shared.core.logs import redact
 
     long_run = "cs_local_" + "a" * 30_000  # what an attacker put in an id that got logged
     cleaned = redact(f"checkout {long_run} for ada.lovelace+shop@mail.example.co.uk, and bob@x.io.")

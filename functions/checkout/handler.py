@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Path
 from mangum import Mangum
 from pydantic import BaseModel, Field
 
-from shared.checkouts import cancel_checkout, start_checkout
-from shared.config import Settings, get_settings
+from shared.checkout.checkouts import cancel_checkout, start_checkout
+from shared.core.config import Settings, get_settings
+from shared.core.http import create_app
 from shared.deps import get_database, get_payments
-from shared.http import create_app
 
 router = APIRouter(tags=["checkout"])
 

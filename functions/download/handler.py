@@ -14,10 +14,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from mangum import Mangum
 
+from shared.core.errors import NotFound, RestoreClickError
+from shared.core.http import create_app
 from shared.deps import get_database, get_storage
-from shared.downloads import DownloadPage, download_page, spend_download
-from shared.errors import NotFound, RestoreClickError
-from shared.http import create_app
+from shared.downloads.page import DownloadPage, download_page, spend_download
 
 router = APIRouter(tags=["downloads"])
 PRIVATE = {"x-robots-tag": "noindex, nofollow", "referrer-policy": "no-referrer", "cache-control": "no-store"}

@@ -14,10 +14,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from mangum import Mangum
 
-from shared.config import Settings, get_settings
+from shared.core.config import Settings, get_settings
+from shared.core.errors import NotFound
+from shared.core.http import create_app, raw_body
 from shared.deps import get_database, get_restoration, get_storage
-from shared.errors import NotFound
-from shared.http import create_app, raw_body
 from shared.restoration import is_remote
 
 router = APIRouter(tags=["webhooks"])
@@ -27,8 +27,8 @@ router = APIRouter(tags=["webhooks"])
 def replicate_webhook(
     request: Request, payload: bytes = Depends(raw_body), settings: Settings = Depends(get_settings)
 ) -> dict[str, Any]:
+    from shared.jobs.triggers import request_worker_run
     from shared.restoration.predictions import settle_prediction
-    from shared.triggers import request_worker_run
 
     provider = get_restoration()
     if not is_remote(provider):

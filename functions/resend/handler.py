@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 from mangum import Mangum
 from pydantic import BaseModel, Field
 
-from shared.config import get_settings
-from shared.db import get_database
-from shared.http import create_app
-from shared.resend import request_resend
-from shared.triggers import request_worker_run
+from shared.core.config import get_settings
+from shared.core.db import get_database
+from shared.core.http import create_app
+from shared.downloads.resend import request_resend
+from shared.jobs.triggers import request_worker_run
 
 router = APIRouter(tags=["email"])
 ANSWER = {"message": "If that email address and order number match an order, a new download link is on its way."}

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from mangum import Mangum
 
-from shared.db import get_database
-from shared.http import create_app
-from shared.order_status import order_status
+from shared.core.db import get_database
+from shared.core.http import create_app
+from shared.orders.status import order_status
 
 router = APIRouter(tags=["status"])
 

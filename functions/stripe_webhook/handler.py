@@ -14,11 +14,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from mangum import Mangum
 
-from shared.config import Settings, get_settings
+from shared.core.config import Settings, get_settings
+from shared.core.http import create_app, raw_body
 from shared.deps import get_database, get_payments
-from shared.http import create_app, raw_body
-from shared.stripe_event_shape import check_stripe_event
-from shared.webhook_events import process_stripe_event
+from shared.stripe_events.dispatch import process_stripe_event
+from shared.stripe_events.shape import check_stripe_event
 
 log = logging.getLogger("restoreclick.stripe_webhook")
 router = APIRouter(tags=["webhooks"])
@@ -52,12 +52,12 @@ def handler(event: dict[str, Any], context: Any) -> Any:
     """HTTP events go to the app. The schedule's `{"worker": "checkouts"}` settles the
     checkouts whose Stripe event never came: this function carries the Stripe SDK."""
     if isinstance(event, dict) and "worker" in event and "requestContext" not in event:
-        from shared.checkout_settling import WORKER_NAME, run_checkout_settling
+        from shared.checkout.settling import WORKER_NAME, run_checkout_settling
 
         if event["worker"] != WORKER_NAME:
             raise ValueError(f"the stripe webhook function runs only the {WORKER_NAME!r} worker")
 
-        from shared.structured_logs import request_ids
+        from shared.core.logs import request_ids
 
         def time_left() -> float:
             return context.get_remaining_time_in_millis() / 1000 if context else 60.0

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFil
 from mangum import Mangum
 from pydantic import BaseModel, Field
 
-from shared.config import Settings, get_settings
+from shared.core.config import Settings, get_settings
+from shared.core.errors import NotFound, UnsupportedMediaType
+from shared.core.http import create_app
 from shared.deps import get_database, get_storage
-from shared.errors import NotFound, UnsupportedMediaType
-from shared.http import create_app
 from shared.uploads import direct, intake, sessions
 from shared.uploads.sessions import UploadedPhoto, UploadSession
 from shared.uploads.throttle import throttle_uploads

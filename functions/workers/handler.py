@@ -14,11 +14,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header
 from mangum import Mangum
 
-from shared.config import Settings, get_settings
-from shared.errors import Unauthorized
-from shared.http import create_app
-from shared.queue import deadline_in
-from shared.workers import run_worker
+from shared.core.config import Settings, get_settings
+from shared.core.errors import Unauthorized
+from shared.core.http import create_app
+from shared.jobs.queue import deadline_in
+from shared.jobs.workers import run_worker
 
 router = APIRouter(tags=["workers"])
 HTTP_RUN_SECONDS = 25  # under the HTTP API's 30 s limit
@@ -42,7 +42,7 @@ def run_worker_now(worker: str, settings: Settings = Depends(get_settings)) -> d
 def metrics(settings: Settings = Depends(get_settings)) -> dict[str, Any]:
     """Queue depth, age, running, dead, processing times, error rates, storage, alerts."""
     from shared.deps import get_database
-    from shared.monitoring import check_health
+    from shared.jobs.monitoring import check_health
 
     return check_health(get_database(), settings).as_dict()
 
@@ -62,7 +62,7 @@ def handler(event: dict[str, Any], context: Any) -> Any:
         def time_left() -> float:
             return context.get_remaining_time_in_millis() / 1000 if context else 60.0
 
-        from shared.structured_logs import request_ids
+        from shared.core.logs import request_ids
 
         with request_ids(lambda_request_id=getattr(context, "aws_request_id", None)):
             return run_worker(str(event["worker"]), get_settings(), time_left)

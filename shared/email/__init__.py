@@ -6,7 +6,7 @@ embedded default that writes .eml files the dev server lists at /dev/outbox.
 
 from __future__ import annotations
 
-from shared.config import Settings
+from shared.core.config import Settings
 from shared.email.base import EmailProvider, OutgoingEmail
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shared.errors import ServiceUnavailable
+from shared.core.errors import ServiceUnavailable
 
 
 class EmailUnavailable(ServiceUnavailable):

@@ -6,7 +6,7 @@ import base64
 from urllib.error import URLError
 
 from shared.email.base import EmailOutcomeUnknown, EmailUnavailable, OutgoingEmail
-from shared.queue import TerminalJobError
+from shared.jobs.queue import TerminalJobError
 
 TIMEOUT_SECONDS = 20
 

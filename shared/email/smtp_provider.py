@@ -7,7 +7,7 @@ import ssl
 
 from shared.email.base import EmailOutcomeUnknown, EmailUnavailable, OutgoingEmail
 from shared.email.outbox import to_mime
-from shared.queue import TerminalJobError
+from shared.jobs.queue import TerminalJobError
 
 
 class SmtpEmail:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from shared import db
-from shared.config import Settings
-from shared.download_links import create_download_link
+from shared.core import db
+from shared.core.config import Settings
+from shared.downloads.links import create_download_link
 from shared.email.base import Attachment, EmailOutcomeUnknown, EmailProvider, OutgoingEmail
 from shared.email.templates import render
-from shared.queue import Job, TerminalJobError
+from shared.jobs.queue import Job, TerminalJobError
 from shared.storage import StorageService
 
 WITH_LINK = {"restoration_complete", "restoration_partial", "download_links_resent"}

@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared import db
-from shared.config import get_settings
+from shared.core import db
+from shared.core.config import get_settings
 from shared.migrations.manager import (
     MigrationFailed,
     MigrationRefused,

@@ -16,8 +16,8 @@ from typing import Literal
 
 import psycopg
 
-from shared import db
-from shared.errors import Conflict, ServiceUnavailable
+from shared.core import db
+from shared.core.errors import Conflict, ServiceUnavailable
 from shared.migrations.files import MigrationFile, migration_files
 
 State = Literal["applied", "pending", "drifted", "missing_file"]

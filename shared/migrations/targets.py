@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
-from shared.config import Settings
-from shared.errors import ConfigurationError
+from shared.core.config import Settings
+from shared.core.errors import ConfigurationError
 
 TARGET_SETTINGS = {"dev": "database_url", "prod": "production_database_url"}
 

@@ -6,7 +6,7 @@ The stripe package is imported only by the module that calls it.
 
 from __future__ import annotations
 
-from shared.config import Settings
+from shared.core.config import Settings
 from shared.payments.base import (
     CheckoutAlreadyPaid,
     CheckoutRequest,
@@ -18,7 +18,7 @@ from shared.payments.base import (
     Refund,
     RefundRequest,
 )
-from shared.payments.signing import sign_webhook_payload, verify_webhook
+from shared.stripe_events.signatures import sign_webhook_payload, verify_webhook
 
 
 def webhook_secrets(settings: Settings) -> list[str]:

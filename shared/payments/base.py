@@ -8,7 +8,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from shared.errors import BadRequest, Conflict, ServiceUnavailable
+from shared.core.errors import BadRequest, Conflict, ServiceUnavailable
 
 # The Stripe API version every request is made with and every event is shaped by. Pinned
 # here, not left to whatever the installed SDK defaults to: an SDK upgrade must not change

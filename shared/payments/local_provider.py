@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.errors import Conflict, NotFound
+from shared.core.errors import Conflict, NotFound
 from shared.payments.base import (
     STRIPE_API_VERSION,
     CheckoutAlreadyPaid,

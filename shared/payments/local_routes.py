@@ -16,9 +16,9 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from shared.errors import Conflict
+from shared.core.errors import Conflict
 from shared.payments.local_provider import LocalPayments
-from shared.payments.signing import sign_webhook_payload
+from shared.stripe_events.signatures import sign_webhook_payload
 
 PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 
-from shared import db
-from shared.audit import record_audit
-from shared.checkouts import Checkout, lock_checkout
+from shared.checkout.checkouts import Checkout, lock_checkout
+from shared.core import db
+from shared.core.audit import record_audit
 from shared.payments.base import (
     CheckoutSessionInfo,
     PaymentsProvider,
@@ -27,7 +27,7 @@ from shared.payments.base import (
     PaymentsUnavailable,
     RefundRequest,
 )
-from shared.stripe_events import mark_stripe_event_processed, record_stripe_event_error
+from shared.stripe_events.inbox import mark_stripe_event_processed, record_stripe_event_error
 
 log = logging.getLogger("restoreclick.refunds")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from shared.config import Settings
+from shared.core.config import Settings
 
 # Restored photos are delivered as JPEG at this quality, whoever restored them.
 JPEG_QUALITY = 92

@@ -8,7 +8,7 @@ pixels a side.
 
 from __future__ import annotations
 
-from shared.queue import TerminalJobError
+from shared.jobs.queue import TerminalJobError
 from shared.restoration import JPEG_QUALITY
 
 MAX_SIDE = 2000
@@ -24,8 +24,8 @@ class LocalRestoration:
         import cv2
         import numpy as np
 
-        from shared.errors import RestoreClickError
-        from shared.photos import photo_header
+        from shared.core.errors import RestoreClickError
+        from shared.uploads.photo_checks import photo_header
 
         # OpenCV decodes whatever it is given, at full size: the header is read first, so
         # a photo over the pixel limit (or not a photo we accept) is never decoded.

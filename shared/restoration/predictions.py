@@ -13,11 +13,10 @@ import logging
 from collections import Counter
 from typing import Any, Literal
 
-from shared import db
-from shared.config import Settings
-from shared.errors import RestoreClickError
-from shared.photos import photo_header
-from shared.queue import HANDED_OFF, Job, TerminalJobError, fail_job
+from shared.core import db
+from shared.core.config import Settings
+from shared.core.errors import RestoreClickError
+from shared.jobs.queue import HANDED_OFF, Job, TerminalJobError, fail_job
 from shared.restoration import FINISHED_PREDICTION, JPEG_QUALITY, Prediction, RemoteRestorationProvider
 from shared.restoration.worker import (
     STOPPED_ORDERS,
@@ -27,6 +26,7 @@ from shared.restoration.worker import (
     store_restored_photo,
 )
 from shared.storage import StorageService
+from shared.uploads.photo_checks import photo_header
 
 log = logging.getLogger("restoreclick.restoration")
 Settlement = Literal["restored", "failed", "in_progress", "not_awaited"]
@@ -161,7 +161,7 @@ def _as_jpeg(photo: bytes, max_pixels: int) -> bytes:
 
 
 def _fail(database: db.Database, settings: Settings, job: Job, holder: str, error: str, *, terminal: bool) -> None:
-    from shared.workers import restoration_queue
+    from shared.jobs.workers import restoration_queue
 
     fail_job(database, restoration_queue(settings), job, holder, error, terminal=terminal)
 

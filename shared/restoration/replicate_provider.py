@@ -15,9 +15,9 @@ from typing import Any, get_args
 
 import httpx
 
-from shared.config import Settings
-from shared.errors import BadRequest, ConfigurationError, ServiceUnavailable
-from shared.queue import TerminalJobError
+from shared.core.config import Settings
+from shared.core.errors import BadRequest, ConfigurationError, ServiceUnavailable
+from shared.jobs.queue import TerminalJobError
 from shared.restoration import Prediction, PredictionStatus
 
 # A restored photo is a few MB; anything far larger is not what we asked for.

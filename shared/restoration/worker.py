@@ -10,14 +10,14 @@ import hashlib
 import logging
 from typing import Any
 
-from shared import db
-from shared.config import Settings
-from shared.errors import RestoreClickError
-from shared.images import Image, mark_images_stored, record_restored_image, restored_image_of
-from shared.photos import photo_header
-from shared.queue import Job, TerminalJobError
+from shared.core import db
+from shared.core.config import Settings
+from shared.core.errors import RestoreClickError
+from shared.jobs.queue import Job, TerminalJobError
+from shared.orders.images import Image, mark_images_stored, record_restored_image, restored_image_of
 from shared.restoration import RESTORED_PIXEL_FACTOR, RemoteRestorationProvider, RestorationProvider, is_remote
 from shared.storage import StorageObjectTooLarge, StorageService
+from shared.uploads.photo_checks import photo_header
 
 log = logging.getLogger("restoreclick.restoration")
 STOPPED_ORDERS = ("refunded", "disputed")

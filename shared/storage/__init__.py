@@ -7,7 +7,7 @@ never touches them should not pay for their import.
 
 from __future__ import annotations
 
-from shared.config import Settings
+from shared.core.config import Settings
 from shared.storage.base import (
     ObjectStore,
     SignedUpload,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol, cast
 
-from shared.errors import NotFound, ServiceUnavailable
+from shared.core.errors import NotFound, ServiceUnavailable
 
 
 class StorageObjectMissing(NotFound):

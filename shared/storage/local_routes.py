@@ -15,7 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from shared.http import error_body
+from shared.core.http import error_body
 from shared.storage.local import CHUNK, LocalObjectStore, sign
 
 

@@ -18,18 +18,25 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from shared import db
-from shared.config import Settings
-from shared.errors import Conflict, NotFound, PayloadTooLarge, RestoreClickError, UnsupportedMediaType, ValidationFailed
-from shared.photos import (
+from shared.core import db
+from shared.core.config import Settings
+from shared.core.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    RestoreClickError,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from shared.storage import SignedUpload, StorageService
+from shared.uploads.filenames import refuse_path_tricks
+from shared.uploads.photo_checks import (
     ACCEPTED_CONTENT_TYPES,
     EXTENSION_BY_CONTENT_TYPE,
     PhotoFacts,
     inspect_photo,
     sanitise_filename,
 )
-from shared.storage import SignedUpload, StorageService
-from shared.uploads.filenames import refuse_path_tricks
 from shared.uploads.sessions import (
     UploadedPhoto,
     UploadSession,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from shared.errors import BadRequest
+from shared.core.errors import BadRequest
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from uuid import UUID
 
-from shared import db
-from shared.config import Settings
-from shared.errors import PayloadTooLarge, RestoreClickError, ValidationFailed
-from shared.photos import PhotoFacts, inspect_photo, photo_header
+from shared.core import db
+from shared.core.config import Settings
+from shared.core.errors import PayloadTooLarge, RestoreClickError, ValidationFailed
 from shared.storage import StorageService
 from shared.uploads.filenames import refuse_path_tricks
+from shared.uploads.photo_checks import PhotoFacts, inspect_photo, photo_header
 from shared.uploads.sessions import (
     UploadedPhoto,
     UploadSession,

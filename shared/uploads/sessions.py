@@ -8,8 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from shared import db
-from shared.errors import Conflict, Gone, NotFound, ValidationFailed
+from shared.core import db
+from shared.core.errors import Conflict, Gone, NotFound, ValidationFailed
 
 SessionStatus = Literal["open", "checkout", "paid", "expired"]
 PhotoStatus = Literal["pending", "uploaded", "claimed", "deleted", "expired"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from shared import db
-from shared.config import Settings
-from shared.errors import TooManyRequests
-from shared.throttle import count_request
+from shared.core import db
+from shared.core.config import Settings
+from shared.core.errors import TooManyRequests
+from shared.core.throttle import count_request
 
 
 def throttle_uploads(

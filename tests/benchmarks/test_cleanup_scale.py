@@ -38,9 +38,9 @@ from typing import Any
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from shared import db
-from shared.cleanup import run_cleanup
-from shared.config import Settings
+from shared.core import db
+from shared.core.config import Settings
+from shared.jobs.cleanup import run_cleanup
 from tests.benchmarks.conftest import env_int, table
 from tests.benchmarks.peak_rss_probe import Case, run_in_fresh_process
 from tests.benchmarks.performance import Figure, Target, at_most, publish, runs_from_env
@@ -319,10 +319,10 @@ def check_cleaned(url: str, objects: dict[str, list[str]], expired: int) -> None
 
 def cron_cleanup(run_seconds: float) -> Case:
     """Cleanup runs as the scheduled Lambda makes them, until one finishes."""
-    from shared.config import get_settings
+    from shared.core.config import get_settings
     from shared.deps import get_database, get_storage
-    from shared.queue import deadline_in
-    from shared.workers import run_worker
+    from shared.jobs.queue import deadline_in
+    from shared.jobs.workers import run_worker
 
     settings = get_settings()
     get_storage()

@@ -296,7 +296,7 @@ choice, outside this benchmark: installed for Python 3.12, compiled unchecked-ha
 `python3.12 -I -S` processes, wall clock on this machine under load. Alone, `from
 aws_lambda_powertools import Logger, Metrics` took 62–168 ms (six runs); after FastAPI,
 Mangum and pydantic-settings were loaded, 15–20 ms more (seven runs). Not adopted:
-`shared/structured_logs.py` already writes the JSON lines with every extra field, the
+`shared/core/logs.py` already writes the JSON lines with every extra field, the
 redaction and both request ids, and the monitor writes its one embedded-metric line
 itself; Powertools would add a dependency (and jmespath) to every package for features
 the shop does not use.

@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared import db
-from shared.config import Settings
+from shared.core import db
+from shared.core.config import Settings
 from shared.storage.local import LocalObjectStore
 from shared.storage.service import StorageService
 from tests.benchmarks.conftest import env_int, photo_jpeg, table
@@ -208,7 +208,7 @@ def multipart_upload(photo: str, warm_up_photo: str) -> Case:
 
 def direct_upload(photo: str, warm_up_photo: str) -> Case:
     from infra.dev_server import build_dev_app
-    from shared.config import get_settings
+    from shared.core.config import get_settings
 
     app = build_dev_app(get_settings())
     asyncio.run(_upload_direct(app, Path(warm_up_photo)))

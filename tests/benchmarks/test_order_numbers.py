@@ -1,7 +1,7 @@
 """Order-number allocation throughput with N threads allocating at once.
 
 Each allocation is what the webhook does: its own transaction, the upsert on the day's
-counter row (shared/sql/orders.sql, `next_order_number`), commit. The row lock is held
+counter row (shared/orders/numbers.sql, `next_order_number`), commit. The row lock is held
 until commit, so allocations for one day are serialised by design; the figures show what
 that costs as threads are added. Each thread count gets its own day, so each run can be
 checked to be exactly 1..total: unique and gap-free.
@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from shared import db
-from shared.orders import next_order_number
+from shared.core import db
+from shared.orders.numbers import next_order_number
 from tests.benchmarks.conftest import env_int, summary_ms, table
 
 THREADS = [int(n) for n in os.environ.get("BENCH_ORDER_NUMBER_THREADS", "1,2,4,8,16").split(",")]

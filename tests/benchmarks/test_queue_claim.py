@@ -1,6 +1,6 @@
 """Restoration queue claim latency with many finished jobs behind the pending ones.
 
-The claim (shared/sql/queue_restoration.sql) should be served by the partial index of
+The claim (shared/jobs/queue_restoration.sql) should be served by the partial index of
 pending rows (`restoration_jobs_claimable_idx`), so its cost follows the pending rows,
 not the finished ones. Prints claim latency p50/p95 as a worker sees it (BEGIN, claim,
 COMMIT), the same without the partial index for contrast, and the EXPLAIN plan.
@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 from psycopg import sql
 
-from shared import db
-from shared.sql import QUERIES
+from shared.core import db
+from shared.core.sql import QUERIES
 from tests.benchmarks.conftest import env_int, summary_ms, table
 from tests.schema import factories
 

@@ -1,6 +1,6 @@
 """Queue drain: no-op jobs per second through our queue, against procrastinate and a bare loop.
 
-- Ours: `shared.queue.run_queue` on the order_work queue with a no-op handler, so every job
+- Ours: `shared.jobs.queue.run_queue` on the order_work queue with a no-op handler, so every job
   is claimed under a lease, its attempt counted and its completion acknowledged, exactly as
   a worker runs it (sweep, claim batches, heartbeat, bounded concurrency, acknowledgement).
   Measured with server-side prepared statements off (what Supabase's transaction pooler
@@ -36,9 +36,9 @@ import psycopg
 import pytest
 from procrastinate.job_context import JobContext
 
-from shared import db
-from shared.queue import run_queue
-from shared.workers import ORDER_WORK
+from shared.core import db
+from shared.jobs.queue import run_queue
+from shared.jobs.workers import ORDER_WORK
 from tests.benchmarks.conftest import env_int, table
 from tests.benchmarks.performance import Figure, Target, at_least, publish, runs_from_env
 from tests.conftest import create_test_database, drop_test_database
@@ -250,7 +250,7 @@ def drain_bare(url: str, workers: int, prepared: str) -> tuple[float, list[objec
                     jobs = conn.execute(CLAIM_AND_ACK, params | {"done": done}).fetchall()
                 except psycopg.errors.DeadlockDetected:
                     reruns.append(index)
-                    continue  # rolled back whole: run it again, as ours does (see shared/queue.py)
+                    continue  # rolled back whole: run it again, as ours does (see shared/jobs/queue.py)
                 if not jobs:
                     break  # that statement acknowledged the last batch
                 for job in jobs:

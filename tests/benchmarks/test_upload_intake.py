@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.config import Settings
+from shared.core import db
+from shared.core.config import Settings
 from tests.benchmarks.conftest import env_int, photo_jpeg, summary_ms, table
 from tests.functions.conftest import rows, stored_files
 

@@ -45,8 +45,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp
 
-from shared import db
-from shared.config import LOCAL_WEBHOOK_SECRET, Settings
+from shared.core import db
+from shared.core.config import LOCAL_WEBHOOK_SECRET, Settings
 from shared.payments import sign_webhook_payload
 from tests.benchmarks.conftest import env_int, percentile, table
 from tests.benchmarks.performance import Figure, at_least, at_most, publish, runs_from_env

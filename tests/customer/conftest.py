@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.config import get_settings
-from shared.queue import deadline_in
-from shared.workers import run_worker
+from shared.core import db
+from shared.core.config import get_settings
+from shared.jobs.queue import deadline_in
+from shared.jobs.workers import run_worker
 from tests.functions.shopping import press_pay, start_checkout, upload_photos
 
 

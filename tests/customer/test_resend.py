@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.resend import match_resend_requests
+from shared.core import db
+from shared.downloads.resend import match_resend_requests
 from tests.functions.conftest import rows
 
 
@@ -72,7 +72,7 @@ def test_a_matching_and_a_made_up_request_do_the_same_work(
 def test_resends_are_throttled_per_email_and_per_client_address_and_still_answer_202(
     shop: TestClient, conn: db.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.config import get_settings
+    from shared.core.config import get_settings
 
     monkeypatch.setenv("RESEND_THROTTLE_PER_EMAIL", "2")
     monkeypatch.setenv("RESEND_THROTTLE_PER_ADDRESS", "4")

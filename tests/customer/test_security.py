@@ -7,7 +7,7 @@ import importlib
 import pytest
 from fastapi.testclient import TestClient
 
-from shared.config import Settings
+from shared.core.config import Settings
 
 FUNCTIONS = ["upload", "checkout", "stripe_webhook", "replicate_webhook", "status", "download", "resend", "workers"]
 

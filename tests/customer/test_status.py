@@ -6,7 +6,7 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from shared import db
+from shared.core import db
 from tests.functions.shopping import start_checkout, upload_photos
 
 
@@ -54,7 +54,7 @@ def test_a_checkout_that_expired_or_failed_unpaid_says_which(shop: TestClient) -
 def test_status_polls_find_the_order_through_an_index_however_many_orders_there_are(conn: db.Connection) -> None:
     """Every poll of the success page runs these: a cast or an OR over both columns would
     read every order (72 ms a poll at 500k orders) where an index reads one."""
-    from shared.sql import QUERIES
+    from shared.core.sql import QUERIES
 
     conn.execute("insert into customers (id, email) values ('00000000-0000-0000-0000-00000000000c', 'c@example.com')")
     conn.execute(

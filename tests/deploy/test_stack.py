@@ -18,9 +18,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from shared.config import get_settings
-from shared.monitoring import Health, publish_metrics
-from shared.scheduled_runs import SCHEDULED_RUNS
+from shared.core.config import get_settings
+from shared.jobs.monitoring import Health, publish_metrics
+from shared.jobs.schedule import SCHEDULED_RUNS
 from tests.deploy import moto_alarms
 from tests.deploy.conftest import ALARM_EMAIL, REGION, ROOT, PackagedService
 
@@ -198,7 +198,7 @@ def test_every_route_in_the_code_is_deployed_to_its_function(
     assert _deployed_routes(stack) == routes_in_code
 
 
-# The shop's alert conditions (shared/monitoring.py) as CloudWatch alarms: metric -> limit.
+# The shop's alert conditions (shared/jobs/monitoring.py) as CloudWatch alarms: metric -> limit.
 ALERT_LIMITS = {"QueueBacklog": 100, "JobsProcessingOver5Minutes": 0, "ErrorRatePercent": 5, "StorageUsedPercent": 80}
 
 

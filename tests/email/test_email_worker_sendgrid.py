@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from psycopg.types.json import Jsonb
 
-from shared import db
-from shared.config import Settings, get_settings
+from shared.core import db
+from shared.core.config import Settings, get_settings
 from shared.deps import get_storage
-from shared.queue import deadline_in
-from shared.workers import run_worker
+from shared.jobs.queue import deadline_in
+from shared.jobs.workers import run_worker
 from tests import images
 from tests.email.sendgrid_standin import API_KEY, SendGridStandIn
 from tests.functions.conftest import rows

@@ -12,7 +12,7 @@ import pytest
 
 from shared.email.base import EmailUnavailable
 from shared.email.smtp_provider import SmtpEmail
-from shared.queue import TerminalJobError
+from shared.jobs.queue import TerminalJobError
 from tests.email.messages import BLOB, PHOTO, message
 from tests.email.smtp_server import Certificates, CollectingHandler, closed_port, smtp_server
 

@@ -8,7 +8,7 @@ import threading
 
 from fastapi.testclient import TestClient
 
-from shared import db
+from shared.core import db
 from shared.deps import get_payments
 from shared.payments.local_provider import LocalPayments
 from tests.functions.conftest import rows

@@ -12,7 +12,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from shared import db
+from shared.core import db
 
 TABLES = ["upload_sessions", "file_uploads", "checkouts", "orders", "customers", "email_queue", "stripe_events"]
 EXAMPLES_PER_OPERATION = 30

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared import db
+from shared.core import db
 from tests.faults.test_fuzz_http import row_counts
 from tests.functions.test_stripe_webhook import send
 

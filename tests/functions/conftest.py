@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import db
-from shared.config import Settings
+from shared.core import db
+from shared.core.config import Settings
 
 
 def rows(conn: db.Connection, query: str, *params: Any) -> list[dict[str, Any]]:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.config import Settings
+from shared.core import db
+from shared.core.config import Settings
 from tests import images
 from tests.functions.conftest import rows
 from tests.functions.shopping import press_pay, start_checkout, upload_photos

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.config import Settings
+from shared.core import db
+from shared.core.config import Settings
 from shared.deps import get_payments
 from shared.payments.base import CheckoutSessionInfo
 from shared.payments.local_provider import LocalPayments

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from shared import db
-from shared.config import Settings
+from shared.core import db
+from shared.core.config import Settings
 from tests import images
 from tests.functions.conftest import rows, stored_files
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from shared import db
-from shared.cli import app
+from shared.commands.main import app
+from shared.core import db
 from shared.deps import get_payments
 from shared.payments.local_provider import LocalPayments
 from tests.functions.conftest import rows

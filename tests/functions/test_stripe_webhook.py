@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db, fulfilment
-from shared.config import LOCAL_WEBHOOK_SECRET, Settings
+from shared.core import db
+from shared.core.config import LOCAL_WEBHOOK_SECRET, Settings
+from shared.core.errors import ServiceUnavailable
 from shared.deps import get_payments
-from shared.errors import ServiceUnavailable
+from shared.orders.numbers import fulfilment
 from shared.payments import sign_webhook_payload
 from shared.payments.local_provider import LocalPayments
 from tests.functions.conftest import rows, stored_files
@@ -321,7 +322,7 @@ def test_bad_deliveries_are_refused_and_write_nothing(shop: TestClient, conn: db
 def test_a_rotated_secret_is_accepted_during_the_rotation(
     shop: TestClient, conn: db.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.config import get_settings
+    from shared.core.config import get_settings
 
     _, event = paid_checkout(shop)
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", f"whsec_new_one,{LOCAL_WEBHOOK_SECRET}")

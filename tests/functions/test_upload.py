@@ -9,8 +9,8 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.config import Settings, get_settings
+from shared.core import db
+from shared.core.config import Settings, get_settings
 from tests import images
 from tests.functions.conftest import rows, stored_files
 
@@ -194,7 +194,7 @@ def test_concurrent_uploads_never_pass_the_photo_limit(
 
 def _no_decode(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count full decodes: the check-before-work tests require none."""
-    from shared import photos
+    from shared.uploads import photo_checks as photos
 
     decoded: list[int] = []
     real = photos._decode

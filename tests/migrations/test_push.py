@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from shared import db
-from shared.cli import app
+from shared.commands.main import app
+from shared.core import db
 from shared.migrations import (
     MigrationFailed,
     MigrationRefused,
@@ -101,7 +101,7 @@ def test_verify_names_an_edited_migration(empty_database_url: str, tmp_path: Pat
 
     runner = CliRunner()
     env = {"DATABASE_URL": empty_database_url, "MIGRATIONS_DIR": str(folder)}
-    from shared.config import get_settings
+    from shared.core.config import get_settings
 
     get_settings.cache_clear()
     try:
@@ -190,7 +190,7 @@ def test_concurrent_pushes_apply_each_migration_once(empty_database_url: str, tm
 
 
 def test_status_prints_a_table_per_target(database_url: str) -> None:
-    from shared.config import get_settings
+    from shared.core.config import get_settings
 
     get_settings.cache_clear()
     try:
@@ -203,7 +203,7 @@ def test_status_prints_a_table_per_target(database_url: str) -> None:
 
 
 def test_prod_target_without_its_url_fails_naming_the_setting() -> None:
-    from shared.config import get_settings
+    from shared.core.config import get_settings
 
     get_settings.cache_clear()
     try:

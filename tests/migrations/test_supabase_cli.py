@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shared import db
+from shared.core import db
 from shared.migrations import migration_files, plan_migrations, push_migrations
 from tests.migrations.conftest import run_supabase
 

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from shared.cli import app
-from shared.config import get_settings
+from shared.commands.main import app
+from shared.core.config import get_settings
 from shared.migrations import MigrationFailed, push_migrations
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""A checkout request as shared/checkouts.py builds one, for both providers' tests."""
+"""A checkout request as shared/checkout/checkouts.py builds one, for both providers' tests."""
 
 from __future__ import annotations
 

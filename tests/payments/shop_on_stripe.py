@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.config import LOCAL_WEBHOOK_SECRET, Settings, get_settings
+from shared.core import db
+from shared.core.config import LOCAL_WEBHOOK_SECRET, Settings, get_settings
 from shared.payments import sign_webhook_payload
 from tests.functions.conftest import rows
 from tests.payments.stripe_standin import StripeStandIn

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import stripe
 
-from shared.errors import Conflict, NotFound
+from shared.core.errors import Conflict, NotFound
 from shared.payments.base import CheckoutAlreadyPaid, PaymentsRejected, RefundRequest, checkout_session_info
 from shared.payments.local_provider import LocalPayments
-from shared.payments.signing import sign_webhook_payload, verify_webhook
+from shared.stripe_events.signatures import sign_webhook_payload, verify_webhook
 from tests.payments.factories import CHECKOUT_ID, UPLOAD_SESSION_ID, checkout_request
 from tests.payments.stripe_standin import StripeStandIn
 

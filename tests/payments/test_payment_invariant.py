@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db
+from shared.core import db
 from tests.functions.conftest import rows
 from tests.functions.shopping import upload_photos
 from tests.payments.shop_on_stripe import assert_paid_session_settled_once, checkout, deliver

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.config import get_settings
+from shared.core import db
+from shared.core.config import get_settings
 from tests.functions.conftest import rows
 from tests.functions.shopping import upload_photos
 from tests.payments.shop_on_stripe import assert_paid_session_settled_once, cart_status, checkout, deliver

@@ -11,8 +11,8 @@ import time
 import pytest
 import stripe
 
-from shared.errors import BadRequest
-from shared.payments.signing import sign_webhook_payload, verify_webhook
+from shared.core.errors import BadRequest
+from shared.stripe_events.signatures import sign_webhook_payload, verify_webhook
 
 SECRET = "whsec_test_current"
 OLD_SECRET = "whsec_test_previous"
@@ -199,7 +199,7 @@ def test_no_secret_configured_refuses_everything() -> None:
 
 
 def test_json_nested_deeper_than_the_parser_goes_is_malformed() -> None:
-    from shared.errors import BadRequest
+    from shared.core.errors import BadRequest
 
     payload = b"[" * 100_000
     with pytest.raises(BadRequest) as caught:

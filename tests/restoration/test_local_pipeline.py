@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.queue import TerminalJobError
+from shared.jobs.queue import TerminalJobError
 from shared.restoration.local import MAX_SIDE, LocalRestoration
 
 

@@ -22,11 +22,11 @@ import pytest
 from PIL import Image
 
 from infra.dev_server import build_dev_app
-from shared import db
-from shared.config import Settings, get_settings
+from shared.core import db
+from shared.core.config import Settings, get_settings
 from shared.deps import get_storage
-from shared.queue import deadline_in
-from shared.workers import run_worker
+from shared.jobs.queue import deadline_in
+from shared.jobs.workers import run_worker
 from tests.functions.conftest import rows
 from tests.functions.shopping import press_pay, start_checkout, upload_photos
 from tests.restoration.replicate_standin import ReplicateStandIn
@@ -279,7 +279,7 @@ def test_a_misconfigured_signing_secret_answers_500_without_showing_it(
 
 
 def test_a_provider_output_over_the_pixel_limit_is_refused_before_it_is_decoded() -> None:
-    from shared.queue import TerminalJobError
+    from shared.jobs.queue import TerminalJobError
     from shared.restoration.predictions import _as_jpeg
     from tests import images
 

@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import db
-from shared.customers import get_or_create_customer
-from shared.orders import next_order_number
+from shared.core import db
+from shared.orders.customers import get_or_create_customer
+from shared.orders.numbers import next_order_number
 
 
 def insert(conn: db.Connection, table: str, **values: Any) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from shared import db
-from shared.orders import set_order_status
+from shared.core import db
+from shared.orders.numbers import set_order_status
 from tests.schema.factories import order
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import db
-from shared.db import ConstraintViolation, InvalidValue
+from shared.core import db
+from shared.core.db import ConstraintViolation, InvalidValue
 from tests.schema.factories import file_upload, insert, order, upload_session
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 
-from shared import db
-from shared.orders import next_order_number
+from shared.core import db
+from shared.orders.numbers import next_order_number
 
 
 def test_numbers_count_per_utc_day(database: db.Database) -> None:

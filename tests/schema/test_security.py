@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from shared import db
+from shared.core import db
 from tests.schema.factories import order
 
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.config import Settings, get_settings
+from shared.core import db
+from shared.core.config import Settings, get_settings
 from shared.storage.base import ObjectStore
 from tests import images
 from tests.functions.conftest import rows

@@ -154,10 +154,10 @@ def test_the_health_check_and_the_monitor_report_a_missing_bucket(
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from shared.config import get_settings
+    from shared.core.config import get_settings
     from shared.deps import get_database, get_storage
     from shared.health import router
-    from shared.monitoring import check_health
+    from shared.jobs.monitoring import check_health
 
     stand_in, url = supabase_standin
     bucket = new_bucket()

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.config import Settings, get_settings
-from shared.queue import deadline_in
+from shared.core import db
+from shared.core.config import Settings, get_settings
+from shared.jobs.queue import deadline_in
+from shared.jobs.workers import run_worker
 from shared.storage.service import ArchiveEntry, plan_archive_parts
-from shared.workers import run_worker
 from tests import images
 from tests.functions.conftest import rows
 from tests.functions.shopping import press_pay, start_checkout, upload_photos

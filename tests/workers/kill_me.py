@@ -10,10 +10,10 @@ import os
 import time
 from pathlib import Path
 
-from shared.config import get_settings
-from shared.queue import deadline_in
+from shared.core.config import get_settings
+from shared.jobs.queue import deadline_in
+from shared.jobs.workers import run_worker
 from shared.restoration.local import LocalRestoration
-from shared.workers import run_worker
 
 
 def hang(self: LocalRestoration, photo: bytes) -> bytes:

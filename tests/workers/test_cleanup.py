@@ -11,15 +11,15 @@ from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
-from shared import db
-from shared.checkout_settling import run_checkout_settling
-from shared.cleanup import run_cleanup
-from shared.cli import app as cli_app
-from shared.config import Settings, get_settings
+from shared.checkout.settling import run_checkout_settling
+from shared.commands.main import app as cli_app
+from shared.core import db
+from shared.core.config import Settings, get_settings
 from shared.deps import get_database, get_payments, get_storage
+from shared.jobs.cleanup import run_cleanup
+from shared.jobs.queue import deadline_in
 from shared.payments import PaymentsUnavailable
 from shared.payments.local_provider import LocalPayments
-from shared.queue import deadline_in
 from tests.functions.conftest import rows, stored_files
 from tests.functions.shopping import press_pay, start_checkout, upload_photos
 
@@ -84,7 +84,7 @@ def test_cleanup_removes_only_what_it_should(shop: TestClient, conn: db.Connecti
     assert rows(conn, "select token_hash from download_links") == [{"token_hash": "e" * 64}]
     assert rows(conn, "select id from stripe_events where id like 'evt_o%%' or id = 'evt_new'") == [{"id": "evt_new"}]
     # The paid order can still be restored after cleanup.
-    from shared.workers import run_worker
+    from shared.jobs.workers import run_worker
 
     assert run_worker("restoration", get_settings(), deadline_in(60))["restoration"]["succeeded"] == 1
 
@@ -141,7 +141,7 @@ def test_a_cleanup_page_takes_the_oldest_from_the_index_without_sorting_the_back
     """Pages come from file_uploads_expirable_idx in its order. Ordered by a column no index holds,
     each page would sort every upload still waiting: quadratic time on a large backlog
     (tests/benchmarks/test_cleanup_scale.py measures 10,000 against 100,000)."""
-    from shared.sql import QUERIES
+    from shared.core.sql import QUERIES
 
     conn.execute(
         "insert into upload_sessions (id, expires_at, created_at) values "

@@ -5,9 +5,9 @@ from __future__ import annotations
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
-from shared import db
-from shared.cli import app
-from shared.config import Settings
+from shared.commands.main import app
+from shared.core import db
+from shared.core.config import Settings
 from tests.functions.conftest import rows
 
 

@@ -7,12 +7,12 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.config import get_settings
-from shared.download_links import token_hash
+from shared.core import db
+from shared.core.config import get_settings
+from shared.downloads.links import token_hash
 from shared.email.outbox import OutboxEmail
-from shared.queue import deadline_in
-from shared.workers import run_worker
+from shared.jobs.queue import deadline_in
+from shared.jobs.workers import run_worker
 from tests.functions.conftest import rows
 from tests.workers.test_restoration_journey import paid_order
 

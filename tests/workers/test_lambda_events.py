@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from shared import db
+from shared.core import db
 from tests.functions.conftest import rows
 from tests.workers.test_restoration_journey import paid_order
 

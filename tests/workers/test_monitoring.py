@@ -6,10 +6,10 @@ from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
-from shared import db
-from shared.cli import app
-from shared.config import LOCAL_WORKER_SECRET, Settings, get_settings
-from shared.monitoring import check_health
+from shared.commands.main import app
+from shared.core import db
+from shared.core.config import LOCAL_WORKER_SECRET, Settings, get_settings
+from shared.jobs.monitoring import check_health
 
 AUTH = {"authorization": f"Bearer {LOCAL_WORKER_SECRET}"}
 

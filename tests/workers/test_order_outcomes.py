@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db
-from shared.config import Settings, get_settings
+from shared.core import db
+from shared.core.config import Settings, get_settings
 from shared.deps import get_storage
-from shared.queue import TerminalJobError, deadline_in
-from shared.workers import run_worker
+from shared.jobs.queue import TerminalJobError, deadline_in
+from shared.jobs.workers import run_worker
 from tests import images
 from tests.functions.conftest import rows
 from tests.workers.test_restoration_journey import paid_order

@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
-from shared import db
-from shared.errors import ServiceUnavailable
-from shared.queue import Job, Queue, RunReport, TerminalJobError, backoff_seconds, run_queue, sweep_expired_leases
-from shared.sql import QUERIES
+from shared.core import db
+from shared.core.errors import ServiceUnavailable
+from shared.core.sql import QUERIES
+from shared.jobs.queue import Job, Queue, RunReport, TerminalJobError, backoff_seconds, run_queue, sweep_expired_leases
 from tests.functions.conftest import rows
 from tests.schema import factories
 from tests.workers.test_restoration_journey import paid_order

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from shared import db
-from shared.config import Settings, get_settings
+from shared.core import db
+from shared.core.config import Settings, get_settings
 from shared.deps import get_storage
-from shared.queue import deadline_in
-from shared.workers import run_worker
+from shared.jobs.queue import deadline_in
+from shared.jobs.workers import run_worker
 from tests.functions.conftest import rows
 from tests.functions.shopping import press_pay, start_checkout, upload_photos
 
@@ -148,7 +148,7 @@ def test_an_original_that_is_not_the_checked_photo_is_never_restored(shop: TestC
 
 
 def test_the_local_provider_refuses_a_photo_over_the_pixel_limit_before_decoding() -> None:
-    from shared.queue import TerminalJobError
+    from shared.jobs.queue import TerminalJobError
     from shared.restoration.local import LocalRestoration
     from tests import images
 

@@ -15,12 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
-from shared import db
-from shared.config import Settings, get_settings
+from shared.core import db
+from shared.core.config import Settings, get_settings
+from shared.core.sql import QUERIES
 from shared.email.outbox import OutboxEmail
-from shared.queue import deadline_in
-from shared.sql import QUERIES
-from shared.workers import run_worker
+from shared.jobs.queue import deadline_in
+from shared.jobs.workers import run_worker
 from tests.functions.conftest import rows
 from tests.workers.test_restoration_journey import paid_order
 

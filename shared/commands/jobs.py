@@ -1,0 +1,80 @@
+"""`restoreclick worker run` and `restoreclick jobs list|retry|cancel`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.core import db
+from shared.core.config import get_settings
+from shared.deps import get_database
+
+worker_app = typer.Typer(help="Run a worker by hand.")
+jobs_app = typer.Typer(help="Inspect, retry or cancel background jobs.")
+console = Console()
+QUEUES = {"restoration": "restoration", "email": "email", "order_work": "order_work"}
+
+
+@worker_app.command("run")
+def run(
+    name: Annotated[str, typer.Argument(help="restoration, email, cleanup, monitor or checkouts")],
+    once: Annotated[bool, typer.Option("--once", help="Claim one batch only.")] = False,
+    max_seconds: Annotated[float, typer.Option(help="Stop claiming after this long.")] = 300,
+) -> None:
+    """Run a worker now, as its schedule would."""
+    from shared.jobs.queue import deadline_in
+    from shared.jobs.schedule import run_scheduled
+
+    with console.status(f"Running the {name} worker…"):
+        report = run_scheduled(name, get_settings(), deadline_in(max_seconds), once=once)
+    console.print_json(json.dumps(report, default=str))
+
+
+@jobs_app.command("list")
+def list_jobs(
+    status: Annotated[str | None, typer.Option(help="pending, running, sending, dead, …")] = None,
+    limit: int = 50,
+) -> None:
+    """The most recently changed jobs of every queue."""
+    with get_database().transaction() as conn:
+        found = db.all_rows(conn, "list_jobs", status=status, limit=limit)
+    table = Table()
+    for column in ("queue", "id", "status", "attempts", "run after", "last error"):
+        table.add_column(column)
+    for job in found:
+        table.add_row(
+            job["queue"],
+            str(job["id"]),
+            job["status"],
+            f"{job['attempt_number']}/{job['max_attempts']}",
+            f"{job['run_after']:%Y-%m-%d %H:%M:%S}",
+            (job["last_error"] or "")[:80],
+        )
+    console.print(table)
+
+
+def _change(action: str, queue: str, job_id: str) -> None:
+    if queue not in QUEUES:
+        raise typer.BadParameter(f"queue must be one of {', '.join(QUEUES)}")
+    with get_database().transaction(actor="operator") as conn:
+        changed = db.maybe_one(conn, f"{action}_{QUEUES[queue]}_job", id=job_id)
+    if changed is None:
+        console.print(f"[red]no {queue} job {job_id} that can be {action}ed now[/]")
+        raise typer.Exit(1)
+    console.print(f"[green]{action}: {queue} job {job_id}[/]")
+
+
+@jobs_app.command("retry")
+def retry(queue: str, job_id: str) -> None:
+    """Put a dead or cancelled job back in the queue with fresh attempts."""
+    _change("retry", queue, job_id)
+
+
+@jobs_app.command("cancel")
+def cancel(queue: str, job_id: str) -> None:
+    """Cancel a pending or dead job."""
+    _change("cancel", queue, job_id)

@@ -1,0 +1,115 @@
+"""Token downloads: look at the page freely, spend one use per download.
+
+The token is looked up by its SHA-256 (the only thing stored), so lookup time depends on
+the hash, not on how much of a guessed token matched. Bytes never pass through a function:
+a download answers 303 to a short-lived signed storage URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from shared.core import db
+from shared.core.audit import record_audit
+from shared.core.errors import Gone, NotFound
+from shared.downloads.links import token_hash
+from shared.storage import StorageService
+
+SIGNED_URL_SECONDS = 300
+NEW_LINK_HINT = "Ask for a new link with your email address and order number on the order page."
+
+
+@dataclass
+class DownloadPage:
+    order_number: str
+    photos: list[dict[str, Any]]
+    uses_left: int
+    expires_at: datetime
+    zip_available: bool
+    image_id: UUID | None
+    # How many ZIPs hold the order's photos (split to fit storage's object size limit).
+    zip_parts: int = 1
+
+
+def _refusal(link: dict[str, Any] | None) -> Exception:
+    """404 for a token we never issued; 410 saying why for one that no longer works."""
+    if link is None:
+        return NotFound("this download link does not exist", code="link_not_found")
+    if link["revoked_at"] is not None:
+        return Gone(f"this download link was revoked ({link['revoked_reason']}). {NEW_LINK_HINT}", code="link_revoked")
+    if link["expires_at"] <= datetime.now(UTC):
+        return Gone(f"this download link has expired. {NEW_LINK_HINT}", code="link_expired")
+    return Gone(
+        f"this download link has been used {link['max_downloads']} times, its limit. {NEW_LINK_HINT}",
+        code="link_used_up",
+    )
+
+
+def _live_link(conn: db.Connection, token: str) -> dict[str, Any]:
+    link = db.maybe_one(conn, "download_link_by_hash", token_hash=token_hash(token))
+    if (
+        link is None
+        or link["revoked_at"]
+        or link["expires_at"] <= datetime.now(UTC)
+        or link["download_count"] >= link["max_downloads"]
+    ):
+        raise _refusal(link)
+    return link
+
+
+def download_page(database: db.Database, token: str) -> DownloadPage:
+    """What the link offers. Looking does not use the link up (mail scanners look too)."""
+    with database.transaction() as conn:
+        link = _live_link(conn, token)
+        photos = db.all_rows(conn, "downloadable_images", order_id=str(link["order_id"]))
+    if link["image_id"]:
+        photos = [p for p in photos if p["id"] == link["image_id"]]
+    return DownloadPage(
+        link["order_number"],
+        photos,
+        link["max_downloads"] - link["download_count"],
+        link["expires_at"],
+        zip_available=not link["image_id"] and bool(photos) and link["zip_parts"] > 0,
+        image_id=link["image_id"],
+        zip_parts=link["zip_parts"],
+    )
+
+
+def spend_download(
+    database: db.Database, storage: StorageService, token: str, image_id: UUID | None, part: int = 1
+) -> str:
+    """Count one use and return a signed URL for the photo (or the order's ZIP, or one
+    part of it when it was split)."""
+    with database.transaction(actor="customer") as conn:
+        link = db.maybe_one(conn, "use_download_link", token_hash=token_hash(token))
+        if link is None:
+            raise _refusal(db.maybe_one(conn, "download_link_by_hash", token_hash=token_hash(token)))
+        order = db.one(conn, "order_by_id", order_id=str(link["order_id"]))
+        wanted = image_id or link["image_id"]
+        if link["image_id"] and wanted != link["image_id"]:
+            raise NotFound("this link is for another photo", code="photo_not_found")
+        if wanted:
+            photos = {p["id"]: p for p in db.all_rows(conn, "downloadable_images", order_id=str(order["id"]))}
+            if wanted not in photos:
+                raise NotFound("no restored photo with that id in this order", code="photo_not_found")
+            path, name = photos[wanted]["storage_path"], photos[wanted]["filename"]
+        else:
+            parts = order["zip_parts"]
+            if not 1 <= part <= parts:
+                raise NotFound("this order has no such ZIP; download the photos one by one", code="zip_not_found")
+            stem = f"restoreclick-{order['order_number']}"
+            path = storage.zip_path(order["id"], stem, part, parts)
+            name = path.rsplit("/", 1)[-1]
+        record_audit(
+            conn,
+            "download_link",
+            link["id"],
+            "download_link.used",
+            actor="customer",
+            new={"image_id": str(wanted) if wanted else None, "use": link["download_count"]},
+        )
+    # Any failure above rolled the use back; signing cannot fail the count.
+    return storage.signed_download_url(path, SIGNED_URL_SECONDS, name)

@@ -1,0 +1,131 @@
+"""Cleanup (daily cron): removes what was abandoned, never what a paid order needs.
+
+- temporary uploads older than CLEANUP_RETENTION_DAYS that no order claimed and no
+  checkout may still be paid for: rows marked
+  expired, objects deleted; stray temporary objects with no row (a crash between storing
+  and recording) older than that too, except those a paid order still has to move;
+- download links expired or revoked for longer than a grace period;
+- processed Stripe events older than 90 days;
+- finished jobs and sent emails past their retention.
+
+Each step works in pages and stops when the run's time runs low; the next run resumes,
+since each page removes what it handled. `dry_run` runs the same statements in a
+transaction that is rolled back, and deletes no object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.core import db
+from shared.core.config import Settings
+from shared.storage import StorageService
+from shared.storage.service import INCOMING
+
+STRIPE_EVENT_RETENTION_DAYS = 90
+JOB_RETENTION_DAYS = 30
+LINK_GRACE_DAYS = 7
+
+
+class _DryRun(Exception):
+    """Rolls back a dry run's transaction."""
+
+
+@dataclass
+class CleanupReport:
+    dry_run: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    finished: bool = True
+
+    def add(self, what: str, n: int) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
+
+
+def _steps(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (
+            "expired_uploads",
+            "expire_abandoned_uploads",
+            {"retention_days": settings.cleanup_retention_days},
+        ),
+        ("dead_download_links", "delete_dead_download_links", {"grace_days": LINK_GRACE_DAYS}),
+        ("old_stripe_events", "delete_old_stripe_events", {"days": STRIPE_EVENT_RETENTION_DAYS}),
+        ("finished_restoration_jobs", "delete_finished_restoration_jobs", {"days": JOB_RETENTION_DAYS}),
+        ("sent_emails", "delete_finished_emails", {"days": JOB_RETENTION_DAYS}),
+        ("finished_order_jobs", "delete_finished_order_jobs", {"days": JOB_RETENTION_DAYS}),
+        ("old_throttle_windows", "delete_old_throttle_windows", {}),
+    ]
+
+
+def run_cleanup(
+    database: db.Database,
+    storage: StorageService,
+    settings: Settings,
+    *,
+    time_left: Callable[[], float],
+    dry_run: bool = False,
+    batch_size: int = 500,
+    safety_margin_seconds: float = 10.0,
+) -> CleanupReport:
+    report = CleanupReport(dry_run)
+    for what, query, params in _steps(settings):
+        while True:
+            if time_left() <= safety_margin_seconds:
+                report.finished = False
+                return report
+            rows = _page(database, query, dict(params, batch_size=batch_size), dry_run)
+            report.add(what, len(rows))
+            if what == "expired_uploads" and not dry_run:
+                storage.delete_objects([r["storage_path"] for r in rows])
+            if dry_run or len(rows) < batch_size:
+                break
+    if not dry_run:
+        with database.transaction(actor="cleanup") as conn:
+            db.execute(conn, "expire_abandoned_sessions", retention_days=settings.cleanup_retention_days)
+    report.add("stray_temp_objects", _remove_stray_objects(database, storage, settings, dry_run, batch_size))
+    report.add("stray_incoming_objects", _remove_stray_incoming(database, storage, dry_run, batch_size))
+    return report
+
+
+def _page(database: db.Database, query: str, params: dict[str, Any], dry_run: bool) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    try:
+        with database.transaction(actor="cleanup") as conn:
+            rows = db.all_rows(conn, query, **params)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return rows
+
+
+def _remove_stray_objects(
+    database: db.Database, storage: StorageService, settings: Settings, dry_run: bool, limit: int
+) -> int:
+    """Temporary objects older than retention that no live row points at."""
+    cutoff = datetime.now(UTC) - timedelta(days=settings.cleanup_retention_days)
+    with database.transaction() as conn:
+        keep = {r["storage_path"] for r in db.all_rows(conn, "claimed_temp_paths")}
+        live = {r["storage_path"] for r in db.all_rows(conn, "live_temp_paths")}
+    old = [
+        o.path for o in storage.store.list("uploads/temp/")
+        if o.updated_at is not None and o.updated_at < cutoff and o.path not in keep and o.path not in live
+    ][:limit]  # fmt: skip
+    if not dry_run:
+        storage.delete_objects(old)
+    return len(old)
+
+
+def _remove_stray_incoming(database: db.Database, storage: StorageService, dry_run: bool, limit: int) -> int:
+    """Objects a signed upload URL wrote that no pending upload will ever check: sent after
+    completion, after the photo was removed, or for an upload refused. Nothing reads
+    them, whatever their age, so they go at once."""
+    with database.transaction() as conn:
+        pending = {storage.incoming_path_for(r["storage_path"]) for r in db.all_rows(conn, "pending_upload_paths")}
+    stray = [o.path for o in storage.store.list(f"{INCOMING}/") if o.path not in pending][:limit]
+    if not dry_run:
+        storage.delete_objects(stray)
+    return len(stray)

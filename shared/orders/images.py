@@ -1,0 +1,45 @@
+"""Images of an order: originals (moved out of the temporary area after payment) and
+their restored versions (at most one per original, enforced by a unique index)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from shared.core import db
+
+
+class Image(BaseModel):
+    id: UUID
+    order_id: UUID
+    type: Literal["original", "restored"]
+    source_image_id: UUID | None
+    file_upload_id: UUID | None
+    storage_path: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    width: int | None
+    height: int | None
+    sha256: str | None
+    stored_at: datetime | None
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+def restored_image_of(conn: db.Connection, image_id: UUID | str) -> Image | None:
+    return db.maybe_one(conn, "restored_image_of", Image, image_id=str(image_id))
+
+
+def record_restored_image(conn: db.Connection, **values: Any) -> Image:
+    """Insert the restored version of an original, or return the one already recorded."""
+    return db.one(conn, "record_restored_image", Image, **values)
+
+
+def mark_images_stored(conn: db.Connection, image_ids: Sequence[UUID | str]) -> None:
+    """The objects are at these images' storage paths now."""
+    db.execute(conn, "mark_images_stored", image_ids=[str(i) for i in image_ids])

@@ -1,0 +1,95 @@
+"""What the holder of an order reference may see: progress, never personal data.
+
+The reference is the order id or the Stripe checkout session id (the success page has
+it). Before the webhook has created the order, a known checkout answers how its payment
+stands: being confirmed, expired unpaid, or failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from shared.core import db
+from shared.core.errors import NotFound
+
+PHOTO_STATE = {
+    "pending": "waiting",
+    "running": "restoring",
+    "succeeded": "restored",
+    "dead": "failed",
+    "cancelled": "cancelled",
+}
+READY = ("completed", "partially_completed")
+# Before the order exists, what the checkout's state means to the customer.
+CHECKOUT_STATE = {
+    "creating": "confirming_payment",
+    "open": "confirming_payment",  # paid and the webhook not in yet
+    "awaiting_payment": "payment_pending",  # a bank debit still clearing: photos kept as paid for
+    "completed": "confirming_payment",
+    "expired": "checkout_expired",
+    "failed": "payment_failed",
+    "refunding": "refunded",
+    "refunded": "refunded",
+}
+CHECKOUT_MESSAGE = {
+    "confirming_payment": "We are confirming your payment.",
+    "payment_pending": "Your payment is being processed by your bank; this can take a few days. "
+    "We will start on your photos, and email you, as soon as it clears.",
+    "checkout_expired": "This checkout ended without a payment.",
+    "payment_failed": "Your payment did not go through; nothing was charged.",
+    "refunded": "We could not take on this order and refunded your payment in full; we have emailed you why.",
+}
+
+
+def _order_for(conn: db.Connection, ref: str) -> dict[str, Any] | None:
+    try:
+        order_id = UUID(ref)
+    except ValueError:
+        return db.maybe_one(conn, "order_for_status_by_checkout", ref=ref)
+    return db.maybe_one(conn, "order_for_status_by_id", order_id=str(order_id))
+
+
+def order_status(database: db.Database, ref: str) -> dict[str, Any]:
+    with database.transaction() as conn:
+        order = _order_for(conn, ref)
+        if order is None:
+            checkout = db.maybe_one(conn, "checkout_for_status", ref=ref)
+            if checkout is None:
+                raise NotFound("no order with that reference", code="order_not_found")
+            state = CHECKOUT_STATE.get(checkout["status"], "confirming_payment")
+            return {
+                "status": state,
+                "message": CHECKOUT_MESSAGE[state],
+                "order_number": None,
+                "photos_total": checkout["photo_count"],
+                "photos_done": 0,
+                "photos": [],
+                "download": None,
+            }
+        photos = db.all_rows(conn, "photo_statuses", order_id=str(order["id"]))
+    listed = [
+        {
+            "id": str(p["id"]),
+            "filename": p["filename"],
+            "status": "restored"
+            if p["restored_image_id"]
+            else PHOTO_STATE.get(p["job_status"] or "pending", "waiting"),
+        }
+        for p in photos
+    ]
+    ready = order["status"] in READY
+    return {
+        "order_number": order["order_number"],
+        "status": order["status"],
+        "photos_total": len(listed),
+        "photos_done": sum(p["status"] == "restored" for p in listed),
+        "photos": listed,
+        "download": {
+            "ready": True,
+            "how": "We emailed you a download link. Lost it? POST your email and order number "
+            "to /api/email/resend for a new one.",
+        }
+        if ready
+        else None,
+    }
