@@ -15,7 +15,7 @@ from shared.core import db
 from shared.core.config import LOCAL_WEBHOOK_SECRET, Settings
 from shared.core.errors import ServiceUnavailable
 from shared.deps import get_payments
-from shared.orders.numbers import fulfilment
+from shared.orders import fulfilment
 from shared.payments import sign_webhook_payload
 from shared.payments.local_provider import LocalPayments
 from tests.functions.conftest import rows, stored_files
