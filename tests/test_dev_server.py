@@ -24,7 +24,7 @@ def start_dev(data_dir: Path, port: int, db_port: int, *extra: str) -> subproces
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "APP_ENV"}}
     env.update(LOCAL_DATA_DIR=str(data_dir), LOCAL_DB_PORT=str(db_port), COLUMNS="120")
     return subprocess.Popen(
-        [sys.executable, "-m", "shared.commands.main", "dev", "--port", str(port), *extra],
+        [sys.executable, "-m", "infra.commands.main", "dev", "--port", str(port), *extra],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.core.errors import ConfigurationError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # Fixed secrets that make `restoreclick dev` work with no set-up. They are public (they
 # are in this file), so production refuses them.

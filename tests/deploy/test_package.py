@@ -32,7 +32,6 @@ TARGET_ZIPPED = {"status": 12 * MB, "resend": 12 * MB}
 TARGET_ANY_ZIPPED = 25 * MB
 # Dev and ops code of shared/ that never ships (and that production never imports).
 DEV_CODE = (
-    "shared/commands/",
     "shared/migrations/",
     "shared/payments/local_routes.py",
     "shared/storage/local_routes.py",

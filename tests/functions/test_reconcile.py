@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from shared.commands.main import app
+from infra.commands.main import app
 from shared.core import db
 from shared.deps import get_payments
 from shared.payments.local_provider import LocalPayments

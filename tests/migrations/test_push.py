@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from shared.commands.main import app
+from infra.commands.main import app
 from shared.core import db
 from shared.migrations import (
     MigrationFailed,

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from shared.commands.main import app
+from infra.commands.main import app
 from shared.core.config import get_settings
 from shared.migrations import MigrationFailed, push_migrations
 

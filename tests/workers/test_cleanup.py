@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
+from infra.commands.main import app as cli_app
 from shared.checkout.settling import run_checkout_settling
-from shared.commands.main import app as cli_app
 from shared.core import db
 from shared.core.config import Settings, get_settings
 from shared.deps import get_database, get_payments, get_storage

@@ -5,7 +5,7 @@ from __future__ import annotations
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
-from shared.commands.main import app
+from infra.commands.main import app
 from shared.core import db
 from shared.core.config import Settings
 from tests.functions.conftest import rows

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
-from shared.commands.main import app
+from infra.commands.main import app
 from shared.core import db
 from shared.core.config import LOCAL_WORKER_SECRET, Settings, get_settings
 from shared.jobs.monitoring import check_health

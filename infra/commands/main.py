@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from shared.commands.jobs import jobs_app, worker_app
-from shared.migrations.cli import app as db_app
+from infra.commands.db import app as db_app
+from infra.commands.jobs import jobs_app, worker_app
 
 app = typer.Typer(help="RestoreClick backend: run it locally, migrate it, operate it.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.commands.targets import chosen_names, open_targets
 from shared.core import db
 from shared.core.config import get_settings
 from shared.migrations.manager import (
@@ -16,7 +17,6 @@ from shared.migrations.manager import (
     plan_migrations,
     push_migrations,
 )
-from shared.migrations.targets import chosen_names, open_targets
 
 app = typer.Typer(help="Apply and check the schema migrations in supabase/migrations/.")
 console = Console()
