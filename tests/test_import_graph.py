@@ -166,3 +166,63 @@ def test_every_module_is_importable_by_the_name_the_graph_gives_it() -> None:
     for name in ("shared.core.db", "shared.orders.fulfilment", "functions.upload.handler", "infra.commands.main"):
         assert name in MODULES
         assert importlib.import_module(name).__file__ == str(MODULES[name])
+
+
+# Each folder of shared/ is entered through its door: its `__init__.py` names, in `__all__`,
+# the modules and names the rest of the code may use. What it does not name is the folder's own.
+FOLDERS = sorted(
+    m for m, p in MODULES.items() if m.count(".") == 1 and m.startswith("shared.") and p.name == "__init__.py"
+)
+
+
+def door(folder: str) -> set[str]:
+    """The names a folder's `__init__.py` lists in `__all__` (read from the source, not run)."""
+    for node in ast.parse(MODULES[folder].read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            value = ast.literal_eval(node.value)
+            assert isinstance(value, list | tuple), f"{folder}.__all__ is not a list"
+            return set(value)
+    raise AssertionError(f"{MODULES[folder].relative_to(ROOT)} has no __all__ naming what other folders may use")
+
+
+def _folder_of(module: str) -> str | None:
+    parts = module.split(".")
+    folder = ".".join(parts[:2])
+    return folder if folder in FOLDERS else None
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_a_folders_door_names_only_what_exists(folder: str) -> None:
+    names = door(folder)
+    tree = ast.parse(MODULES[folder].read_text(encoding="utf-8"))
+    defined = (
+        {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+        }
+        | {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+        | {
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+    )
+    missing = [n for n in names if n not in defined and f"{folder}.{n}" not in MODULES]
+    assert not missing, f"{folder}.__all__ names what is neither a module nor defined there: {missing}"
+
+
+def test_other_code_enters_a_folder_only_through_its_door() -> None:
+    reached_in: set[str] = set()
+    for importer, path in MODULES.items():
+        for module, name, line in imported(ast.parse(path.read_text(encoding="utf-8"))):
+            folder = _folder_of(module) if module.startswith("shared.") else None
+            if folder is None or importer == folder or importer.startswith(folder + "."):
+                continue
+            rest = module[len(folder) + 1 :].split(".")[0] if module != folder else name
+            if rest not in door(folder):
+                reached_in.add(f"{path.relative_to(ROOT)}:{line} uses {folder}.{rest}, which {folder} does not name")
+    assert not reached_in, "\n".join(sorted(reached_in))
