@@ -8,8 +8,9 @@ own, and calls back (`POST /api/webhooks/replicate`), so no Lambda sits waiting 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from shared.core.config import Settings
 
@@ -22,12 +23,14 @@ PredictionStatus = Literal["starting", "processing", "succeeded", "failed", "can
 FINISHED_PREDICTION = ("succeeded", "failed", "canceled")
 
 
-class RestorationProvider(Protocol):
+class RestorationProvider(ABC):
+    """Restores inside the worker's run: the photo's bytes in, the restored bytes out."""
+
     name: str
 
+    @abstractmethod
     def restore(self, photo: bytes) -> bytes:
         """The restored photo as JPEG bytes; TerminalJobError if the photo cannot be read."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -40,27 +43,34 @@ class Prediction:
     error: str | None = None
 
 
-class RemoteRestorationProvider(Protocol):
+class RemoteRestorationProvider(ABC):
+    """Restores on its own: it is handed the photo's URL, and calls back when it is done."""
+
     name: str
 
+    @abstractmethod
     def start(self, photo_url: str, webhook_url: str) -> Prediction:
         """Ask for a restoration of the photo at `photo_url`; the result is posted to `webhook_url`."""
-        ...
 
+    @abstractmethod
     def fetch(self, prediction_id: str) -> Prediction:
         """The prediction as the provider sees it now (the poll fallback)."""
-        ...
 
+    @abstractmethod
     def download(self, output_url: str) -> bytes:
         """The restored photo's bytes from the provider's output URL."""
-        ...
 
+    @abstractmethod
     def verify_callback(self, headers: dict[str, str], body: bytes) -> Prediction:
         """The prediction a signed callback carries; BadRequest if the signature is not good or not fresh."""
-        ...
 
 
-def restoration_from_settings(settings: Settings) -> RestorationProvider | RemoteRestorationProvider:
+# A provider is one shape or the other, never both: the call sites tell them apart with
+# `isinstance(provider, RemoteRestorationProvider)`, and mypy checks each branch.
+AnyRestorationProvider = RestorationProvider | RemoteRestorationProvider
+
+
+def restoration_from_settings(settings: Settings) -> AnyRestorationProvider:
     if settings.effective_restoration_provider == "replicate":
         from shared.restoration.replicate_provider import ReplicateRestoration
 
@@ -70,21 +80,18 @@ def restoration_from_settings(settings: Settings) -> RestorationProvider | Remot
     return LocalRestoration(max_pixels=settings.upload_max_pixels)
 
 
-def is_remote(provider: RestorationProvider | RemoteRestorationProvider) -> bool:
-    return hasattr(provider, "start")
-
-
-# What other folders use: the two provider shapes, the factory, and the two jobs: restoring a
-# photo (`worker`) and settling a remote prediction (`predictions`).
+# What other folders use: the two provider shapes (and the union the factory returns), the
+# factory, and the two jobs: restoring a photo (`worker`) and settling a remote prediction
+# (`predictions`).
 __all__ = [
     "FINISHED_PREDICTION",
     "JPEG_QUALITY",
     "RESTORED_PIXEL_FACTOR",
+    "AnyRestorationProvider",
     "Prediction",
     "PredictionStatus",
     "RemoteRestorationProvider",
     "RestorationProvider",
-    "is_remote",
     "predictions",
     "restoration_from_settings",
     "worker",
