@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from shared.jobs.queue import TerminalJobError
-from shared.restoration import JPEG_QUALITY, RestorationProvider
+from shared.restoration.base import JPEG_QUALITY, RestorationProvider
 
 # OpenCV and NumPy are imported where a photo is restored, never with this module; the
 # helpers below import them again, which costs a lookup once `restore` has loaded them.

@@ -18,7 +18,7 @@ import httpx
 from shared.core.config import Settings
 from shared.core.errors import BadRequest, ConfigurationError, ServiceUnavailable
 from shared.jobs.queue import TerminalJobError
-from shared.restoration import Prediction, PredictionStatus, RemoteRestorationProvider
+from shared.restoration.base import Prediction, PredictionStatus, RemoteRestorationProvider
 
 # A restored photo is a few MB; anything far larger is not what we asked for.
 MAX_OUTPUT_BYTES = 60 * 1024 * 1024

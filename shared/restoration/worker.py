@@ -15,7 +15,7 @@ from shared.core.config import Settings
 from shared.core.errors import RestoreClickError
 from shared.jobs.queue import Job, TerminalJobError
 from shared.orders.images import Image, mark_images_stored, record_restored_image, restored_image_of
-from shared.restoration import RESTORED_PIXEL_FACTOR, AnyRestorationProvider, RemoteRestorationProvider
+from shared.restoration.base import RESTORED_PIXEL_FACTOR, AnyRestorationProvider, RemoteRestorationProvider
 from shared.storage import StorageObjectTooLarge, StorageService
 from shared.uploads.photo_checks import photo_header
 
