@@ -157,3 +157,36 @@ def test_the_local_provider_refuses_a_photo_over_the_pixel_limit_before_decoding
     with pytest.raises(TerminalJobError, match="pixels"):
         LocalRestoration(max_pixels=100 * 100 - 1).restore(images.jpeg((100, 100)))
     assert LocalRestoration(max_pixels=100 * 100).restore(images.jpeg((100, 100)))[:2] == b"\xff\xd8"
+
+
+def test_a_local_provider_is_told_apart_from_a_remote_one_by_its_type(
+    shop: TestClient, conn: db.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A method named like the remote shape's (`start`) does not make a local provider
+    # remote: the worker goes by the provider's type, and restores the photo in its run.
+    from shared.restoration.local import LocalRestoration
+
+    def start(self: LocalRestoration, photo_url: str, webhook_url: str) -> None:
+        raise AssertionError("a local provider was handed the photo's URL")
+
+    monkeypatch.setattr(LocalRestoration, "start", start, raising=False)
+    paid_order(shop, photos=1)
+    report = run_worker("restoration", get_settings(), deadline_in(120))
+    assert report["restoration"]["succeeded"] == 1 and report["restoration"]["handed_off"] == 0
+    assert "predictions_polled" not in report
+    assert rows(conn, "select status, provider from restoration_jobs") == [{"status": "succeeded", "provider": "local"}]
+
+
+@pytest.mark.parametrize("provider", ["local", "replicate"])
+def test_each_provider_the_settings_choose_has_exactly_one_shape(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    from shared.restoration import RemoteRestorationProvider, RestorationProvider, restoration_from_settings
+
+    monkeypatch.setenv("RESTORATION_PROVIDER", provider)
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_test_token")
+    get_settings.cache_clear()
+    made = restoration_from_settings(get_settings())
+    assert made.name == provider
+    assert isinstance(made, RemoteRestorationProvider) == (provider == "replicate")
+    assert isinstance(made, RestorationProvider) == (provider == "local")
