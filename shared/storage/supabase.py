@@ -36,9 +36,6 @@ from storage3 import SyncStorageClient
 from storage3.exceptions import StorageApiError
 from storage3.utils import StorageException
 
-if TYPE_CHECKING:
-    from storage3.types import ListBucketFilesOptions, URLOptions
-
 from shared.storage.base import (
     SignedUpload,
     StorageObjectMissing,
@@ -48,6 +45,9 @@ from shared.storage.base import (
     check_path,
     spooled_writer,
 )
+
+if TYPE_CHECKING:
+    from storage3.types import ListBucketFilesOptions, URLOptions
 
 # The Storage API's remove endpoint takes at most this many paths a request.
 DELETE_BATCH = 1000
