@@ -122,7 +122,7 @@ def test_a_client_that_sends_its_whole_oversized_body_first_reads_the_413(settin
     installed): a client that sends 30 MB before reading must get the JSON 413, not a reset."""
     import socket
 
-    from tests.storage.http_server import serve
+    from tests.fixtures.http_server import serve
 
     app = create_app("test", [router], max_body_bytes=1024 * 1024)
     body = b"x" * (30 * 1024 * 1024)

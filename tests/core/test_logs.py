@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
-from pathlib import Path
 
 import pytest
 
 from shared.core.logs import JsonFormatter, redact
+from tests.fixtures.events import load_event
 
 
 def test_secrets_tokens_and_emails_are_redacted() -> None:
@@ -98,7 +98,7 @@ def test_every_line_of_a_request_carries_its_gateway_and_lambda_request_ids(
     shop_log.addHandler(capture)
     try:
         handler = Mangum(create_app("log-probe", [router]), lifespan="off")
-        event = json.loads((Path(__file__).parent / "events" / "apigw_v2_get.json").read_text())
+        event = load_event("apigw_v2_get")
         answer = handler(event, LambdaContext())
         handler(
             {**event, "requestContext": {**event["requestContext"], "requestId": "second-request"}}, LambdaContext()

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shared.core import db
-from tests.functions.conftest import rows
+from tests.fixtures.db import rows
 
 PRIVATE_HEADERS = {"referrer-policy": "no-referrer", "cache-control": "no-store", "x-robots-tag": "noindex, nofollow"}
 
@@ -115,7 +115,7 @@ def test_expired_revoked_and_unknown_links(shop: TestClient, conn: db.Connection
 
 
 def test_a_refund_revokes_the_link(shop: TestClient, conn: db.Connection, finished_order: dict) -> None:  # type: ignore[type-arg]
-    from tests.functions.test_stripe_webhook import charge_event, send
+    from tests.fixtures.stripe_webhook import charge_event, send
 
     [order] = rows(conn, "select stripe_payment_intent_id, total_amount from orders")
     assert (

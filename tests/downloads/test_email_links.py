@@ -13,8 +13,8 @@ from shared.downloads.links import token_hash
 from shared.email.outbox import OutboxEmail
 from shared.jobs.queue import deadline_in
 from shared.jobs.workers import run_worker
-from tests.functions.conftest import rows
-from tests.workers.test_restoration_journey import paid_order
+from tests.fixtures.db import rows
+from tests.fixtures.shopping import paid_order
 
 
 def test_a_completion_email_that_failed_once_leaves_only_the_sent_link_usable(

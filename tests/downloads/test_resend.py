@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from shared.core import db
 from shared.downloads.resend import match_resend_requests
-from tests.functions.conftest import rows
+from tests.fixtures.db import rows
 
 
 def test_resend_answers_identically_and_respects_its_rate(

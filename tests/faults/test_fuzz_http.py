@@ -13,14 +13,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from shared.core import db
+from tests.fixtures.db import row_counts
 
-TABLES = ["upload_sessions", "file_uploads", "checkouts", "orders", "customers", "email_queue", "stripe_events"]
 EXAMPLES_PER_OPERATION = 30
-
-
-def row_counts(database: db.Database) -> dict[str, int]:
-    with database.transaction() as conn:
-        return {t: conn.execute(f"select count(*) as n from {t}").fetchone()["n"] for t in TABLES}  # type: ignore[index]
 
 
 def test_no_endpoint_fails_or_answers_outside_the_error_shape(shop: TestClient, database: db.Database) -> None:

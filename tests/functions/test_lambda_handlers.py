@@ -3,14 +3,12 @@ through Mangum, with the database connection opened lazily and reused."""
 
 from __future__ import annotations
 
-import base64
 import importlib
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,9 +16,10 @@ from fastapi.testclient import TestClient
 from shared.core import db
 from shared.core.config import LOCAL_WEBHOOK_SECRET, Settings
 from shared.payments import sign_webhook_payload
-from tests.functions.shopping import start_checkout, upload_photos
+from tests.fixtures.events import http_event as event
+from tests.fixtures.shopping import start_checkout, upload_photos
 
-EVENTS = Path(__file__).parent / "events"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Context:
@@ -29,28 +28,6 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 29_000
-
-
-def event(
-    kind: str,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    base64_body: bool = False,
-) -> dict[str, Any]:
-    template = "apigw_v2_get.json" if kind == "apigw" else "function_url_post.json"
-    data = json.loads((EVENTS / template).read_text())
-    data["rawPath"] = path
-    data["requestContext"]["http"].update(method=method, path=path)
-    data["headers"].update(headers or {})
-    data.pop("pathParameters", None)
-    if body is None:
-        data.pop("body", None)
-    else:
-        data["body"] = base64.b64encode(body).decode() if base64_body else body.decode()
-        data["isBase64Encoded"] = base64_body
-    return data
 
 
 def handler(name: str):  # type: ignore[no-untyped-def]
@@ -77,7 +54,7 @@ def test_resend_through_a_function_url(settings: Settings, database: db.Database
 
 
 def test_upload_with_a_base64_multipart_body(settings: Settings, database: db.Database) -> None:
-    from tests import images
+    from tests.fixtures import images
 
     boundary = "----restoreclick"
     photo = images.jpeg()
@@ -145,7 +122,7 @@ def test_other_handlers_answer_through_api_gateway(settings: Settings, database:
     assert response["statusCode"] == (404 if name == "download" else 401)
 
 
-HANDLERS = sorted(path.parent.name for path in (Path(__file__).parents[1] / "functions").glob("*/handler.py"))
+HANDLERS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/handler.py"))
 # What a cold start must not pay for at init: each SDK is imported by the route that calls it.
 SDKS = ["psycopg", "stripe", "storage3", "PIL", "boto3", "botocore", "replicate", "sendgrid", "httpx", "cv2", "numpy"]
 
@@ -157,9 +134,7 @@ def test_importing_a_handler_loads_no_sdk(name: str) -> None:
         f"importlib.import_module('functions.{name}.handler'); "
         f"print(json.dumps([m for m in {SDKS!r} if m in sys.modules]))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
 
@@ -202,7 +177,7 @@ def test_the_largest_upload_request_fits_lambdas_payload_as_api_gateway_sends_it
 def test_the_upload_handler_takes_a_body_at_the_limit_and_refuses_one_byte_more_as_json(
     settings: Settings, database: db.Database
 ) -> None:
-    from tests import images
+    from tests.fixtures import images
 
     upload = handler("upload")
     limit = settings.upload_request_body_max_bytes

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from fastapi.testclient import TestClient
 
 from shared.core import db
-from tests.functions.conftest import rows
-from tests.workers.test_restoration_journey import paid_order
-
-EVENTS = Path(__file__).resolve().parents[1] / "events"
+from tests.fixtures.db import rows
+from tests.fixtures.events import load_event
+from tests.fixtures.shopping import paid_order
 
 
 class FakeContext:
@@ -25,7 +21,7 @@ def test_a_scheduled_event_runs_the_restoration_worker(shop: TestClient, conn: d
     from functions.workers.handler import handler
 
     paid_order(shop, photos=1)
-    event = json.loads((EVENTS / "eventbridge_scheduled_restoration.json").read_text())
+    event = load_event("eventbridge_scheduled_restoration")
     report = handler(event, FakeContext())
     assert report["restoration"]["succeeded"] == 1
     assert rows(conn, "select status from orders") == [{"status": "completed"}]

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,41 +10,9 @@ import pytest
 
 from infra.embedded_postgres import free_port
 from shared.migrations import migration_files
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.fixtures.dev_server import ROOT, start_dev, stop, wait_for_health
 
 pytestmark = pytest.mark.slow
-
-
-def start_dev(data_dir: Path, port: int, db_port: int, *extra: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "APP_ENV"}}
-    env.update(LOCAL_DATA_DIR=str(data_dir), LOCAL_DB_PORT=str(db_port), COLUMNS="120")
-    return subprocess.Popen(
-        [sys.executable, "-m", "infra.commands.main", "dev", "--port", str(port), *extra],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def wait_for_health(port: int, process: subprocess.Popen[str], timeout: float = 90) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"dev server exited early:\n{process.stdout.read() if process.stdout else ''}")
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError("dev server did not answer in time")
-
-
-def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=60)
-    return output
 
 
 def test_dev_starts_migrates_answers_health_and_stops_cleanly(data_dir: Path) -> None:
@@ -86,7 +50,7 @@ def test_dev_starts_migrates_answers_health_and_stops_cleanly(data_dir: Path) ->
 
 
 def test_a_paid_order_is_restored_and_emailed_with_no_one_calling_a_worker(data_dir: Path) -> None:
-    from tests import images
+    from tests.fixtures import images
 
     port, db_port = free_port(), free_port()
     process = start_dev(data_dir, port, db_port)

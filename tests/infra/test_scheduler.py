@@ -7,7 +7,7 @@ from pathlib import Path
 
 from infra.scheduler import LocalScheduler, Schedule, schedules_from_serverless
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_schedules_come_from_serverless_yml() -> None:

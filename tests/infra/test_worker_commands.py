@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from infra.commands.main import app
 from shared.core import db
 from shared.core.config import Settings
-from tests.functions.conftest import rows
+from tests.fixtures.db import rows
 
 
 def test_jobs_list_retry_and_cancel(conn: db.Connection, settings: Settings, database: db.Database) -> None:

@@ -20,8 +20,8 @@ from shared.jobs.cleanup import run_cleanup
 from shared.jobs.queue import deadline_in
 from shared.payments import PaymentsUnavailable
 from shared.payments.local_provider import LocalPayments
-from tests.functions.conftest import rows, stored_files
-from tests.functions.shopping import press_pay, start_checkout, upload_photos
+from tests.fixtures.db import rows, stored_files
+from tests.fixtures.shopping import press_pay, start_checkout, upload_photos
 
 OLD = "now() - interval '30 days'"
 
@@ -268,7 +268,7 @@ def test_cleanup_removes_what_upload_urls_wrote_that_no_pending_upload_owns(
 ) -> None:
     from urllib.parse import urlsplit
 
-    from tests import images
+    from tests.fixtures import images
 
     photo = images.jpeg()
 

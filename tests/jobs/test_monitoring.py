@@ -10,6 +10,7 @@ from infra.commands.main import app
 from shared.core import db
 from shared.core.config import LOCAL_WORKER_SECRET, Settings, get_settings
 from shared.jobs.monitoring import check_health
+from tests.fixtures.events import load_event
 
 AUTH = {"authorization": f"Bearer {LOCAL_WORKER_SECRET}"}
 
@@ -70,7 +71,7 @@ def test_an_error_rate_over_five_percent_fires(conn: db.Connection, settings: Se
 
 
 def test_storage_over_80_percent_of_quota_fires(shop: TestClient, database: db.Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from tests.functions.shopping import upload_photos
+    from tests.fixtures.shopping import upload_photos
 
     upload_photos(shop, 2)
     used = check_health(database, get_settings()).storage_bytes
@@ -97,7 +98,7 @@ def test_metrics_and_worker_endpoints_need_the_bearer_secret(shop: TestClient) -
 def test_a_refund_not_made_after_an_hour_fires(
     shop: TestClient, conn: db.Connection, settings: Settings, database: db.Database
 ) -> None:
-    from tests.functions.shopping import start_checkout, upload_photos
+    from tests.fixtures.shopping import start_checkout, upload_photos
 
     start_checkout(shop, upload_photos(shop, 1)["upload_session_id"])
     conn.execute("alter table checkouts disable trigger checkouts_set_updated_at")  # keep the age we give it
@@ -121,7 +122,6 @@ def test_the_scheduled_monitor_run_publishes_every_alert_condition_to_cloudwatch
     """EventBridge's event, through the workers handler: one embedded-metric-format line on
     stdout (which Lambda sends to CloudWatch Logs, where it becomes metrics)."""
     import json
-    from pathlib import Path
 
     from functions.workers.handler import handler
 
@@ -131,7 +131,7 @@ def test_the_scheduled_monitor_run_publishes_every_alert_condition_to_cloudwatch
     monkeypatch.setenv("STORAGE_QUOTA_BYTES", "1000")
     monkeypatch.setenv("METRICS_STAGE", "prod")
     get_settings.cache_clear()
-    event = json.loads((Path(__file__).parents[1] / "events" / "eventbridge_scheduled_restoration.json").read_text())
+    event = load_event("eventbridge_scheduled_restoration")
     event["worker"] = "monitor"
     capsys.readouterr()
     report = handler(event, None)

@@ -20,9 +20,9 @@ from shared.core import db
 from shared.core.errors import ServiceUnavailable
 from shared.core.sql import QUERIES
 from shared.jobs.queue import Job, Queue, RunReport, TerminalJobError, backoff_seconds, run_queue, sweep_expired_leases
-from tests.functions.conftest import rows
-from tests.schema import factories
-from tests.workers.test_restoration_journey import paid_order
+from tests.fixtures import factories
+from tests.fixtures.db import rows
+from tests.fixtures.shopping import paid_order
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from shared.core.sql import QUERIES
 from shared.email.outbox import OutboxEmail
 from shared.jobs.queue import deadline_in
 from shared.jobs.workers import run_worker
-from tests.functions.conftest import rows
-from tests.workers.test_restoration_journey import paid_order
+from tests.fixtures.db import rows
+from tests.fixtures.shopping import paid_order
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ def test_a_worker_killed_mid_job_is_finished_by_the_next_run(
     paid_order(shop, photos=1)
     marker = tmp_path / "holding"
     env = dict(os.environ, MARKER=str(marker), RESTORATION_LEASE_SECONDS="2")
-    worker = subprocess.Popen([sys.executable, str(Path(__file__).with_name("kill_me.py"))], cwd=ROOT, env=env)
+    worker = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fixtures" / "kill_me.py")], cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():

@@ -18,9 +18,9 @@ from shared.core.config import Settings, get_settings
 from shared.deps import get_storage
 from shared.jobs.queue import TerminalJobError, deadline_in
 from shared.jobs.workers import run_worker
-from tests import images
-from tests.functions.conftest import rows
-from tests.workers.test_restoration_journey import paid_order
+from tests.fixtures import images
+from tests.fixtures.db import rows
+from tests.fixtures.shopping import paid_order
 
 
 def _refuse_to_restore(monkeypatch: pytest.MonkeyPatch, photo_numbers: set[int]) -> list[int]:

@@ -7,7 +7,7 @@ import uuid
 from fastapi.testclient import TestClient
 
 from shared.core import db
-from tests.functions.shopping import start_checkout, upload_photos
+from tests.fixtures.shopping import start_checkout, upload_photos
 
 
 def test_status_by_order_id_and_by_checkout_session(shop: TestClient, finished_order: dict) -> None:  # type: ignore[type-arg]
@@ -37,7 +37,7 @@ def test_unknown_references_are_404(shop: TestClient, database) -> None:  # type
 
 def test_a_checkout_that_expired_or_failed_unpaid_says_which(shop: TestClient) -> None:
     from shared.deps import get_payments
-    from tests.functions.test_stripe_webhook import send
+    from tests.fixtures.stripe_webhook import send
 
     payments = get_payments()
     expired = start_checkout(shop, upload_photos(shop, 1)["upload_session_id"])["checkout_session_id"]

@@ -16,8 +16,8 @@ from shared.core.errors import Conflict, NotFound
 from shared.payments.base import CheckoutAlreadyPaid, PaymentsRejected, RefundRequest, checkout_session_info
 from shared.payments.local_provider import LocalPayments
 from shared.stripe_events.signatures import sign_webhook_payload, verify_webhook
-from tests.payments.factories import CHECKOUT_ID, UPLOAD_SESSION_ID, checkout_request
-from tests.payments.stripe_standin import StripeStandIn
+from tests.fixtures.checkout_requests import CHECKOUT_ID, UPLOAD_SESSION_ID, checkout_request
+from tests.fixtures.stripe_standin import StripeStandIn
 
 PUBLIC_BASE_URL = "http://localhost:8000/"
 

@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 
 from shared.core import db
 from shared.core.config import get_settings
-from tests.functions.conftest import rows
-from tests.functions.shopping import upload_photos
-from tests.payments.shop_on_stripe import assert_paid_session_settled_once, cart_status, checkout, deliver
-from tests.payments.stripe_standin import REFUNDS_URL, SESSIONS_URL, StripeStandIn
+from tests.fixtures.db import rows
+from tests.fixtures.shop_on_stripe import assert_paid_session_settled_once, cart_status, checkout, deliver
+from tests.fixtures.shopping import upload_photos
+from tests.fixtures.stripe_standin import REFUNDS_URL, SESSIONS_URL, StripeStandIn
 
 # -- refused and failing creates ------------------------------------------------------------
 
@@ -337,7 +337,7 @@ def test_a_refund_stripe_refuses_is_left_for_an_operator_and_the_webhook_still_a
     stripe_standin: StripeStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tests.payments.stripe_standin import StripeErrorResponse
+    from tests.fixtures.stripe_standin import StripeErrorResponse
 
     _, duplicate = _second_paid_session_for_a_fulfilled_cart(stripe_shop, conn, stripe_standin)
 

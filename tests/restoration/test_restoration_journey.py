@@ -15,15 +15,8 @@ from shared.core.config import Settings, get_settings
 from shared.deps import get_storage
 from shared.jobs.queue import deadline_in
 from shared.jobs.workers import run_worker
-from tests.functions.conftest import rows
-from tests.functions.shopping import press_pay, start_checkout, upload_photos
-
-
-def paid_order(shop: TestClient, photos: int = 2) -> str:
-    session = upload_photos(shop, photos)
-    checkout = start_checkout(shop, session["upload_session_id"])
-    assert press_pay(shop, checkout["checkout_url"]).status_code == 303
-    return checkout["checkout_session_id"]
+from tests.fixtures.db import rows
+from tests.fixtures.shopping import paid_order
 
 
 def test_an_order_is_restored_zipped_and_emailed(shop: TestClient, conn: db.Connection, settings: Settings) -> None:
@@ -135,7 +128,7 @@ def _swap_originals(conn: db.Connection, photo: bytes) -> None:
 
 
 def test_an_original_that_is_not_the_checked_photo_is_never_restored(shop: TestClient, conn: db.Connection) -> None:
-    from tests import images
+    from tests.fixtures import images
 
     paid_order(shop, photos=1)
     _swap_originals(conn, images.png_claiming(12000, 12000))
@@ -150,7 +143,7 @@ def test_an_original_that_is_not_the_checked_photo_is_never_restored(shop: TestC
 def test_the_local_provider_refuses_a_photo_over_the_pixel_limit_before_decoding() -> None:
     from shared.jobs.queue import TerminalJobError
     from shared.restoration.local import LocalRestoration
-    from tests import images
+    from tests.fixtures import images
 
     with pytest.raises(TerminalJobError, match="pixels"):
         LocalRestoration(max_pixels=80_000_000).restore(images.png_claiming(12000, 12000))

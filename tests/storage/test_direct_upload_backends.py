@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from shared.core import db
 from shared.core.config import Settings, get_settings
 from shared.storage.base import ObjectStore
-from tests import images
-from tests.functions.conftest import rows
+from tests.fixtures import images
+from tests.fixtures.db import rows
 from tests.storage.conftest import SERVICE_ROLE_KEY, new_bucket, send_announced
 
 

@@ -9,8 +9,8 @@ from infra.commands.main import app
 from shared.core import db
 from shared.deps import get_payments
 from shared.payments.local_provider import LocalPayments
-from tests.functions.conftest import rows
-from tests.functions.shopping import start_checkout, upload_photos
+from tests.fixtures.db import rows
+from tests.fixtures.shopping import start_checkout, upload_photos
 
 
 def test_reconcile_fulfils_a_session_whose_webhook_never_came(shop: TestClient, conn: db.Connection) -> None:

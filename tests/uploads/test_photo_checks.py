@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from shared.core.errors import PayloadTooLarge, RestoreClickError, UnsupportedMediaType, ValidationFailed
 from shared.uploads.photo_checks import inspect_photo, sanitise_filename
-from tests import images
+from tests.fixtures import images
 
 LIMITS = {"max_bytes": 5 * 1024 * 1024, "max_pixels": 40_000_000}
 DB_FILENAME_RULE = re.compile(r"[/\\\x00-\x1f\x7f]")
