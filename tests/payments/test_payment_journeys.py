@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from shared.core import db
 from shared.core.config import get_settings
 from tests.fixtures.db import rows
+from tests.fixtures.events import load_event
 from tests.fixtures.shop_on_stripe import assert_paid_session_settled_once, cart_status, checkout, deliver
 from tests.fixtures.shopping import upload_photos
 from tests.fixtures.stripe_standin import REFUNDS_URL, SESSIONS_URL, StripeStandIn
@@ -261,10 +262,14 @@ def test_a_payment_for_photos_already_paid_for_is_refunded_once_under_concurrent
 
     # Stripe then tells us about the refund we made: nothing changes a second time.
     [refund] = stripe_standin.refunds.values()
-    charge = {
-        "id": refund["charge"], "object": "charge", "payment_intent": refund["payment_intent"],
-        "amount": refund["amount"], "amount_refunded": refund["amount"], "refunded": True,
-    }  # fmt: skip
+    charge = load_event(
+        "charge.refunded",
+        obj={
+            "id": refund["charge"], "payment_intent": refund["payment_intent"],
+            "amount": refund["amount"], "amount_captured": refund["amount"], "amount_refunded": refund["amount"],
+            "refunded": True,
+        },
+    )["data"]["object"]  # fmt: skip
     assert deliver(stripe_shop, "charge.refunded", charge).status_code == 200
     assert rows(conn, "select status from orders") == [{"status": "paid"}]
     assert len(stripe_standin.refunds) == 1
