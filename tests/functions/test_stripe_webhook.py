@@ -224,10 +224,20 @@ def test_other_events_are_recorded_and_accepted(shop: TestClient, conn: db.Conne
 
 
 @pytest.mark.parametrize(
-    "tamper",
-    ["wrong_secret", "missing", "old", "future", "malformed_json", "not_an_event", "body_changed"],
+    ("tamper", "code"),
+    [
+        ("wrong_secret", "bad_signature"),
+        ("missing", "missing_signature"),
+        ("old", "timestamp_out_of_tolerance"),
+        ("future", "timestamp_out_of_tolerance"),
+        ("malformed_json", "malformed_payload"),
+        ("not_an_event", "malformed_payload"),
+        ("body_changed", "bad_signature"),
+    ],
 )
-def test_bad_deliveries_are_refused_and_write_nothing(shop: TestClient, conn: db.Connection, tamper: str) -> None:
+def test_bad_deliveries_are_refused_and_write_nothing(
+    shop: TestClient, conn: db.Connection, tamper: str, code: str
+) -> None:
     _, event = paid_checkout(shop)
     payload = json.dumps(event).encode()
     headers = {"content-type": "application/json"}
@@ -248,12 +258,7 @@ def test_bad_deliveries_are_refused_and_write_nothing(shop: TestClient, conn: db
         payload = payload.replace(b"ada@example.com", b"eve@example.com")
     response = shop.post("/api/webhooks/stripe", content=payload, headers=headers)
     assert response.status_code == 400
-    assert response.json()["error"]["code"] in {
-        "bad_signature",
-        "missing_signature",
-        "timestamp_out_of_tolerance",
-        "malformed_payload",
-    }
+    assert response.json()["error"]["code"] == code
     assert rows(conn, "select * from stripe_events") == []
     assert counts(conn)["orders"] == 0
 

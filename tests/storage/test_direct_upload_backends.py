@@ -128,7 +128,7 @@ def test_bytes_sent_to_the_url_after_completion_never_replace_the_checked_photo(
     assert again.status_code == 200 and (again.json()["width"], again.json()["height"]) == (64, 48)
     assert store.read(kept["storage_path"]) == photo
     if swapped.status_code < 300:
-        # It landed where only the URL writes; cleanup removes it (tests/workers/test_cleanup.py).
+        # It landed where only the URL writes; cleanup removes it (tests/jobs/test_cleanup.py).
         assert [o.path for o in store.list("uploads/incoming/")] == [
             kept["storage_path"].replace("uploads/temp/", "uploads/incoming/")
         ]
