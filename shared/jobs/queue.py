@@ -293,6 +293,11 @@ def _handle_one(
         return "dead" if status == "dead" else "retried"
 
 
+def complete_jobs(conn: db.Connection, queue: Queue, ids: list[str], holder: str) -> int:
+    """Complete jobs `holder` holds (a run, or a prediction a job was handed to); how many were."""
+    return int(db.one(conn, "queue_complete", **queue.states(), ids=ids, worker=holder)["completed"])
+
+
 def fail_job(database: db.Database, queue: Queue, job: Job, holder: str, error: str, *, terminal: bool) -> str | None:
     """Record a failed attempt of a job `holder` holds: retried after a backoff, or dead.
 

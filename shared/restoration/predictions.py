@@ -16,7 +16,7 @@ from typing import Literal
 from shared.core import db
 from shared.core.config import Settings
 from shared.core.errors import RestoreClickError
-from shared.jobs.queue import Job, TerminalJobError, fail_job
+from shared.jobs.queue import Job, TerminalJobError, complete_jobs, fail_job
 from shared.jobs.queues import restoration_queue
 from shared.restoration import FINISHED_PREDICTION, JPEG_QUALITY, Prediction, RemoteRestorationProvider
 from shared.restoration.hand_off import prediction_holder
@@ -62,7 +62,7 @@ def settle_prediction(
             _fail(database, settings, job, holder, str(exc), terminal=True)
             return "failed"
         with database.transaction() as conn:
-            db.execute(conn, "restoration_complete", ids=[str(job["id"])], worker=holder)
+            complete_jobs(conn, restoration_queue(settings), [str(job["id"])], holder)
         return "restored"
     reason = prediction.error or f"the prediction {prediction.status}"
     _fail(database, settings, job, holder, f"{provider.name}: {reason}", terminal=False)
