@@ -422,7 +422,7 @@ def test_complete_and_claim_leaves_the_table_as_complete_then_claim_would(
     # Two of ours handled, one of ours still in hand, and one another run holds.
     handled, in_hand = [str(j["id"]) for j in mine[:2]], str(mine[2]["id"])
     ids = [*handled, str(theirs["id"])]
-    claim = {"batch_size": 3, "lease_seconds": lease, "worker": "finisher"}
+    claim: dict[str, Any] = {"batch_size": 3, "lease_seconds": lease, "worker": "finisher"}
 
     with conn.transaction(force_rollback=True):
         completed = db.one(conn, "queue_complete", **definition.states(), ids=ids, worker="finisher")
