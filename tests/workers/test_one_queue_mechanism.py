@@ -13,8 +13,9 @@ from psycopg.types.json import Jsonb
 from shared.core import db
 from shared.core.config import Settings
 from shared.core.sql import QUERIES
-from shared.jobs.queue import Job, Queue, TerminalJobError, run_queue, sweep_expired_leases
+from shared.jobs.queue import Job, Queue, TerminalJobError, deadline_in, run_queue, sweep_expired_leases
 from shared.jobs.queues import EMAIL, ORDER_WORK, RESTORATION, every_queue
+from shared.jobs.workers import run_worker
 from shared.migrations import migration_files, push_migrations
 from tests.fixtures.queue_plans import explain_claim
 from tests.functions.conftest import rows
@@ -140,6 +141,22 @@ def test_the_shops_queues_are_the_three_tables(settings: Settings) -> None:
     }
     assert every_queue(settings)["restoration"].lease_seconds == settings.restoration_lease_seconds
     assert every_queue(settings)["email"].base_delay_seconds == settings.email_retry_delay_ms / 1000
+
+
+def test_an_email_sent_by_the_email_worker_carries_the_queue_stamps(
+    settings: Settings, database: db.Database, conn: db.Connection
+) -> None:
+    # The worker records the provider's answer itself; the row still reads like any queue's.
+    conn.execute(
+        "insert into email_queue (to_email, template, payload, dedupe_key) "
+        "values ('c@example.com', 'payment_failed', '{}', 'stamps')"
+    )
+    report = run_worker("email", settings, deadline_in(60))
+    assert report["email"]["succeeded"] == 1
+    [job] = rows(conn, "select status, started_at, finished_at, sent_at, send_started_at from email_queue")
+    assert job["status"] == "sent"
+    assert None not in job.values()
+    assert job["started_at"] <= job["send_started_at"] <= job["sent_at"] <= job["finished_at"]
 
 
 # -- rows queued before migration 027 ----------------------------------------------------------
