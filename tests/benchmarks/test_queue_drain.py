@@ -100,6 +100,19 @@ restart identity
 PEER_OUTCOME = "select status::text, attempts, count(*) as n from procrastinate_jobs group by status, attempts"
 
 NOTES = """
+Run alone with `./restoreclick bench tests/benchmarks/test_queue_drain.py` (BENCH_DRAIN_JOBS,
+BENCH_DRAIN_PEER_JOBS and BENCH_RUNS size it; the figures above say which sizes ran).
+
+"Ours before 027" is the same run loop on the order_work statements of branch `layout`, the
+per-table copies that migration 027's functions replaced (kept in
+tests/benchmarks/queue_before_027/), so the one mechanism and what it replaced are measured
+in the same run, turn by turn. What the mechanism adds to a batch's one round trip: the
+call goes through a PL/pgSQL function that builds its statement (format() of the table's
+regclass and the queue's states) and runs it with EXECUTE, and its rows come back through
+the function's result set. EXECUTE plans the statement on every call, so with prepared
+statements on the claim is planned each time, where the copies' prepared plans were
+reused; with prepared statements off (Supabase's pooler, our default) both plan every call.
+
 Ours is `run_queue` on the order_work queue with a no-op handler and concurrency 1, as
 workers.py runs order_work: sweep, claims under a lease, attempts counted, heartbeat,
 acknowledgements. "Prepared statements on" is `Database(prepare_threshold=0)`; off is our
