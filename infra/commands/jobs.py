@@ -12,11 +12,11 @@ from rich.table import Table
 from shared.core import db
 from shared.core.config import get_settings
 from shared.deps import get_database
+from shared.jobs.queues import every_queue
 
 worker_app = typer.Typer(help="Run a worker by hand.")
 jobs_app = typer.Typer(help="Inspect, retry or cancel background jobs.")
 console = Console()
-QUEUES = {"restoration": "restoration", "email": "email", "order_work": "order_work"}
 
 
 @worker_app.command("run")
@@ -40,8 +40,12 @@ def list_jobs(
     limit: int = 50,
 ) -> None:
     """The most recently changed jobs of every queue."""
+    queues = list(every_queue(get_settings()).values())
     with get_database().transaction() as conn:
-        found = db.all_rows(conn, "list_jobs", status=status, limit=limit)
+        found = db.all_rows(
+            conn, "queue_list",
+            queues=[q.name for q in queues], tables=[q.table for q in queues], status=status, limit=limit,
+        )  # fmt: skip
     table = Table()
     for column in ("queue", "id", "status", "attempts", "run after", "last error"):
         table.add_column(column)
@@ -58,10 +62,11 @@ def list_jobs(
 
 
 def _change(action: str, queue: str, job_id: str) -> None:
-    if queue not in QUEUES:
-        raise typer.BadParameter(f"queue must be one of {', '.join(QUEUES)}")
+    queues = every_queue(get_settings())
+    if queue not in queues:
+        raise typer.BadParameter(f"queue must be one of {', '.join(queues)}")
     with get_database().transaction(actor="operator") as conn:
-        changed = db.maybe_one(conn, f"{action}_{QUEUES[queue]}_job", id=job_id)
+        changed = db.maybe_one(conn, f"queue_{action}", table=queues[queue].table, id=job_id)
     if changed is None:
         console.print(f"[red]no {queue} job {job_id} that can be {action}ed now[/]")
         raise typer.Exit(1)

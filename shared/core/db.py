@@ -21,9 +21,11 @@ cancelled by the server and answers 503 `database_timeout`; a lock not granted i
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -291,6 +293,63 @@ def jsonb(value: Any) -> Any:
     from psycopg.types.json import Jsonb
 
     return Jsonb(value)
+
+
+class _NullRow:
+    """A NULL parameter typed as a table's row (its type's oid), for `null_row`."""
+
+    __slots__ = ("oid",)
+
+    def __init__(self, oid: int) -> None:
+        self.oid = oid
+
+
+# Row type oids by connection, then table: looked up once per connection and table.
+_row_types: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+def null_row(conn: Connection, table: str) -> Any:
+    """A NULL of `table`'s row type, as a query parameter.
+
+    A function returning a table's own rows (`returns setof anyelement`, as the queue's
+    claims do) takes the result's columns from an argument's type, which PostgreSQL fixes
+    when it parses the call: this parameter is sent with the type's oid, so one statement
+    text serves every table."""
+    known = _row_types.get(conn)
+    if known is None:
+        # A connection copies the global adapters when it opens: connections opened from
+        # now on have the dumper from there, this one (maybe opened before) gets it now.
+        import psycopg
+
+        psycopg.adapters.register_dumper(_NullRow, _null_row_dumper())
+        conn.adapters.register_dumper(_NullRow, _null_row_dumper())
+        known = _row_types[conn] = {}
+    if table not in known:
+        with translated_errors():
+            row = conn.execute(_query("row_type_oid"), {"table": table}).fetchone()
+        assert row is not None  # the regclass cast refuses a table that does not exist
+        known[table] = row["oid"]
+    return _NullRow(known[table])
+
+
+@functools.cache
+def _null_row_dumper() -> type:
+    from psycopg.adapt import Dumper
+
+    class NullRowDumper(Dumper):
+        # One dumper per oid (psycopg asks get_key, then upgrade), each sending NULL.
+        def get_key(self, obj: Any, format: Any) -> Any:
+            return (_NullRow, obj.oid)
+
+        def upgrade(self, obj: Any, format: Any) -> Dumper:
+            dumper = NullRowDumper(_NullRow)
+            dumper.oid = obj.oid
+            return dumper
+
+        def dump(self, obj: Any) -> None:
+            return None
+
+    return NullRowDumper
 
 
 def _query(name: str) -> str:

@@ -10,7 +10,9 @@ where id = %(id)s and status = 'sending' and locked_by = %(worker)s;
 update public.email_queue set send_started_at = null where id = %(id)s;
 
 -- name: record_email_sent
+-- Completes the job as the queue's completion would (status, finish stamp, lease), in the
+-- statement that records the provider's answer.
 update public.email_queue
-set provider_message_id = %(message_id)s, status = 'sent', sent_at = now(),
+set provider_message_id = %(message_id)s, status = 'sent', sent_at = now(), finished_at = now(),
     locked_until = null, locked_by = null
 where id = %(id)s;

@@ -42,15 +42,23 @@ HANDED_OFF = "handed_off"
 
 @dataclass(frozen=True)
 class Queue:
-    """A queue table, named by the prefix of its queries in shared/jobs/queue_<name>.sql."""
+    """A queue: its table and the states a job passes through there, and how it retries.
+
+    Every queue runs on the same statements (shared/jobs/queue.sql, over the functions of
+    migration 027); what sets one apart is only this definition. shared/jobs/queues.py
+    holds the shop's."""
 
     name: str
+    table: str  # schema-qualified, with the queue columns (see migration 027)
+    claimed: str = "running"  # the status of a job a worker holds
+    done: str = "succeeded"  # the status of a job completed
     base_delay_seconds: float = 30.0
     max_delay_seconds: float = 3600.0
     lease_seconds: int = 300
 
-    def query(self, action: str) -> str:
-        return f"{self.name}_{action}"
+    def states(self) -> dict[str, str]:
+        """The parameters that name this queue to every statement."""
+        return {"table": self.table, "claimed": self.claimed, "done": self.done}
 
 
 @dataclass
@@ -83,7 +91,7 @@ def backoff_seconds(attempt: int, base: float, cap: float) -> float:
 
 def sweep_expired_leases(database: db.Database, queue: Queue) -> int:
     with database.transaction(actor="sweeper") as conn:
-        return len(db.all_rows(conn, queue.query("sweep")))
+        return len(db.all_rows(conn, "queue_sweep", **queue.states()))
 
 
 class _Heartbeat:
@@ -113,7 +121,8 @@ class _Heartbeat:
                 with self.database.transaction() as conn:
                     db.execute(
                         conn,
-                        self.queue.query("heartbeat"),
+                        "queue_heartbeat",
+                        **self.queue.states(),
                         ids=ids,
                         worker=self.worker,
                         lease_seconds=self.queue.lease_seconds,
@@ -195,12 +204,19 @@ def _complete_and_claim(
 ) -> list[Job]:
     """Acknowledge the jobs of the last batch that succeeded and claim the next batch, in
     one statement: a round trip a batch, as a bare claim loop makes."""
-    claim = {"batch_size": batch_size, "lease_seconds": queue.lease_seconds, "worker": worker}
+    conn = database.connection()
+    # The claims return the table's own rows: they name the queue by a NULL of its row type.
+    claim = queue.states() | {
+        "rows": db.null_row(conn, queue.table),
+        "batch_size": batch_size,
+        "lease_seconds": queue.lease_seconds,
+        "worker": worker,
+    }
     if not succeeded:
-        return _rerun_deadlock_victims(lambda: db.all_rows(database.connection(), queue.query("claim"), **claim))
+        return _rerun_deadlock_victims(lambda: db.all_rows(database.connection(), "queue_claim", **claim))
     try:
         return _rerun_deadlock_victims(
-            lambda: db.all_rows(database.connection(), queue.query("complete_and_claim"), ids=succeeded, **claim)
+            lambda: db.all_rows(database.connection(), "queue_complete_and_claim", ids=succeeded, **claim)
         )
     except Exception:
         # The failed claim took the acknowledgement with it; those jobs did succeed, so
@@ -211,16 +227,16 @@ def _complete_and_claim(
 
 def _acknowledge(database: db.Database, queue: Queue, worker: str, *, done: list[str], released: list[str]) -> None:
     """Complete the jobs that succeeded and release those not started, in one transaction."""
-    statements = [(queue.query(action), ids) for action, ids in (("complete", done), ("release", released)) if ids]
+    statements = [(f"queue_{action}", ids) for action, ids in (("complete", done), ("release", released)) if ids]
 
     def run() -> None:
         if len(statements) == 1:
             [(name, ids)] = statements
-            db.execute(database.connection(), name, ids=ids, worker=worker)
+            db.execute(database.connection(), name, **queue.states(), ids=ids, worker=worker)
         elif statements:
             with database.transaction() as conn:
                 for name, ids in statements:
-                    db.execute(conn, name, ids=ids, worker=worker)
+                    db.execute(conn, name, **queue.states(), ids=ids, worker=worker)
 
     _rerun_deadlock_victims(run)
 
@@ -277,6 +293,11 @@ def _handle_one(
         return "dead" if status == "dead" else "retried"
 
 
+def complete_jobs(conn: db.Connection, queue: Queue, ids: list[str], holder: str) -> int:
+    """Complete jobs `holder` holds (a run, or a prediction a job was handed to); how many were."""
+    return int(db.one(conn, "queue_complete", **queue.states(), ids=ids, worker=holder)["completed"])
+
+
 def fail_job(database: db.Database, queue: Queue, job: Job, holder: str, error: str, *, terminal: bool) -> str | None:
     """Record a failed attempt of a job `holder` holds: retried after a backoff, or dead.
 
@@ -284,7 +305,7 @@ def fail_job(database: db.Database, queue: Queue, job: Job, holder: str, error: 
     """
     with database.transaction(actor=holder) as conn:
         row = db.maybe_one(
-            conn, queue.query("fail"),
+            conn, "queue_fail", **queue.states(),
             id=str(job["id"]), worker=holder, terminal=terminal, error=error,
             retry_in_seconds=backoff_seconds(job["attempt_number"], queue.base_delay_seconds, queue.max_delay_seconds),
         )  # fmt: skip

@@ -17,24 +17,12 @@ from typing import Any
 from shared.core.config import Settings
 from shared.core.errors import NotFound
 from shared.deps import get_database, get_storage
-from shared.jobs.queue import Queue, run_queue
+from shared.jobs.queue import run_queue
+from shared.jobs.queues import ORDER_WORK, email_queue, restoration_queue
 
 log = logging.getLogger("restoreclick.workers")
 
-ORDER_WORK = Queue("order_work", base_delay_seconds=10, max_delay_seconds=600, lease_seconds=600)
 WORKER_NAMES = ("restoration", "email", "cleanup", "monitor")
-
-
-def restoration_queue(settings: Settings) -> Queue:
-    return Queue(
-        "restoration", base_delay_seconds=30, max_delay_seconds=1800, lease_seconds=settings.restoration_lease_seconds
-    )
-
-
-def email_queue(settings: Settings) -> Queue:
-    return Queue(
-        "email", base_delay_seconds=settings.email_retry_delay_ms / 1000, max_delay_seconds=6 * 3600, lease_seconds=120
-    )
 
 
 def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *, once: bool = False) -> dict[str, Any]:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import io
 import logging
 from collections import Counter
-from typing import Any, Literal
+from typing import Literal
 
 from shared.core import db
 from shared.core.config import Settings
 from shared.core.errors import RestoreClickError
-from shared.jobs.queue import HANDED_OFF, Job, TerminalJobError, fail_job
+from shared.jobs.queue import Job, TerminalJobError, complete_jobs, fail_job
+from shared.jobs.queues import restoration_queue
 from shared.restoration.base import FINISHED_PREDICTION, JPEG_QUALITY, Prediction, RemoteRestorationProvider
+from shared.restoration.hand_off import prediction_holder
 from shared.restoration.worker import (
     STOPPED_ORDERS,
     link_restored_photo,
@@ -32,34 +34,6 @@ log = logging.getLogger("restoreclick.restoration")
 Settlement = Literal["restored", "failed", "in_progress", "not_awaited"]
 
 
-def callback_url(settings: Settings) -> str:
-    return f"{settings.public_base_url.rstrip('/')}/api/webhooks/replicate"
-
-
-def hand_to_provider(
-    database: db.Database,
-    storage: StorageService,
-    provider: RemoteRestorationProvider,
-    settings: Settings,
-    job: Job,
-    image: dict[str, Any],
-) -> str:
-    # The provider fetches the original itself; the URL lives as long as the job may wait.
-    lease = settings.replicate_prediction_lease_seconds
-    photo_url = storage.signed_download_url(image["storage_path"], expires_in=lease)
-    prediction = provider.start(photo_url, callback_url(settings))
-    with database.transaction() as conn:
-        db.one(
-            conn, "restoration_hand_off",
-            id=str(job["id"]), worker=job["locked_by"], provider=provider.name, prediction_id=prediction.id,
-            holder=_holder(provider, prediction.id), lease_seconds=lease,
-        )  # fmt: skip
-    log.info(
-        "restoration handed to %s", provider.name, extra={"job_id": str(job["id"]), "prediction_id": prediction.id}
-    )
-    return HANDED_OFF
-
-
 def settle_prediction(
     database: db.Database,
     storage: StorageService,
@@ -68,7 +42,7 @@ def settle_prediction(
     prediction: Prediction,
 ) -> Settlement:
     """Apply a prediction's outcome to the job it holds. Safe to repeat: a settled job is not awaited."""
-    holder = _holder(provider, prediction.id)
+    holder = prediction_holder(provider, prediction.id)
     with database.transaction() as conn:
         job = db.maybe_one(
             conn,
@@ -88,7 +62,7 @@ def settle_prediction(
             _fail(database, settings, job, holder, str(exc), terminal=True)
             return "failed"
         with database.transaction() as conn:
-            db.execute(conn, "restoration_complete", ids=[str(job["id"])], worker=holder)
+            complete_jobs(conn, restoration_queue(settings), [str(job["id"])], holder)
         return "restored"
     reason = prediction.error or f"the prediction {prediction.status}"
     _fail(database, settings, job, holder, f"{provider.name}: {reason}", terminal=False)
@@ -161,10 +135,4 @@ def _as_jpeg(photo: bytes, max_pixels: int) -> bytes:
 
 
 def _fail(database: db.Database, settings: Settings, job: Job, holder: str, error: str, *, terminal: bool) -> None:
-    from shared.jobs.workers import restoration_queue
-
     fail_job(database, restoration_queue(settings), job, holder, error, terminal=terminal)
-
-
-def _holder(provider: RemoteRestorationProvider, prediction_id: str) -> str:
-    return f"{provider.name}:{prediction_id}"

@@ -1,4 +1,4 @@
--- Restoration jobs handed to a remote provider (see restoration_hand_off).
+-- Restoration jobs handed to a remote provider (see restoration_hand_off, in hand_off.sql).
 
 -- name: restoration_job_awaiting_prediction
 -- Only the job the prediction still holds: a late callback of an earlier, swept attempt

@@ -16,6 +16,7 @@ from shared.core.errors import RestoreClickError
 from shared.jobs.queue import Job, TerminalJobError
 from shared.orders.images import Image, mark_images_stored, record_restored_image, restored_image_of
 from shared.restoration.base import RESTORED_PIXEL_FACTOR, AnyRestorationProvider, RemoteRestorationProvider
+from shared.restoration.hand_off import hand_to_provider
 from shared.storage import StorageObjectTooLarge, StorageService
 from shared.uploads.photo_checks import photo_header
 
@@ -40,8 +41,6 @@ def restore_photo(
         db.execute(conn, "mark_order_processing", order_id=str(image["order_id"]))
     if existing is None:
         if isinstance(provider, RemoteRestorationProvider):
-            from shared.restoration.predictions import hand_to_provider
-
             return hand_to_provider(database, storage, provider, settings, job, image)
         restored = provider.restore(_checked_original(storage, image))
         existing = store_restored_photo(database, storage, image, restored, restored_max_pixels(settings))

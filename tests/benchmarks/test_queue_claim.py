@@ -1,6 +1,6 @@
 """Restoration queue claim latency with many finished jobs behind the pending ones.
 
-The claim (shared/jobs/queue_restoration.sql) should be served by the partial index of
+The claim (migration 027's queue_claim, on the restoration queue) should be served by the partial index of
 pending rows (`restoration_jobs_claimable_idx`), so its cost follows the pending rows,
 not the finished ones. Prints claim latency p50/p95 as a worker sees it (BEGIN, claim,
 COMMIT), the same without the partial index for contrast, and the EXPLAIN plan.
@@ -18,9 +18,10 @@ from collections.abc import Callable
 from psycopg import sql
 
 from shared.core import db
-from shared.core.sql import QUERIES
+from shared.jobs.queues import RESTORATION
 from tests.benchmarks.conftest import env_int, summary_ms, table
 from tests.fixtures import factories
+from tests.fixtures.queue_plans import explain_claim as explain_claim_statement
 
 FINISHED = env_int("BENCH_FINISHED_ROWS", 1_000_000)
 PENDING = env_int("BENCH_PENDING_ROWS", 5_000)
@@ -107,18 +108,24 @@ def claim_params() -> dict[str, object]:
     return {"batch_size": BATCH, "lease_seconds": 300, "worker": WORKER}
 
 
+def claim(conn: db.Connection) -> list[dict[str, object]]:
+    """The restoration claim, as the run loop calls it."""
+    return db.all_rows(conn, "queue_claim", **RESTORATION.states(), rows=db.null_row(conn, RESTORATION.table),
+                       **claim_params())  # fmt: skip
+
+
 def timed_claims(database: db.Database, count: int) -> tuple[list[float], list[str]]:
     """`count` claims as the worker makes them, each acknowledged right after."""
     latencies, claimed = [], []
     for _ in range(count):
         started = time.perf_counter()
         with database.transaction(actor=WORKER) as conn:
-            jobs = db.all_rows(conn, "restoration_claim", **claim_params())
+            jobs = claim(conn)
         latencies.append(time.perf_counter() - started)
         ids = [str(j["id"]) for j in jobs]
         claimed += ids
         with database.transaction(actor=WORKER) as conn:
-            db.execute(conn, "restoration_complete", ids=ids, worker=WORKER)
+            db.execute(conn, "queue_complete", **RESTORATION.states(), ids=ids, worker=WORKER)
     return latencies, claimed
 
 
@@ -130,13 +137,15 @@ def statement_claims(url: str, count: int, *, drop: tuple[str, ...] = ()) -> tup
     with db.connect(url) as conn, conn.transaction(force_rollback=True):
         for index in drop:
             conn.execute(sql.SQL("drop index {}").format(sql.Identifier(index)))
-        plan = conn.execute("explain (costs off) " + QUERIES["restoration_claim"], claim_params()).fetchall()
+        plan = explain_claim_statement(
+            conn, RESTORATION, completing=False, options="(costs off)", params=claim_params()
+        )
         access = next(line for row in plan if SCAN.search(line := row["QUERY PLAN"].strip(" ->")))
         access = access.removesuffix(" on restoration_jobs")
         for _ in range(count):
             with conn.transaction(force_rollback=True):
                 started = time.perf_counter()
-                jobs = conn.execute(QUERIES["restoration_claim"], claim_params()).fetchall()
+                jobs = claim(conn)
                 latencies.append(time.perf_counter() - started)
                 assert len(jobs) == BATCH
     return latencies, access
@@ -144,9 +153,10 @@ def statement_claims(url: str, count: int, *, drop: tuple[str, ...] = ()) -> tup
 
 def explain_claim(url: str) -> str:
     with db.connect(url) as conn, conn.transaction(force_rollback=True):
-        plan = conn.execute(
-            "explain (analyze, buffers, costs off, summary off) " + QUERIES["restoration_claim"], claim_params()
-        ).fetchall()
+        plan = explain_claim_statement(
+            conn, RESTORATION, completing=False, options="(analyze, buffers, costs off, summary off)",
+            params=claim_params(),
+        )  # fmt: skip
     return "\n".join(row["QUERY PLAN"] for row in plan)
 
 
@@ -181,7 +191,7 @@ def test_claim_latency_with_many_finished_jobs(database_url: str, report: Callab
     assert after == {"succeeded": FINISHED + (CLAIMS + WARMUP) * BATCH, "pending": PENDING - (CLAIMS + WARMUP) * BATCH}
     assert "restoration_jobs_claimable_idx" in plan
 
-    report(f"\n-- EXPLAIN (ANALYZE, BUFFERS) of restoration_claim, {FINISHED:,} finished rows --\n{plan}")
+    report(f"\n-- EXPLAIN (ANALYZE, BUFFERS) of the restoration claim, {FINISHED:,} finished rows --\n{plan}")
     sizes = {"finished rows": f"{FINISHED:,}", "pending rows": f"{PENDING:,}"}
     rows = [("BEGIN+claim+COMMIT", variants["claim statement"][1], CLAIMS, latencies)]
     rows += [(name, access, STATEMENT_CLAIMS, values) for name, (values, access) in variants.items()]

@@ -5,6 +5,9 @@
   a worker runs it (sweep, claim batches, heartbeat, bounded concurrency, acknowledgement).
   Measured with server-side prepared statements off (what Supabase's transaction pooler
   needs, and our default) and on.
+- Ours before 027: the same run loop on the statements the queue ran before the one
+  mechanism (a copy per table, kept here in queue_before_027/), so the mechanism's cost is
+  measured against them in the same run.
 - Peer: procrastinate, its own schema in a database of its own, a no-op async task (its
   cheapest kind), `run_worker_async(wait=False, concurrency=n)`.
 - Floor: a bare loop over the same table as ours: one statement a batch that acknowledges
@@ -29,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import procrastinate
@@ -37,8 +41,9 @@ import pytest
 from procrastinate.job_context import JobContext
 
 from shared.core import db
+from shared.core.sql import QUERIES, load_queries
 from shared.jobs.queue import run_queue
-from shared.jobs.workers import ORDER_WORK
+from shared.jobs.queues import ORDER_WORK
 from tests.benchmarks.conftest import env_int, table
 from tests.benchmarks.performance import Figure, Target, at_least, publish, runs_from_env
 from tests.conftest import create_test_database, drop_test_database
@@ -82,6 +87,12 @@ where q.id = next.id
 returning q.id
 """
 
+# The baseline: the statements of branch `layout`, under the names the run loop calls now.
+BEFORE_027 = {
+    name.replace("order_work_", "queue_"): text
+    for name, text in load_queries(Path(__file__).parent / "queue_before_027").items()
+}
+
 PEER_RESET = """
 truncate procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, procrastinate_workers
 restart identity
@@ -89,6 +100,19 @@ restart identity
 PEER_OUTCOME = "select status::text, attempts, count(*) as n from procrastinate_jobs group by status, attempts"
 
 NOTES = """
+Run alone with `./restoreclick bench tests/benchmarks/test_queue_drain.py` (BENCH_DRAIN_JOBS,
+BENCH_DRAIN_PEER_JOBS and BENCH_RUNS size it; the figures above say which sizes ran).
+
+"Ours before 027" is the same run loop on the order_work statements of branch `layout`, the
+per-table copies that migration 027's functions replaced (kept in
+tests/benchmarks/queue_before_027/), so the one mechanism and what it replaced are measured
+in the same run, turn by turn. What the mechanism adds to a batch's one round trip: the
+call goes through a PL/pgSQL function that builds its statement (format() of the table's
+regclass and the queue's states) and runs it with EXECUTE, and its rows come back through
+the function's result set. EXECUTE plans the statement on every call, so with prepared
+statements on the claim is planned each time, where the copies' prepared plans were
+reused; with prepared statements off (Supabase's pooler, our default) both plan every call.
+
 Ours is `run_queue` on the order_work queue with a no-op handler and concurrency 1, as
 workers.py runs order_work: sweep, claims under a lease, attempts counted, heartbeat,
 acknowledgements. "Prepared statements on" is `Database(prepare_threshold=0)`; off is our
@@ -144,13 +168,18 @@ and "deadlocks rerun" counts those over all runs. Each stalls its run for about 
 class Drain:
     """One thing measured: a queue, its prepared-statement setting, how many workers."""
 
-    queue: str  # "ours", "procrastinate" or "bare loop"
+    queue: str  # "ours", "ours before 027", "procrastinate" or "bare loop"
     prepared: str  # "off", "on", or "default" (procrastinate's psycopg default: on after 5 runs)
     workers: int
 
 
 DRAINS = [
-    *(Drain(queue, prepared, n) for queue in ("ours", "bare loop") for prepared in PREPARED for n in WORKER_COUNTS),
+    *(
+        Drain(queue, prepared, n)
+        for queue in ("ours", "ours before 027", "bare loop")
+        for prepared in PREPARED
+        for n in WORKER_COUNTS
+    ),
     *(Drain("procrastinate", "default", n) for n in WORKER_COUNTS),
 ]
 
@@ -304,12 +333,26 @@ def measure(drain: Drain, url: str, peer_url: str, order_id: object) -> tuple[fl
         assert len(handled) == len(set(handled)) == PEER_JOBS
         return PEER_JOBS / seconds, 0
     seed_ours(url, order_id)
-    run = drain_ours if drain.queue == "ours" else drain_bare
-    seconds, handled, reruns = run(url, drain.workers, drain.prepared)
+    if drain.queue == "bare loop":
+        seconds, handled, reruns = drain_bare(url, drain.workers, drain.prepared)
+    else:
+        with statements_before_027() if drain.queue == "ours before 027" else contextlib.nullcontext():
+            seconds, handled, reruns = drain_ours(url, drain.workers, drain.prepared)
     # Every job ran exactly once, on its first attempt, and none is left pending or running.
     assert outcome(url, OUTCOME) == [("succeeded", 1, JOBS)]
     assert len(handled) == len(set(handled)) == JOBS
     return JOBS / seconds, reruns
+
+
+@contextlib.contextmanager
+def statements_before_027() -> Iterator[None]:
+    """The run loop on the old per-table statements: same Python, the SQL as it was."""
+    now = {name: QUERIES[name] for name in BEFORE_027}
+    QUERIES.update(BEFORE_027)
+    try:
+        yield
+    finally:
+        QUERIES.update(now)
 
 
 def ratio(over: list[float], under: list[float]) -> Figure:
@@ -363,16 +406,31 @@ def test_queue_drain(database_url: str, peer_database_url: str, report: Callable
             ours = rate("ours", prepared, workers)
             ratios["peer", workers, prepared] = ratio(ours, rate("procrastinate", "default", workers))
             ratios["bare", workers, prepared] = ratio(ours, rate("bare loop", prepared, workers))
+            ratios["before", workers, prepared] = ratio(ours, rate("ours before 027", prepared, workers))
             ratio_rows.append(
                 {
                     "ours, prepared statements": prepared,
                     "workers": workers,
                     "ours ÷ procrastinate": ratios["peer", workers, prepared].show(digits=1) + "×",
                     "ours ÷ bare loop": ratios["bare", workers, prepared].show(digits=2) + "×",
+                    "ours ÷ ours before 027": ratios["before", workers, prepared].show(digits=2) + "×",
                 }
             )
-    targets: list[Target] = []
+    targets: list[Target] = [
+        at_least(
+            "ours ≥ 15× procrastinate's jobs/s with 4 workers, prepared statements off (issue 16)",
+            ratios["peer", 4, "off"].median,
+            15,
+        )
+    ]
     for prepared in PREPARED:
+        targets.append(
+            at_least(
+                f"ours no slower than ours before 027 with 4 workers, prepared statements {prepared}",
+                ratios["before", 4, prepared].median,
+                1.0,
+            )
+        )
         targets.append(
             at_least(
                 f"ours ≥ 20× procrastinate's jobs/s with 4 workers, prepared statements {prepared}",

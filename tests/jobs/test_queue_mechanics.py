@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,10 +18,11 @@ from psycopg.types.json import Jsonb
 
 from shared.core import db
 from shared.core.errors import ServiceUnavailable
-from shared.core.sql import QUERIES
 from shared.jobs.queue import Job, Queue, RunReport, TerminalJobError, backoff_seconds, run_queue, sweep_expired_leases
+from shared.jobs.queues import EMAIL, ORDER_WORK, RESTORATION
 from tests.fixtures import factories
 from tests.fixtures.db import rows
+from tests.fixtures.queue_plans import explain_claim
 from tests.fixtures.shopping import paid_order
 
 
@@ -29,7 +30,7 @@ from tests.fixtures.shopping import paid_order
 class QueueTable:
     """A queue and the names its migrations give its table, states and claimable index."""
 
-    queue: str
+    definition: Queue
     table: str
     claimable_index: str
     done: str  # the status of a completed job
@@ -39,11 +40,11 @@ class QueueTable:
 
 TABLES = {
     "restoration": QueueTable(
-        "restoration", "restoration_jobs", "restoration_jobs_claimable_idx", "succeeded", "running", "finished_at"
+        RESTORATION, "restoration_jobs", "restoration_jobs_claimable_idx", "succeeded", "running", "finished_at"
     ),
-    "email": QueueTable("email", "email_queue", "email_queue_claimable_idx", "sent", "sending", "sent_at"),
+    "email": QueueTable(EMAIL, "email_queue", "email_queue_claimable_idx", "sent", "sending", "sent_at"),
     "order_work": QueueTable(
-        "order_work", "order_jobs", "order_jobs_claimable_idx", "succeeded", "running", "finished_at"
+        ORDER_WORK, "order_jobs", "order_jobs_claimable_idx", "succeeded", "running", "finished_at"
     ),
 }
 
@@ -126,6 +127,11 @@ def _run(
     return run_queue(database, queue, handle, time_left=time_left, **options)  # type: ignore[arg-type]
 
 
+def _claim(conn: db.Connection, queue: Queue, statement: str = "queue_claim", **params: Any) -> list[Job]:
+    """Run the named claim (or complete-and-claim) of `queue` as the run loop does."""
+    return db.all_rows(conn, statement, **queue.states(), rows=db.null_row(conn, queue.table), **params)  # type: ignore[no-any-return]
+
+
 # -- 1. the claim plan ------------------------------------------------------------------
 
 
@@ -167,9 +173,13 @@ def test_the_named_claim_query_uses_the_partial_index_of_claimable_rows_not_a_ta
 
     plan = "\n".join(
         r["QUERY PLAN"]
-        for r in conn.execute(
-            "explain " + QUERIES[f"{queue}_claim"], {"batch_size": 10, "lease_seconds": 300, "worker": "plan-test"}
-        ).fetchall()
+        for r in explain_claim(
+            conn,
+            table.definition,
+            completing=False,
+            options="",
+            params={"batch_size": 10, "lease_seconds": 300, "worker": "plan-test"},
+        )
     )
     assert table.claimable_index in plan, plan
     assert f"Seq Scan on {table.table}" not in plan, plan
@@ -195,10 +205,10 @@ def test_a_claim_reads_one_batch_of_the_index_however_many_due_jobs_share_its_ru
 
     params = {"ids": [], "batch_size": 10, "lease_seconds": 300, "worker": "plan-test"}
     with conn.transaction(force_rollback=True):  # EXPLAIN ANALYZE runs the claim
-        [row] = conn.execute(
-            "explain (analyze, costs off, timing off, summary off, format json) " + QUERIES[f"{queue}_{statement}"],
-            params,
-        ).fetchall()
+        [row] = explain_claim(
+            conn, table.definition, completing=statement == "complete_and_claim",
+            options="(analyze, costs off, timing off, summary off, format json)", params=params,
+        )  # fmt: skip
     [root] = row["QUERY PLAN"]
     nodes = list(_plan_nodes(root["Plan"]))
     assert not [n["Node Type"] for n in nodes if "Sort" in n["Node Type"]], root
@@ -214,7 +224,7 @@ def test_a_job_running_longer_than_its_lease_keeps_it_and_completes_exactly_once
     database: db.Database, conn: db.Connection
 ) -> None:
     _queue_emails(conn, 1)
-    queue = Queue("email", lease_seconds=3)
+    queue = replace(EMAIL, lease_seconds=3)
     handled: list[str] = []
 
     def five_second_job(job: Job) -> None:
@@ -239,7 +249,7 @@ def test_a_job_running_longer_than_its_lease_keeps_it_and_completes_exactly_once
         # Another run starting now neither sweeps the job back nor claims it.
         assert sweep_expired_leases(database, queue) == 0
         with database.transaction() as tx:
-            assert db.all_rows(tx, "email_claim", batch_size=10, lease_seconds=3, worker="intruder") == []
+            assert _claim(tx, queue, batch_size=10, lease_seconds=3, worker="intruder") == []
     finally:
         runner.join(timeout=30)
     assert not runner.is_alive()
@@ -270,7 +280,7 @@ def test_jobs_claimed_but_not_started_when_time_runs_low_are_released_uncounted(
         clock["left"] = 5.0  # this job used up the run's time
 
     report = _run(
-        database, Queue(queue), long_first_job, lambda: clock["left"],
+        database, table.definition, long_first_job, lambda: clock["left"],
         safety_margin_seconds=20, batch_size=4, concurrency=1,
     )  # fmt: skip
     assert (report.claimed, report.succeeded, report.released) == (4, 1, 3)
@@ -295,7 +305,7 @@ def test_jobs_claimed_but_not_started_when_time_runs_low_are_released_uncounted(
         }
 
     # The next run takes them up as first attempts.
-    later = _run(database, Queue(queue), lambda job: handled.append(str(job["id"])), batch_size=10)
+    later = _run(database, table.definition, lambda job: handled.append(str(job["id"])), batch_size=10)
     assert later.succeeded == 3 and sorted(handled) == sorted(ids)
     assert rows(conn, f"select distinct status, attempt_number from {table.table} where id = any(%s::uuid[])", ids) == [
         {"status": table.done, "attempt_number": 1}
@@ -315,7 +325,7 @@ def test_a_terminal_error_sends_a_job_straight_to_dead_on_its_first_attempt(
     def undecodable(job: Job) -> None:
         raise TerminalJobError("the photo cannot be decoded")
 
-    report = _run(database, Queue(queue), undecodable, worker="terminal-test")
+    report = _run(database, table.definition, undecodable, worker="terminal-test")
     assert (report.claimed, report.dead, report.retried, report.succeeded) == (1, 1, 0, 0)
     [job] = rows(
         conn, f"select status, attempt_number, max_attempts, last_error, error_history, locked_by from {table.table} "
@@ -328,7 +338,7 @@ def test_a_terminal_error_sends_a_job_straight_to_dead_on_its_first_attempt(
     assert entry["attempt"] == 1 and entry["worker"] == "terminal-test"
     assert entry["error"] == "TerminalJobError: the photo cannot be decoded"
     # Dead is final: a later run does not take it again.
-    assert _run(database, Queue(queue), undecodable).claimed == 0
+    assert _run(database, table.definition, undecodable).claimed == 0
 
 
 @pytest.mark.parametrize("queue", ["restoration", "email", "order_work"])
@@ -343,7 +353,8 @@ def test_a_retryable_error_returns_the_job_to_pending_after_a_backoff_within_its
         raise ConnectionError("provider down")
 
     # One batch: a (vanishingly rare) near-zero draw must not let the same run take it again.
-    report = _run(database, Queue(queue, base_delay_seconds=base, max_delay_seconds=3600), provider_down, max_batches=1)
+    backing_off = replace(table.definition, base_delay_seconds=base, max_delay_seconds=3600)
+    report = _run(database, backing_off, provider_down, max_batches=1)
     assert (report.claimed, report.retried, report.dead) == (1, 1, 0)
     # The fail statement stamps its own now() into the history: the delay is measured from it.
     [job] = rows(
@@ -359,7 +370,7 @@ def test_a_retryable_error_returns_the_job_to_pending_after_a_backoff_within_its
     assert 0 < job["delay"] <= base, job["delay"]
     if job["delay"] > 5:  # almost always; a tiny draw may already have passed
         assert job["in_future"]
-        assert _run(database, Queue(queue), provider_down).claimed == 0
+        assert _run(database, table.definition, provider_down).claimed == 0
 
 
 # -- 5. backoff -------------------------------------------------------------------------
@@ -405,19 +416,21 @@ def test_complete_and_claim_leaves_the_table_as_complete_then_claim_would(
         "where q.id = r.id"
     )
     lease = 300
-    mine = db.all_rows(conn, f"{queue}_claim", batch_size=3, lease_seconds=lease, worker="finisher")
-    [theirs] = db.all_rows(conn, f"{queue}_claim", batch_size=1, lease_seconds=lease, worker="another-run")
+    definition = table.definition
+    mine = _claim(conn, definition, batch_size=3, lease_seconds=lease, worker="finisher")
+    [theirs] = _claim(conn, definition, batch_size=1, lease_seconds=lease, worker="another-run")
     # Two of ours handled, one of ours still in hand, and one another run holds.
     handled, in_hand = [str(j["id"]) for j in mine[:2]], str(mine[2]["id"])
     ids = [*handled, str(theirs["id"])]
-    claim = {"batch_size": 3, "lease_seconds": lease, "worker": "finisher"}
+    claim: dict[str, Any] = {"batch_size": 3, "lease_seconds": lease, "worker": "finisher"}
 
     with conn.transaction(force_rollback=True):
-        assert db.execute(conn, f"{queue}_complete", ids=ids, worker="finisher") == 2
-        apart = db.all_rows(conn, f"{queue}_claim", **claim)
+        completed = db.one(conn, "queue_complete", **definition.states(), ids=ids, worker="finisher")
+        assert completed["completed"] == 2
+        apart = _claim(conn, definition, **claim)
         after_apart = _table_as_this_transaction_sees_it(conn, table.table, lease)
     with conn.transaction(force_rollback=True):
-        together = db.all_rows(conn, f"{queue}_complete_and_claim", ids=ids, **claim)
+        together = _claim(conn, definition, "queue_complete_and_claim", ids=ids, **claim)
         after_together = _table_as_this_transaction_sees_it(conn, table.table, lease)
 
     assert sorted(str(j["id"]) for j in together) == sorted(str(j["id"]) for j in apart)
@@ -461,7 +474,7 @@ def test_a_run_over_several_batches_completes_every_job_once_acknowledging_each_
     def handle(job: Job) -> None:
         handled.append((str(job["id"]), threading.current_thread()))
 
-    report = _run(database, Queue(queue), handle, batch_size=10, concurrency=concurrency)
+    report = _run(database, table.definition, handle, batch_size=10, concurrency=concurrency)
 
     assert (report.claimed, report.succeeded, report.retried, report.dead, report.released) == (25, 25, 0, 0, 0)
     assert sorted(job_id for job_id, _ in handled) == sorted(ids)  # each exactly once
@@ -474,7 +487,7 @@ def test_a_run_over_several_batches_completes_every_job_once_acknowledging_each_
     ]
     # A round trip a batch: the first claim, then each batch's completion with the next
     # claim (the last finding none), and nothing left to acknowledge on its own.
-    assert statements == [f"{queue}_sweep", f"{queue}_claim"] + [f"{queue}_complete_and_claim"] * 3
+    assert statements == ["queue_sweep", "queue_claim"] + ["queue_complete_and_claim"] * 3
     threads = {thread for _, thread in handled}
     if concurrency == 1:
         assert threads == {threading.current_thread()}  # no pool: the run's own thread
@@ -501,7 +514,7 @@ def _failing(
 
 @pytest.mark.parametrize(
     ("statement", "ordinary_runs"),
-    [("email_claim", 1), ("email_complete_and_claim", 2), ("email_complete", 1)],
+    [("queue_claim", 1), ("queue_complete_and_claim", 2), ("queue_complete", 1)],
 )
 def test_a_claim_or_acknowledgement_rolled_back_to_break_a_deadlock_is_run_again_and_every_job_completes(
     monkeypatch: pytest.MonkeyPatch, database: db.Database, conn: db.Connection, statement: str, ordinary_runs: int
@@ -516,7 +529,7 @@ def test_a_claim_or_acknowledgement_rolled_back_to_break_a_deadlock_is_run_again
     # Three batches: the first claimed alone, the second with the first's completion, the
     # third's completion acknowledged on its own as the run stops at max_batches.
     report = _run(
-        database, Queue("email"), lambda job: handled.append(str(job["id"])),
+        database, EMAIL, lambda job: handled.append(str(job["id"])),
         batch_size=10, concurrency=1, max_batches=3,
     )  # fmt: skip
 
@@ -542,14 +555,14 @@ def test_a_claim_is_run_again_only_after_a_deadlock_and_at_most_three_times(
 ) -> None:
     _queue_emails(conn, 3)
     attempts: Counter[str] = Counter()
-    monkeypatch.setattr(db, "all_rows", _failing(db.all_rows, "email_claim", cause, 99, attempts))
+    monkeypatch.setattr(db, "all_rows", _failing(db.all_rows, "queue_claim", cause, 99, attempts))
     handled: list[Job] = []
 
     with pytest.raises(ServiceUnavailable) as failure:
-        _run(database, Queue("email"), handled.append, concurrency=1)
+        _run(database, EMAIL, handled.append, concurrency=1)
 
     assert failure.value.__cause__ is cause
-    assert attempts["email_claim"] == runs
+    assert attempts["queue_claim"] == runs
     assert handled == []
     assert rows(conn, "select status, attempt_number, count(*)::int as n from email_queue group by 1, 2") == [
         {"status": "pending", "attempt_number": 0, "n": 3}

@@ -17,11 +17,12 @@ from psycopg.types.json import Jsonb
 
 from shared.core import db
 from shared.core.config import Settings, get_settings
-from shared.core.sql import QUERIES
 from shared.email.outbox import OutboxEmail
 from shared.jobs.queue import deadline_in
+from shared.jobs.queues import EMAIL
 from shared.jobs.workers import run_worker
 from tests.fixtures.db import rows
+from tests.fixtures.queue_plans import explain_claim
 from tests.fixtures.shopping import paid_order
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,12 +154,16 @@ def test_the_claim_is_served_by_the_partial_index_however_many_rows_are_finished
     )
     _queue_emails(conn, 5)
     conn.execute("analyze email_queue")
-    # The named claim the run loop really executes, explained inside a transaction rolled back.
+    # The claim statement the queue function really executes, explained inside a transaction rolled back.
     with conn.transaction(force_rollback=True):
         plan = "\n".join(
             r["QUERY PLAN"]
-            for r in conn.execute(
-                "explain " + QUERIES["email_claim"], {"batch_size": 10, "lease_seconds": 300, "worker": "w"}
-            ).fetchall()
+            for r in explain_claim(
+                conn,
+                EMAIL,
+                completing=False,
+                options="",
+                params={"batch_size": 10, "lease_seconds": 300, "worker": "w"},
+            )
         )
     assert "email_queue_claimable_idx" in plan and "Seq Scan" not in plan, plan
