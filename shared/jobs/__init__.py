@@ -3,4 +3,4 @@
 by name (`schedule`).
 """
 
-__all__ = ["cleanup", "monitoring", "queue", "schedule", "triggers", "workers"]
+__all__ = ["cleanup", "monitoring", "queue", "queues", "schedule", "triggers", "workers"]
