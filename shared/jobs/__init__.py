@@ -1,5 +1,5 @@
-"""Background work: the one queue mechanism (`queue`), the shop"s workers and queues
-(`workers`), asking for a run now (`triggers`), cleanup, monitoring, and every scheduled run
+"""Background work: the one queue mechanism (`queue`), every queue's definition (`queues`), the
+shop's workers by name (`workers`), asking for a run now (`triggers`), cleanup, monitoring, and every scheduled run
 by name (`schedule`).
 """
 
