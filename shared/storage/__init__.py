@@ -16,7 +16,7 @@ from shared.storage.base import (
     StorageUnavailable,
     StoredObject,
 )
-from shared.storage.service import ArchiveEntry, StorageService
+from shared.storage.service import ArchiveEntry, StorageService, unique_names
 
 
 def storage_from_settings(settings: Settings) -> StorageService:
@@ -57,4 +57,5 @@ __all__ = [
     "StorageUnavailable",
     "StoredObject",
     "storage_from_settings",
+    "unique_names",
 ]
