@@ -27,10 +27,12 @@ from psycopg.types.json import Jsonb
 
 from infra.embedded_postgres import free_port
 from infra.local_database import dev_server
+from shared.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "UV_CACHE_DIR", "UV_PYTHON", "LAMBDA_PYTHON", "TMPDIR")
+# What the shop reads from the environment: none of it comes from the test run.
+SHOP_SETTINGS = {(field.alias or name).upper() for name, field in Settings.model_fields.items()} | {"VIRTUAL_ENV"}
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +44,7 @@ class Clone:
 
     def env(self, **extra: str) -> dict[str, str]:
         """A shell's environment with none of the test suite's settings in it."""
-        env = {k: v for k, v in os.environ.items() if k in PASSED_THROUGH}
+        env = {k: v for k, v in os.environ.items() if k.upper() not in SHOP_SETTINGS and not k.startswith("PYTEST")}
         env.update(LOCAL_DB_PORT=str(self.db_port), COLUMNS="160", SLS_TELEMETRY_DISABLED="1", **extra)
         return env
 
