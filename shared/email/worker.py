@@ -39,6 +39,7 @@ def send_email(
             )  # fmt: skip
         link_id = str(link.id)
         context["download_url"] = f"{settings.public_base_url}/api/download/{token}"
+        context["expires_at"], context["max_uses"] = link.expires_at, link.max_downloads
         if job["template"] == "restoration_complete":
             attachments = _attachments(database, storage, job, settings.email_attachment_cap_bytes)
     rendered = render(job["template"], job["payload"], context)
