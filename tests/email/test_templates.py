@@ -32,6 +32,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "payment_refunded": {"photo_count": 2, "amount_total": 1998, "currency": "eur", "why": f"{HOSTILE} is gone"},
 }
 WITH_LINK = {"restoration_complete", "restoration_partial", "download_links_resent"}
+WITH_HOSTILE_NAME = {"restoration_partial", "restoration_failed", "payment_refunded"}
 
 
 class Page(HTMLParser):
@@ -88,7 +89,7 @@ def test_both_parts_of_every_message(template: str) -> None:
     else:
         assert text_links == [] and page.links == []
     # Names escaped: shown as typed, never markup.
-    if HOSTILE in str(PAYLOADS[template]):
+    if template in WITH_HOSTILE_NAME:
         assert HOSTILE in email.text
         assert HOSTILE in " ".join(page.text)
         assert "<img" not in email.html and "img" not in page.tags
