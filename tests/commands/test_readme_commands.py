@@ -119,7 +119,7 @@ def test_every_operating_command_in_the_readme_runs_as_written_beside_a_running_
         with psycopg.connect(clone.database_url(), autocommit=True) as conn:
             [dead_id] = conn.execute(
                 "insert into email_queue (to_email, template, payload, dedupe_key, status, last_error, attempt_number)"
-                " values ('ada@example.com', 'payment_failed', %s, 'readme', 'dead', 'boom', 8) returning id",
+                " values ('ada@example.com', 'payment_failed', %s, 'readme', 'dead', 'boom', 5) returning id",
                 [Jsonb({})],
             ).fetchone()  # type: ignore[misc]
         for command in commands:
