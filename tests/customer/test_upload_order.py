@@ -55,8 +55,7 @@ def _upload_in_two_requests(shop: TestClient) -> str:
 def _scramble_insert_times(conn: db.Connection) -> None:
     """The last uploaded first: an order that leaned on insert time would come out reversed."""
     conn.execute(
-        "update images i set created_at = now() - make_interval(secs => i.upload_position)"
-        " where order_id is not null"
+        "update images i set created_at = now() - make_interval(secs => i.upload_position) where order_id is not null"
     )
     conn.execute("update file_uploads set created_at = now() - make_interval(secs => upload_position)")
 
