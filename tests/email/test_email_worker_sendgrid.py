@@ -4,7 +4,6 @@ the queue row, the photos in storage and what SendGrid receives agree."""
 from __future__ import annotations
 
 import re
-
 import uuid
 from datetime import UTC, datetime
 from typing import Any
