@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -14,18 +15,22 @@ def stderr_console() -> Console:
     return Console(stderr=True)
 
 
+def _progress(*columns: Any) -> Progress:
+    console = stderr_console()
+    # Only for a person watching: a pipe, a log file or cron gets no frames (nor blank lines).
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
+
+
 @contextmanager
 def counting(description: str, unit: str) -> Iterator[Callable[[int, str], None]]:
     """A running count of work whose total is not known ahead (pages, sessions): yields
     `advance(n, note)`."""
-    with Progress(
+    with _progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TextColumn("[bold]{task.completed}[/] " + unit),
         TextColumn("[dim]{task.fields[note]}"),
         TimeElapsedColumn(),
-        console=stderr_console(),
-        transient=True,
     ) as progress:
         task = progress.add_task(description, total=None, note="")
 
@@ -38,15 +43,13 @@ def counting(description: str, unit: str) -> Iterator[Callable[[int, str], None]
 @contextmanager
 def bar(description: str, total: int) -> Iterator[Callable[[str], None]]:
     """A bar over `total` known steps (migration files): yields `step(note)`."""
-    with Progress(
+    with _progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("[dim]{task.fields[note]}"),
         TimeElapsedColumn(),
-        console=stderr_console(),
-        transient=True,
     ) as progress:
         task = progress.add_task(description, total=total, note="")
 

@@ -126,6 +126,9 @@ def _check_reachable(target: Target, settings: Settings) -> None:
     try:
         with psycopg.connect(target.url, connect_timeout=settings.db_connect_timeout_seconds) as conn:
             found = conn.execute("select to_regclass('public.orders') is not null").fetchone()
+    except psycopg.ProgrammingError as exc:  # not a connection string psycopg can read
+        setting = TARGET_SETTINGS[target.name].upper()
+        raise CannotRun(f"{setting} is not a valid PostgreSQL URL: {str(exc).strip().splitlines()[0]}") from exc
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise CannotRun(f"cannot reach the {target.name} database at {target.display_url}: {reason}") from exc
