@@ -36,7 +36,7 @@ def _bin_dir() -> Path:
             warnings.simplefilter("ignore")
             from pgserver._commands import POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise RuntimeError(
+        raise EmbeddedPostgresError(
             "embedded PostgreSQL needs the 'local' extra (pgserver); "
             "install it with `uv sync --extra local` or set DATABASE_URL"
         ) from exc
@@ -163,7 +163,9 @@ class EmbeddedPostgres:
         if self.is_running():
             return self.url()
         if _port_in_use(self.port):
-            raise RuntimeError(f"port {self.port} is taken by another program; choose another with --db-port")
+            raise EmbeddedPostgresError(
+                f"port {self.port} is taken by another program; choose another with LOCAL_DB_PORT or set DATABASE_URL"
+            )
         options = [
             "-h 127.0.0.1",
             f"-p {self.port}",

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.commands.targets import chosen_names, open_targets
+from infra.commands.progress import bar
+from infra.commands.targets import JsonOption, chosen_names, open_targets
 from shared.core import db
 from shared.core.config import get_settings
 from shared.migrations import (
     MigrationFailed,
+    MigrationFile,
     MigrationRefused,
     State,
     plan_migrations,
@@ -37,13 +40,24 @@ STATE_STYLE: dict[State, str] = {
 
 
 @app.command()
-def status(target: TargetOption = None, every: AllOption = False) -> None:
+def status(target: TargetOption = None, every: AllOption = False, as_json: JsonOption = False) -> None:
     """Print, per target, which migrations are applied, pending or drifted."""
     settings = get_settings()
+    report = []
     with open_targets(chosen_names(target or [], every, settings), settings) as targets:
         for t in targets:
             with db.connect(t.url) as conn:
                 plan = plan_migrations(conn, settings.migrations_dir)
+            if as_json:
+                report.append(
+                    {
+                        "target": t.name,
+                        "database": t.display_url,
+                        "migrations": [{"version": e.version, "name": e.name, "state": e.state} for e in plan.entries],
+                        "counts": {s: len(plan.having(s)) for s in STATE_STYLE},
+                    }
+                )
+                continue
             table = Table(title=f"{t.name}  {t.display_url}")
             for column in ("version", "name", "state"):
                 table.add_column(column)
@@ -52,6 +66,8 @@ def status(target: TargetOption = None, every: AllOption = False) -> None:
             console.print(table)
             counts = {s: len(plan.having(s)) for s in STATE_STYLE}
             console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    if as_json:
+        print(json.dumps({"targets": report}))
 
 
 @app.command()
@@ -69,14 +85,22 @@ def push(
     with open_targets(chosen_names(target or [], every, settings), settings) as targets:
         for t in targets:
             console.print(f"[bold]{t.name}[/]  {t.display_url}")
+            with db.connect(t.url) as conn:
+                pending = len(plan_migrations(conn, settings.migrations_dir).pending)
             try:
-                result = push_migrations(
-                    t.url,
-                    settings.migrations_dir,
-                    dry_run=dry_run,
-                    include_all=include_all,
-                    on_apply=lambda f: console.print(f"  applied {f.filename}"),
-                )
+                with bar(f"{t.name}: applying migrations", pending) as step:
+
+                    def applied(f: MigrationFile) -> None:
+                        step(f.filename)
+                        console.print(f"  applied {f.filename}")
+
+                    result = push_migrations(
+                        t.url,
+                        settings.migrations_dir,
+                        dry_run=dry_run,
+                        include_all=include_all,
+                        on_apply=applied,
+                    )
             except (MigrationRefused, MigrationFailed) as exc:
                 console.print(f"  [bold red]{exc}[/]")
                 failed = True

@@ -1,22 +1,38 @@
-"""Named databases the migration commands act on: dev (DATABASE_URL) and prod
-(PRODUCTION_DATABASE_URL). With no DATABASE_URL, dev is the embedded database."""
+"""Named databases the commands act on: dev (DATABASE_URL) and prod
+(PRODUCTION_DATABASE_URL). With no DATABASE_URL, dev is the embedded database, started
+for the command when it is not running (and stopped after), as `restoreclick dev` would."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import Annotated
 
-from shared.core.config import Settings
+import typer
+
+from infra.commands.errors import CannotRun
+from shared.core import db
+from shared.core.config import Settings, get_settings
 from shared.core.errors import ConfigurationError
 
 TARGET_SETTINGS = {"dev": "database_url", "prod": "production_database_url"}
+
+TargetOption = Annotated[
+    str,
+    typer.Option(
+        "--target", "-t", help="dev (DATABASE_URL, else the embedded database) or prod (PRODUCTION_DATABASE_URL)."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 
 
 @dataclass(frozen=True)
 class Target:
     name: str
     url: str
+    embedded: bool = False
 
     @property
     def display_url(self) -> str:
@@ -45,7 +61,8 @@ def open_targets(names: list[str], settings: Settings) -> Iterator[list[Target]]
         targets = []
         for name in names:
             url = getattr(settings, TARGET_SETTINGS[name])
-            if not url and name == "dev":
+            embedded = not url and name == "dev"
+            if embedded:
                 from infra.local_database import local_database
 
                 url = stack.enter_context(local_database(settings.local_data_dir, settings.local_db_port))
@@ -53,5 +70,70 @@ def open_targets(names: list[str], settings: Settings) -> Iterator[list[Target]]
                 raise ConfigurationError(
                     f"{TARGET_SETTINGS[name].upper()} is not set; it is required for --target {name}"
                 )
-            targets.append(Target(name, url))
+            targets.append(Target(name, url, embedded))
         yield targets
+
+
+@contextmanager
+def settings_for_database(url: str) -> Iterator[Settings]:
+    """This process's settings and database, pointed at `url` for the block.
+
+    As DATABASE_URL would: every code path (workers, cleanup, reconcile) reads the one
+    process-wide Settings, so the URL is put where they read it, and taken back after.
+    """
+    before = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    db.set_database(None)
+    try:
+        yield get_settings()
+    finally:
+        db.set_database(None)
+        if before is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = before
+        get_settings.cache_clear()
+
+
+@contextmanager
+def operating_on(target: str) -> Iterator[Settings]:
+    """The settings an operating command runs with against one target.
+
+    On dev, the other settings keep their embedded defaults (local storage, the outbox,
+    the local payments provider in `.restoreclick/`), so a command sees what
+    `restoreclick dev` serves. The embedded database is migrated first, as `dev` does;
+    any other database is the operator's to migrate (`restoreclick db push`).
+    """
+    settings = get_settings()
+    with open_targets(chosen_names([target], False, settings), settings) as [chosen]:
+        if chosen.embedded:
+            from shared.migrations import push_migrations
+
+            push_migrations(chosen.url, settings.migrations_dir)
+        _check_reachable(chosen, settings)
+        if chosen.url == settings.database_url:
+            yield settings  # already the process's database: nothing to repoint
+            return
+        with settings_for_database(chosen.url) as pointed:
+            yield pointed
+
+
+def _check_reachable(target: Target, settings: Settings) -> None:
+    """Fail before any work, naming the database, when it cannot be reached or has no schema."""
+    import psycopg
+
+    try:
+        with psycopg.connect(target.url, connect_timeout=settings.db_connect_timeout_seconds) as conn:
+            found = conn.execute("select to_regclass('public.orders') is not null").fetchone()
+    except psycopg.ProgrammingError as exc:  # not a connection string psycopg can read
+        setting = TARGET_SETTINGS[target.name].upper()
+        raise CannotRun(f"{setting} is not a valid PostgreSQL URL: {str(exc).strip().splitlines()[0]}") from exc
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise CannotRun(f"cannot reach the {target.name} database at {target.display_url}: {reason}") from exc
+    if not (found and found[0]):
+        raise CannotRun(
+            f"the {target.name} database at {target.display_url} has no schema yet: "
+            f"run ./restoreclick db push --target {target.name}"
+        )

@@ -16,7 +16,7 @@ from shared.core import db
 from shared.core.audit import record_audit
 from shared.core.errors import Gone, NotFound
 from shared.downloads.links import token_hash
-from shared.storage import StorageService
+from shared.storage import StorageService, unique_names
 
 SIGNED_URL_SECONDS = 300
 NEW_LINK_HINT = "Ask for a new link with your email address and order number on the order page."
@@ -60,11 +60,17 @@ def _live_link(conn: db.Connection, token: str) -> dict[str, Any]:
     return link
 
 
+def _named(photos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The order's photos (in upload order) under the names their ZIP gives them."""
+    names = unique_names([p["filename"] for p in photos])
+    return [{**p, "filename": name} for p, name in zip(photos, names, strict=True)]
+
+
 def download_page(database: db.Database, token: str) -> DownloadPage:
     """What the link offers. Looking does not use the link up (mail scanners look too)."""
     with database.transaction() as conn:
         link = _live_link(conn, token)
-        photos = db.all_rows(conn, "downloadable_images", order_id=str(link["order_id"]))
+        photos = _named(db.all_rows(conn, "downloadable_images", order_id=str(link["order_id"])))
     if link["image_id"]:
         photos = [p for p in photos if p["id"] == link["image_id"]]
     return DownloadPage(
@@ -92,7 +98,7 @@ def spend_download(
         if link["image_id"] and wanted != link["image_id"]:
             raise NotFound("this link is for another photo", code="photo_not_found")
         if wanted:
-            photos = {p["id"]: p for p in db.all_rows(conn, "downloadable_images", order_id=str(order["id"]))}
+            photos = {p["id"]: p for p in _named(db.all_rows(conn, "downloadable_images", order_id=str(order["id"])))}
             if wanted not in photos:
                 raise NotFound("no restored photo with that id in this order", code="photo_not_found")
             path, name = photos[wanted]["storage_path"], photos[wanted]["filename"]

@@ -13,4 +13,4 @@ returning *;
 select r.id, r.storage_path, r.filename, r.size_bytes
 from public.images r
 where r.order_id = %(order_id)s and r.type = 'restored' and r.deleted_at is null
-order by r.created_at, r.id;
+order by r.upload_position;

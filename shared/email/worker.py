@@ -8,7 +8,7 @@ from shared.downloads.links import create_download_link
 from shared.email.base import Attachment, EmailOutcomeUnknown, EmailProvider, OutgoingEmail
 from shared.email.templates import MessageContext, render
 from shared.jobs.queue import Job, TerminalJobError
-from shared.storage import StorageService
+from shared.storage import StorageService, unique_names
 
 WITH_LINK = {"restoration_complete", "restoration_partial", "download_links_resent"}
 
@@ -39,6 +39,7 @@ def send_email(
             )  # fmt: skip
         link_id = str(link.id)
         context["download_url"] = f"{settings.public_base_url}/api/download/{token}"
+        context["expires_at"], context["max_uses"] = link.expires_at, link.max_downloads
         if job["template"] == "restoration_complete":
             attachments = _attachments(database, storage, job, settings.email_attachment_cap_bytes)
     rendered = render(job["template"], job["payload"], context)
@@ -75,4 +76,9 @@ def _attachments(database: db.Database, storage: StorageService, job: Job, cap: 
         restored = db.all_rows(conn, "restored_images_of_order", order_id=str(job["order_id"]))
     if sum(r["size_bytes"] for r in restored) > cap:
         return []
-    return [Attachment(r["filename"], r["content_type"], storage.store.read(r["storage_path"])) for r in restored]
+    # Named as in the ZIP: two photos called photo.jpg arrive as two files, not one over the other.
+    names = unique_names([r["filename"] for r in restored])
+    return [
+        Attachment(name, r["content_type"], storage.store.read(r["storage_path"]))
+        for name, r in zip(names, restored, strict=True)
+    ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from shared.core import db
@@ -69,37 +70,68 @@ def run_cleanup(
     dry_run: bool = False,
     batch_size: int = 500,
     safety_margin_seconds: float = 10.0,
+    on_page: Callable[[str, int], None] | None = None,
 ) -> CleanupReport:
+    """Run every step; `on_page(step, n)` is told of each page as it is done (progress)."""
     report = CleanupReport(dry_run)
+
+    def add(what: str, n: int) -> None:
+        report.add(what, n)
+        if on_page:
+            on_page(what, n)
+
     for what, query, params in _steps(settings):
+        page = dict(params, batch_size=batch_size)
+        if dry_run:
+            # Every page in one transaction that is rolled back: each page sees the ones
+            # before it as done, so the count is what a real run would remove, not one page.
+            if not _dry_pages(database, query, page, time_left, safety_margin_seconds, partial(add, what)):
+                report.finished = False
+                return report
+            continue
         while True:
             if time_left() <= safety_margin_seconds:
                 report.finished = False
                 return report
-            rows = _page(database, query, dict(params, batch_size=batch_size), dry_run)
-            report.add(what, len(rows))
-            if what == "expired_uploads" and not dry_run:
+            with database.transaction(actor="cleanup") as conn:
+                rows = db.all_rows(conn, query, **page)
+            if what == "expired_uploads":
                 storage.delete_objects([r["storage_path"] for r in rows])
-            if dry_run or len(rows) < batch_size:
+            add(what, len(rows))
+            if len(rows) < batch_size:
                 break
     if not dry_run:
         with database.transaction(actor="cleanup") as conn:
             db.execute(conn, "expire_abandoned_sessions", retention_days=settings.cleanup_retention_days)
-    report.add("stray_temp_objects", _remove_stray_objects(database, storage, settings, dry_run, batch_size))
-    report.add("stray_incoming_objects", _remove_stray_incoming(database, storage, dry_run, batch_size))
+    add("stray_temp_objects", _remove_stray_objects(database, storage, settings, dry_run, batch_size))
+    add("stray_incoming_objects", _remove_stray_incoming(database, storage, dry_run, batch_size))
     return report
 
 
-def _page(database: db.Database, query: str, params: dict[str, Any], dry_run: bool) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+def _dry_pages(
+    database: db.Database,
+    query: str,
+    params: dict[str, Any],
+    time_left: Callable[[], float],
+    margin: float,
+    add: Callable[[int], None],
+) -> bool:
+    """Run one step's pages and roll them back; False when time ran out first."""
+    finished = True
     try:
         with database.transaction(actor="cleanup") as conn:
-            rows = db.all_rows(conn, query, **params)
-            if dry_run:
-                raise _DryRun
+            while True:
+                if time_left() <= margin:
+                    finished = False
+                    break
+                n = len(db.all_rows(conn, query, **params))
+                add(n)
+                if n < params["batch_size"]:
+                    break
+            raise _DryRun
     except _DryRun:
         pass
-    return rows
+    return finished
 
 
 def _remove_stray_objects(

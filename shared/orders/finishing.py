@@ -15,7 +15,7 @@ from shared.core import db
 from shared.core.config import Settings
 from shared.jobs.queue import Job
 from shared.orders.numbers import Order
-from shared.storage import ArchiveEntry, StorageService
+from shared.storage import ArchiveEntry, StorageService, unique_names
 
 log = logging.getLogger("restoreclick.orders")
 
@@ -89,15 +89,9 @@ def finish_order(database: db.Database, storage: StorageService, settings: Setti
 
 
 def _archive_names(restored: list[dict[str, Any]]) -> list[ArchiveEntry]:
-    """Names inside the ZIP: the customer's own filenames, made unique."""
-    seen: dict[str, int] = {}
-    entries: list[ArchiveEntry] = []
-    for image in restored:
-        name = image["filename"]
-        count = seen.get(name, 0)
-        seen[name] = count + 1
-        if count:
-            stem, _, ext = name.rpartition(".")
-            name = f"{stem} ({count + 1}).{ext}"
-        entries.append(ArchiveEntry(name, image["storage_path"], image["size_bytes"]))
-    return entries
+    """Entries in upload order, named with the customer's own filenames made unique."""
+    names = unique_names([image["filename"] for image in restored])
+    return [
+        ArchiveEntry(name, image["storage_path"], image["size_bytes"])
+        for name, image in zip(names, restored, strict=True)
+    ]

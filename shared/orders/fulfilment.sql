@@ -33,7 +33,7 @@ select f.order_id, 'original', f.id,
        f.filename, f.content_type, f.size_bytes, f.width, f.height, f.sha256
 from public.file_uploads f
 where f.id = any(%(file_upload_ids)s::uuid[]) and f.order_id = %(order_id)s::uuid
-order by f.created_at, f.id;
+order by f.upload_position;
 
 -- name: queue_restoration_jobs
 -- One job per original image; the partial unique index keeps a second one out.

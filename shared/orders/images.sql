@@ -34,7 +34,7 @@ select r.*, s.filename as source_filename
 from public.images r
 join public.images s on s.id = r.source_image_id
 where r.order_id = %(order_id)s and r.type = 'restored'
-order by s.created_at, s.id;
+order by r.upload_position;
 
 -- name: queue_order_job
 insert into public.order_jobs (order_id, kind, dedupe_key, max_attempts)
@@ -59,7 +59,7 @@ limit 500;
 select count(*) filter (where j.status in ('pending', 'running'))::int as unfinished,
        count(*) filter (where j.status = 'succeeded')::int as succeeded,
        count(*) filter (where j.status in ('dead', 'cancelled'))::int as failed,
-       coalesce(array_agg(i.filename order by i.filename) filter (where j.status in ('dead', 'cancelled')),
+       coalesce(array_agg(i.filename order by i.upload_position) filter (where j.status in ('dead', 'cancelled')),
                 '{}') as failed_filenames
 from public.restoration_jobs j
 join public.images i on i.id = j.image_id

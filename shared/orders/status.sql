@@ -20,4 +20,4 @@ from public.images s
 left join public.restoration_jobs j on j.image_id = s.id
 left join public.images r on r.source_image_id = s.id and r.type = 'restored'
 where s.order_id = %(order_id)s and s.type = 'original'
-order by s.created_at, s.id;
+order by s.upload_position;

@@ -16,7 +16,7 @@ from shared.storage.base import (
     StorageUnavailable,
     StoredObject,
 )
-from shared.storage.service import ArchiveEntry, StorageService
+from shared.storage.service import ArchiveEntry, StorageService, unique_names
 
 
 def storage_from_settings(settings: Settings) -> StorageService:
@@ -61,4 +61,5 @@ __all__ = [
     "local",
     "local_routes",
     "storage_from_settings",
+    "unique_names",
 ]

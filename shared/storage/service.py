@@ -48,6 +48,30 @@ class ArchiveEntry:
         return self.size + ENTRY_OVERHEAD + 2 * len(self.archive_name.encode())
 
 
+def unique_names(names: list[str]) -> list[str]:
+    """The customer's filenames, in the order given, made unique for one folder.
+
+    A repeat gets the first free "stem (n).ext": photo.jpg, photo (2).jpg, photo (3).jpg,
+    skipping names another photo already has (a customer may upload "photo (2).jpg"
+    too). Compared without case, as Windows and macOS extract a ZIP. The same list in
+    the same order always gives the same names, so the ZIP and the download page agree
+    on every load.
+    """
+    taken = {name.casefold() for name in names}
+    used: set[str] = set()
+    unique: list[str] = []
+    for name in names:
+        candidate, n = name, 1
+        dot = name.rfind(".")
+        stem, ext = (name[:dot], name[dot:]) if dot > 0 else (name, "")
+        while candidate.casefold() in used or (n > 1 and candidate.casefold() in taken):
+            n += 1
+            candidate = f"{stem} ({n}){ext}"
+        used.add(candidate.casefold())
+        unique.append(candidate)
+    return unique
+
+
 def plan_archive_parts(entries: list[ArchiveEntry], max_object_bytes: int) -> list[list[ArchiveEntry]]:
     """Entries grouped in order into ZIPs of at most `max_object_bytes` each.
 

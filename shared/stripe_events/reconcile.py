@@ -7,6 +7,7 @@ so this is safe to run at any time, from cron too, even while webhooks are arriv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -26,23 +27,32 @@ class ReconcileReport:
 
 
 def reconcile_payments(
-    database: db.Database, payments: PaymentsProvider, settings: Settings, days: int = 3
+    database: db.Database,
+    payments: PaymentsProvider,
+    settings: Settings,
+    days: int = 3,
+    on_seen: Callable[[ReconcileReport], None] | None = None,
 ) -> ReconcileReport:
-    """Fulfil every completed checkout session since `days` ago that has no order yet."""
+    """Fulfil every completed checkout session since `days` ago that has no order yet
+    (`on_seen` is told after each session, for progress)."""
     report = ReconcileReport()
     since = datetime.now(UTC) - timedelta(days=days)
     for session in payments.list_completed_checkout_sessions(since):
         report.seen += 1
-        with database.transaction() as conn:
-            if order_by_checkout_session(conn, session.id) is not None:
-                continue
         try:
-            result = fulfil_checkout_session(database, payments, settings, session.id)
-        except NotFound as exc:
-            report.skipped.append((session.id, exc.message))
-            continue
-        if result.order is None:
-            report.skipped.append((session.id, result.reason))
-            continue
-        report.fulfilled.append(result.order.order_number)
+            with database.transaction() as conn:
+                if order_by_checkout_session(conn, session.id) is not None:
+                    continue
+            try:
+                result = fulfil_checkout_session(database, payments, settings, session.id)
+            except NotFound as exc:
+                report.skipped.append((session.id, exc.message))
+                continue
+            if result.order is None:
+                report.skipped.append((session.id, result.reason))
+                continue
+            report.fulfilled.append(result.order.order_number)
+        finally:
+            if on_seen:
+                on_seen(report)
     return report

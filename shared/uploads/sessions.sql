@@ -40,7 +40,7 @@ returning *;
 -- name: photos_in_session
 select * from public.file_uploads
 where upload_session_id = %(upload_session_id)s and status in ('pending', 'uploaded', 'claimed')
-order by created_at, id;
+order by upload_position;
 
 -- name: photo_in_session
 select * from public.file_uploads
@@ -79,4 +79,4 @@ returning *;
 -- name: photos_ready_for_checkout
 select * from public.file_uploads
 where upload_session_id = %(upload_session_id)s and status = 'uploaded'
-order by created_at, id;
+order by upload_position;

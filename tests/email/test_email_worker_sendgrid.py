@@ -3,6 +3,7 @@ the queue row, the photos in storage and what SendGrid receives agree."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -94,7 +95,12 @@ def test_the_worker_sends_the_completion_email_through_sendgrid(
         ("photo0 (restored).jpg", "image/jpeg", "attachment", photos[0]),
         ("photo1 (restored).jpg", "image/jpeg", "attachment", photos[1]),
     ]
-    assert f"{sendgrid_settings.public_base_url}/api/download/rc_dl_" in mail.content()["text/plain"]
+    # Both parts, plain text first as SendGrid requires, with the one link in each.
+    assert [c["type"] for c in mail.body["content"]] == ["text/plain", "text/html"]
+    [link] = re.findall(r"https?://\S+/api/download/rc_dl_[\w-]+", mail.content()["text/plain"])
+    assert link.startswith(f"{sendgrid_settings.public_base_url}/api/download/rc_dl_")
+    assert f'href="{link}"' in mail.content()["text/html"]
+    assert "for 10 downloads" in mail.content()["text/plain"] and "for 10 downloads" in mail.content()["text/html"]
     assert mail.body["custom_args"] == {"restoreclick_email_id": email_id}
     [sent] = rows(conn, "select status, provider, provider_message_id, sent_at from email_queue")
     assert sent["status"] == "sent" and sent["sent_at"] is not None

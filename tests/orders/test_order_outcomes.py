@@ -182,8 +182,13 @@ def test_the_resent_download_link_email_carries_a_fresh_link_that_works(
     assert resent["to"] == "ada@example.com"
     [link] = resent["download_links"]
     assert link != first_link
-    assert f"Here is a fresh download link for order {number}: {link}" in resent["text"]
-    assert f"It works for {settings.download_link_ttl_days} days." in resent["text"]
+    assert f"Here is a fresh download link for order {number}, as you asked." in resent["text"]
+    assert f"Download your photos: {link}" in resent["text"]
+    assert (
+        f"The link works for {settings.download_link_ttl_days} days, until " in resent["text"]
+        and f"and for {settings.download_max_uses} downloads" in resent["text"]
+    )
+    assert f'href="{link}"' in resent["html"]  # the same link behind the button
     page = shop.get(urlsplit(link).path)
     assert page.status_code == 200 and f"Order {number}" in page.text and "photo0 (restored).jpg" in page.text
     assert _zip_behind(shop, link) == ["photo0 (restored).jpg"]

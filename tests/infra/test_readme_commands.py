@@ -1,0 +1,168 @@
+"""The README's operating commands, run as written (`./restoreclick …`) in a fresh clone
+of this repository, against the embedded default: no DATABASE_URL, nothing set up.
+
+The clone is of the committed tree (HEAD), as CI's fresh checkout is. It reuses this
+checkout's node_modules (the Supabase and Serverless CLIs, already installed by
+`./restoreclick test`) and the shared uv cache, so its own `uv sync` takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from infra.embedded_postgres import free_port
+from infra.local_database import dev_server
+from shared.core.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+# What the shop reads from the environment: none of it comes from the test run.
+SHOP_SETTINGS = {(field.alias or name).upper() for name, field in Settings.model_fields.items()} | {"VIRTUAL_ENV"}
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Clone:
+    path: Path
+    db_port: int
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """A shell's environment with none of the test suite's settings in it."""
+        env = {k: v for k, v in os.environ.items() if k.upper() not in SHOP_SETTINGS and not k.startswith("PYTEST")}
+        env.update(LOCAL_DB_PORT=str(self.db_port), COLUMNS="160", SLS_TELEMETRY_DISABLED="1", **extra)
+        return env
+
+    def run(self, command: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", command], cwd=self.path, env=self.env(**extra), capture_output=True, text=True, timeout=600
+        )
+
+    def database_url(self, name: str = "restoreclick") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.db_port}/{name}"
+
+
+@pytest.fixture(scope="module")
+def clone() -> Iterator[Clone]:
+    # Under the project's .restoreclick/, as every embedded cluster: the unprivileged server
+    # user can reach it (pytest's temp folders are private to root).
+    path = ROOT / ".restoreclick" / "test-clones" / uuid.uuid4().hex[:8]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(path)], check=True)
+    if (ROOT / "node_modules").is_dir():
+        (path / "node_modules").symlink_to(ROOT / "node_modules")
+    made = Clone(path, free_port())
+    try:
+        yield made
+    finally:
+        # A cluster a failed test left running would hold its port and folder.
+        dev_server(path / ".restoreclick", made.db_port).stop()
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def operating_commands(section: str) -> list[str]:
+    """Each command line of the bash blocks in one README section, its comment dropped."""
+    text = README.read_text()
+    start = text.index(f"## {section}\n")
+    end = text.index("\n## ", start + 1)
+    blocks = re.findall(r"```bash\n(.*?)```", text[start:end], re.S)
+    lines = [line.split("  #", 1)[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line]
+
+
+def embedded_server_running(clone: Clone) -> bool:
+    try:
+        with psycopg.connect(clone.database_url("postgres"), connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def test_every_operating_command_in_the_readme_runs_as_written_beside_a_running_dev(clone: Clone) -> None:
+    commands = operating_commands("Operating it")
+    assert commands and all(c.startswith("./restoreclick ") for c in commands), commands
+    port = free_port()
+    dev = subprocess.Popen(
+        ["./restoreclick", "dev", "--port", str(port)],
+        cwd=clone.path,
+        env=clone.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert dev.poll() is None, dev.stdout.read() if dev.stdout else ""
+            assert time.monotonic() < deadline, "dev server did not answer in time"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        with psycopg.connect(clone.database_url(), autocommit=True) as conn:
+            [dead_id] = conn.execute(
+                "insert into email_queue (to_email, template, payload, dedupe_key, status, last_error, attempt_number)"
+                " values ('ada@example.com', 'payment_failed', %s, 'readme', 'dead', 'boom', 5) returning id",
+                [Jsonb({})],
+            ).fetchone()  # type: ignore[misc]
+        for command in commands:
+            ran = clone.run(command.replace("<job id>", str(dead_id)))
+            assert ran.returncode == 0, f"{command}\n{ran.stdout}\n{ran.stderr}"
+            assert "Traceback" not in ran.stderr, command
+            if "jobs list --status dead" in command:
+                assert str(dead_id)[:8] in ran.stdout
+            if command.endswith("--json"):
+                assert json.loads(ran.stdout)["alerts"] == []
+        with psycopg.connect(clone.database_url()) as conn:
+            [status] = conn.execute("select status from email_queue where id = %s", [dead_id]).fetchone()  # type: ignore[misc]
+        assert status != "dead"  # retried: pending, or already sent by dev's scheduler
+        assert embedded_server_running(clone), "a command stopped the database dev is using"
+    finally:
+        os.killpg(dev.pid, signal.SIGINT)
+        dev.communicate(timeout=120)
+
+
+def test_the_migration_commands_in_the_readme_run_as_written(clone: Clone, empty_database_url: str) -> None:
+    commands = operating_commands("Database migrations")
+    assert commands and all(c.startswith("./restoreclick db ") for c in commands), commands
+    prod = {"PRODUCTION_DATABASE_URL": empty_database_url}  # an empty database on the test server
+    for command in commands:
+        ran = clone.run(command, **prod)
+        assert ran.returncode == 0, f"{command}\n{ran.stdout}\n{ran.stderr}"
+        assert "Traceback" not in ran.stderr, command
+    status = clone.run("./restoreclick db status --all --json", **prod)
+    report = json.loads(status.stdout)
+    assert [t["target"] for t in report["targets"]] == ["dev", "prod"]
+    assert all(t["counts"]["pending"] == 0 and t["counts"]["applied"] > 20 for t in report["targets"])
+    assert not embedded_server_running(clone), "the command left the database it started running"
+
+
+def test_a_command_starts_the_embedded_database_migrates_it_and_stops_it_after(clone: Clone) -> None:
+    assert not embedded_server_running(clone)
+    listed = clone.run("./restoreclick jobs list --json")
+    assert listed.returncode == 0, listed.stderr
+    assert isinstance(json.loads(listed.stdout), list)
+    assert not embedded_server_running(clone)
+    cleanup = clone.run("./restoreclick cleanup --dry-run --json")
+    assert cleanup.returncode == 0, cleanup.stderr
+    assert json.loads(cleanup.stdout)["dry_run"] is True
+    reconcile = clone.run("./restoreclick reconcile --json")
+    assert reconcile.returncode == 0, reconcile.stderr
+    assert json.loads(reconcile.stdout) == {"seen": 0, "fulfilled": [], "skipped": []}
