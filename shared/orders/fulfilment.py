@@ -24,6 +24,7 @@ from shared.checkout.checkouts import PAID_STATES, Checkout, lock_checkout
 from shared.core import db
 from shared.core.config import Settings
 from shared.core.errors import NotFound, RestoreClickError
+from shared.email.outgoing import queue_email
 from shared.orders.customers import get_or_create_customer
 from shared.orders.numbers import Order, next_order_number, order_by_checkout_session
 from shared.payments import CheckoutSessionInfo, PaymentsProvider
@@ -31,8 +32,6 @@ from shared.payments.refunds import refund_checkout
 from shared.stripe_events.inbox import mark_stripe_event_processed, payment_reversal_for_intent
 
 log = logging.getLogger("restoreclick.fulfilment")
-
-ORDER_EMAIL_MAX_ATTEMPTS = 8
 
 
 class PaymentMismatch(RestoreClickError):
@@ -131,13 +130,11 @@ def queue_order_work(conn: db.Connection, settings: Settings, order: Order, chec
         conn, "queue_restoration_jobs",
         order_id=str(order.id), max_attempts=settings.max_restoration_attempts,
     )  # fmt: skip
-    db.maybe_one(
-        conn, "queue_email",
-        order_id=str(order.id), to_email=checkout.email, template="order_confirmation",
-        payload=db.jsonb({"order_number": order.order_number, "photo_count": order.image_count,
-                       "amount_total": order.total_amount, "currency": order.currency}),
+    queue_email(
+        conn, order_id=order.id, to_email=checkout.email, template="order_confirmation",
+        payload={"order_number": order.order_number, "photo_count": order.image_count,
+                 "amount_total": order.total_amount, "currency": order.currency},
         dedupe_key=f"order_confirmation:{order.id}",
-        max_attempts=ORDER_EMAIL_MAX_ATTEMPTS,
     )  # fmt: skip
 
 

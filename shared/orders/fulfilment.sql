@@ -43,12 +43,6 @@ from public.images i
 where i.order_id = %(order_id)s and i.type = 'original'
 on conflict do nothing;
 
--- name: queue_email
-insert into public.email_queue (order_id, to_email, template, payload, dedupe_key, max_attempts)
-values (%(order_id)s, %(to_email)s, %(template)s, %(payload)s, %(dedupe_key)s, %(max_attempts)s)
-on conflict (dedupe_key) do nothing
-returning *;
-
 -- name: complete_checkout
 update public.checkouts
 set status = 'completed', completed_at = coalesce(completed_at, now()),

@@ -20,6 +20,7 @@ import logging
 from shared.checkout.checkouts import Checkout, lock_checkout
 from shared.core import db
 from shared.core.audit import record_audit
+from shared.email.outgoing import queue_email
 from shared.payments.base import (
     CheckoutSessionInfo,
     PaymentsProvider,
@@ -38,7 +39,6 @@ REFUND_REASONS = {
     "already_paid": "these photos had already been paid for in another payment",
     "photos_missing": "some of the photos you paid for were no longer with us",
 }
-REFUND_EMAIL_MAX_ATTEMPTS = 8
 
 
 def refund_checkout(
@@ -113,13 +113,12 @@ def refund_checkout(
                      "reason": finished.refund_reason},
                 actor="refunds",
             )  # fmt: skip
-            db.maybe_one(
-                conn, "queue_email",
-                order_id=None, to_email=current.email, template="payment_refunded",
-                payload=db.jsonb({"amount_total": amount, "currency": current.currency,
-                                  "photo_count": current.photo_count, "reason": finished.refund_reason,
-                                  "why": REFUND_REASONS.get(finished.refund_reason or "")}),
-                dedupe_key=f"payment_refunded:{current.id}", max_attempts=REFUND_EMAIL_MAX_ATTEMPTS,
+            queue_email(
+                conn, to_email=current.email, template="payment_refunded",
+                payload={"amount_total": amount, "currency": current.currency,
+                         "photo_count": current.photo_count, "reason": finished.refund_reason,
+                         "why": REFUND_REASONS.get(finished.refund_reason or "")},
+                dedupe_key=f"payment_refunded:{current.id}",
             )  # fmt: skip
             current = finished
         if event_id:

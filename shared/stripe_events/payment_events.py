@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.checkout.checkouts import Checkout, lock_checkout
 from shared.core import db
+from shared.email.outgoing import queue_email
 from shared.orders.numbers import Order
 from shared.payments import CheckoutSessionInfo
 from shared.stripe_events.inbox import mark_stripe_event_processed
@@ -28,12 +29,11 @@ def checkout_payment_failed(conn: db.Connection, event: dict[str, Any], info: Ch
     failed = db.maybe_one(conn, "fail_checkout", Checkout, checkout_id=str(checkout.id)) if checkout else None
     if failed is not None:
         db.execute(conn, "set_upload_session_status", upload_session_id=str(failed.upload_session_id), status="open")
-        db.maybe_one(
-            conn, "queue_email",
-            order_id=None, to_email=failed.email, template="payment_failed",
-            payload=db.jsonb({"upload_session_id": str(failed.upload_session_id),
-                           "amount_total": failed.amount_total, "currency": failed.currency}),
-            dedupe_key=f"payment_failed:{failed.id}", max_attempts=8,
+        queue_email(
+            conn, to_email=failed.email, template="payment_failed",
+            payload={"upload_session_id": str(failed.upload_session_id),
+                     "amount_total": failed.amount_total, "currency": failed.currency},
+            dedupe_key=f"payment_failed:{failed.id}",
         )  # fmt: skip
 
 
