@@ -75,4 +75,4 @@ def _attachments(database: db.Database, storage: StorageService, job: Job, cap: 
         restored = db.all_rows(conn, "restored_images_of_order", order_id=str(job["order_id"]))
     if sum(r["size_bytes"] for r in restored) > cap:
         return []
-    return [Attachment(r["filename"], r["content_type"], storage.store.read(r["storage_path"])) for r in restored]
+    return [Attachment(r["filename"], r["content_type"], storage.read_photo(r["storage_path"])) for r in restored]

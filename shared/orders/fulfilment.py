@@ -31,6 +31,7 @@ from shared.orders.customers import get_or_create_customer
 from shared.orders.numbers import Order, next_order_number, order_by_checkout_session
 from shared.payments import CheckoutSessionInfo, PaymentsProvider
 from shared.payments.refunds import RecordOutcome, refund_checkout
+from shared.storage import layout
 from shared.stripe_events.inbox import payment_reversal_for_intent
 
 log = logging.getLogger("restoreclick.fulfilment")
@@ -116,19 +117,24 @@ def create_order_for(conn: db.Connection, settings: Settings, checkout: Checkout
 
 def claim_photos(conn: db.Connection, order: Order, checkout: Checkout) -> None:
     ids = [str(i) for i in checkout.file_upload_ids]
-    claimed = db.execute(conn, "claim_photos_for_order", order_id=str(order.id), file_upload_ids=ids)
-    if claimed != len(ids):
+    claimed = db.all_rows(conn, "claim_photos_for_order", order_id=str(order.id), file_upload_ids=ids)
+    if len(claimed) != len(ids):
         # Paid for, but gone (removed or expired while the cart was wrongly open): an order
         # must never lack a photo that was paid for, so this payment is refunded instead.
         log.error(
             "checkout %s: %d of %d priced photos could not be claimed; refunding",
             checkout.id,
-            len(ids) - claimed,
+            len(ids) - len(claimed),
             len(ids),
             extra={"checkout_id": str(checkout.id)},
         )
         raise _MustRefund("photos_missing")
-    db.execute(conn, "create_original_images", order_id=str(order.id), file_upload_ids=ids)
+    # Where each paid photo will be kept; the restoration job moves it there (not the webhook).
+    db.execute(
+        conn, "create_original_images", order_id=str(order.id),
+        file_upload_ids=[str(c["id"]) for c in claimed],
+        storage_paths=[layout.originals_path_for(c["storage_path"], order.id) for c in claimed],
+    )  # fmt: skip
 
 
 def queue_order_work(conn: db.Connection, settings: Settings, order: Order, checkout: Checkout) -> None:

@@ -16,23 +16,25 @@ returning *;
 
 -- name: claim_photos_for_order
 -- Exactly the priced photos become the order's: claimed, so cleanup never removes them.
--- (The statements that write a row per photo return only what the caller counts: the
--- webhook's answer should not grow with rows it decodes and throws away.)
+-- (Each comes back with only its temporary path, from which the caller says where it is
+-- kept: the webhook's answer should not grow with rows it decodes and throws away.)
 update public.file_uploads
 set status = 'claimed', order_id = %(order_id)s
-where id = any(%(file_upload_ids)s::uuid[]) and status in ('uploaded', 'pending');
+where id = any(%(file_upload_ids)s::uuid[]) and status in ('uploaded', 'pending')
+returning id, storage_path;
 
 -- name: create_original_images
 insert into public.images (
     order_id, type, file_upload_id, storage_path, filename, content_type, size_bytes,
     width, height, sha256
 )
-select f.order_id, 'original', f.id,
-       -- the same object name, in the order's originals (StorageService.originals_path_for)
-       'uploads/originals/' || f.order_id::text || '/' || regexp_replace(f.storage_path, '^.*/', ''),
+-- Where each is kept comes from the caller (storage/layout.originals_path_for): the
+-- bucket's layout is written in one place, and it is not here.
+select f.order_id, 'original', f.id, kept.storage_path,
        f.filename, f.content_type, f.size_bytes, f.width, f.height, f.sha256
-from public.file_uploads f
-where f.id = any(%(file_upload_ids)s::uuid[]) and f.order_id = %(order_id)s::uuid
+from unnest(%(file_upload_ids)s::uuid[], %(storage_paths)s::text[]) as kept(file_upload_id, storage_path)
+join public.file_uploads f on f.id = kept.file_upload_id
+where f.order_id = %(order_id)s::uuid
 order by f.created_at, f.id;
 
 -- name: queue_restoration_jobs
