@@ -41,10 +41,11 @@ def checkout(shop: TestClient, upload_session_id: str, email: str = "ada@example
     return shop.post("/api/checkout", json={"upload_session_id": upload_session_id, "email": email})
 
 
-def deliver(shop: TestClient, kind: str, session: dict[str, Any]) -> Any:
-    """A signed event as Stripe sends it, carrying the session as Stripe holds it."""
+def deliver(shop: TestClient, kind: str, session: dict[str, Any], event_id: str | None = None) -> Any:
+    """A signed event as Stripe sends it, carrying the session as Stripe holds it (a
+    redelivery when `event_id` names an event sent before)."""
     event = {
-        "id": "evt_" + secrets.token_hex(12),
+        "id": event_id or "evt_" + secrets.token_hex(12),
         "object": "event",
         "type": kind,
         "created": int(time.time()),
