@@ -31,7 +31,7 @@ from shared.orders.customers import get_or_create_customer
 from shared.orders.numbers import Order, next_order_number, order_by_checkout_session
 from shared.payments import CheckoutSessionInfo, PaymentsProvider
 from shared.payments.refunds import RecordOutcome, refund_checkout
-from shared.storage import layout
+from shared.storage.layout import originals_path_for
 from shared.stripe_events.inbox import payment_reversal_for_intent
 
 log = logging.getLogger("restoreclick.fulfilment")
@@ -133,7 +133,7 @@ def claim_photos(conn: db.Connection, order: Order, checkout: Checkout) -> None:
     db.execute(
         conn, "create_original_images", order_id=str(order.id),
         file_upload_ids=[str(c["id"]) for c in claimed],
-        storage_paths=[layout.originals_path_for(c["storage_path"], order.id) for c in claimed],
+        storage_paths=[originals_path_for(c["storage_path"], order.id) for c in claimed],
     )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import BinaryIO
 from uuid import UUID
 
-from shared.storage import layout
+import shared.storage.layout as layout
 from shared.storage.base import ObjectStore, SignedUpload, StorageObjectTooLarge, StoredObject
 
 CHUNK = 1024 * 1024
