@@ -11,7 +11,7 @@ from rich.table import Table
 from infra.commands.targets import chosen_names, open_targets
 from shared.core import db
 from shared.core.config import get_settings
-from shared.migrations.manager import (
+from shared.migrations import (
     MigrationFailed,
     MigrationRefused,
     plan_migrations,

@@ -35,8 +35,13 @@ from shared.core import db
 from shared.core.audit import record_audit
 from shared.core.config import Settings
 from shared.core.errors import Conflict, NotFound, RestoreClickError, ValidationFailed
-from shared.payments import CheckoutAlreadyPaid, CheckoutRequest, CheckoutSessionInfo, PaymentsProvider
-from shared.payments.base import PaymentsUnavailable
+from shared.payments import (
+    CheckoutAlreadyPaid,
+    CheckoutRequest,
+    CheckoutSessionInfo,
+    PaymentsProvider,
+    PaymentsUnavailable,
+)
 from shared.uploads.sessions import (
     UploadSession,
     ensure_session_accepts_photos,

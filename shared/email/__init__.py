@@ -30,4 +30,12 @@ def email_from_settings(settings: Settings) -> EmailProvider:
     return OutboxEmail(settings.outbox_dir)
 
 
-__all__ = ["EmailProvider", "OutgoingEmail", "email_from_settings"]
+# What other folders use: the provider interface, the factory, the email job (`worker`), and
+# the dev server's /dev/outbox routes.
+__all__ = [
+    "EmailProvider",
+    "OutgoingEmail",
+    "email_from_settings",
+    "outbox_routes",
+    "worker",
+]

@@ -39,6 +39,8 @@ def payments_from_settings(settings: Settings) -> PaymentsProvider:
     return LocalPayments(settings.local_data_dir / "payments", settings.public_base_url)
 
 
+# What other folders use: the provider interface, the factory, webhook secrets, refunds, and
+# the local stand-in with its checkout page (for the dev server and tests only).
 __all__ = [
     "CheckoutAlreadyPaid",
     "CheckoutRequest",
@@ -49,7 +51,10 @@ __all__ = [
     "PaymentsUnavailable",
     "Refund",
     "RefundRequest",
+    "local_provider",
+    "local_routes",
     "payments_from_settings",
+    "refunds",
     "sign_webhook_payload",
     "verify_webhook",
     "webhook_secrets",

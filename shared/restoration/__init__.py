@@ -72,3 +72,20 @@ def restoration_from_settings(settings: Settings) -> RestorationProvider | Remot
 
 def is_remote(provider: RestorationProvider | RemoteRestorationProvider) -> bool:
     return hasattr(provider, "start")
+
+
+# What other folders use: the two provider shapes, the factory, and the two jobs: restoring a
+# photo (`worker`) and settling a remote prediction (`predictions`).
+__all__ = [
+    "FINISHED_PREDICTION",
+    "JPEG_QUALITY",
+    "RESTORED_PIXEL_FACTOR",
+    "Prediction",
+    "PredictionStatus",
+    "RemoteRestorationProvider",
+    "RestorationProvider",
+    "is_remote",
+    "predictions",
+    "restoration_from_settings",
+    "worker",
+]

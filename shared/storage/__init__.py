@@ -47,6 +47,8 @@ def storage_from_settings(settings: Settings) -> StorageService:
     return StorageService(store)
 
 
+# What other folders use: the service, the backend interface and its errors, the factory, and
+# the local backend with its signed-URL routes (for the dev server and tests only).
 __all__ = [
     "ArchiveEntry",
     "ObjectStore",
@@ -56,5 +58,7 @@ __all__ = [
     "StorageService",
     "StorageUnavailable",
     "StoredObject",
+    "local",
+    "local_routes",
     "storage_from_settings",
 ]
