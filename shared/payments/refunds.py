@@ -156,7 +156,7 @@ def reverse_payment(conn: db.Connection, payment_intent: str, reversal: Reversal
     if order is None:
         return None
     # Only moves forward: an order already refunded or disputed is left as it is.
-    stopped = db.maybe_one(conn, "reverse_order_payment", Order, order_id=str(order.id), status=reversal)
+    stopped: Order | None = db.maybe_one(conn, "reverse_order_payment", Order, order_id=str(order.id), status=reversal)
     if stopped is not None:
         db.execute(conn, "cancel_pending_restoration_jobs", order_id=str(order.id))
         db.execute(conn, "cancel_pending_emails", order_id=str(order.id))
