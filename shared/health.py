@@ -34,7 +34,7 @@ def storage_state() -> dict[str, Any]:
     from shared.deps import get_storage
 
     try:
-        get_storage().store.check_bucket()
+        get_storage().check_bucket()
     except RestoreClickError as exc:
         return {"reachable": False, "error": exc.code}
     return {"reachable": True}

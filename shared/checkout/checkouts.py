@@ -153,6 +153,14 @@ def lock_checkout(conn: db.Connection, checkout: Checkout) -> Checkout:
     return db.one(conn, "lock_checkout", Checkout, checkout_id=str(checkout.id))
 
 
+def locked_checkout_of_session(conn: db.Connection, stripe_checkout_session_id: str) -> Checkout | None:
+    """Our checkout behind a provider's checkout session, locked as `lock_checkout` does; None if not ours."""
+    found = db.maybe_one(
+        conn, "checkout_by_stripe_session", Checkout, stripe_checkout_session_id=stripe_checkout_session_id
+    )
+    return lock_checkout(conn, found) if found else None
+
+
 def start_checkout(
     database: db.Database,
     payments: PaymentsProvider,

@@ -6,24 +6,10 @@ code path can forget them; everything else that deserves a trace calls `record_a
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
-
 from shared.core import db
-
-
-class AuditEntry(BaseModel):
-    id: int
-    entity_type: str
-    entity_id: UUID
-    action: str
-    old_values: dict[str, Any] | None
-    new_values: dict[str, Any] | None
-    actor: str
-    created_at: datetime
 
 
 def record_audit(
@@ -42,7 +28,3 @@ def record_audit(
         old_values=db.jsonb(old) if old is not None else None,
         new_values=db.jsonb(new) if new is not None else None, actor=actor,
     )  # fmt: skip
-
-
-def audit_trail(conn: db.Connection, entity_type: str, entity_id: UUID | str) -> list[AuditEntry]:
-    return db.all_rows(conn, "audit_trail", AuditEntry, entity_type=entity_type, entity_id=str(entity_id))

@@ -1,8 +1,3 @@
 -- name: record_audit
 insert into public.audit_logs (entity_type, entity_id, action, old_values, new_values, actor)
 values (%(entity_type)s, %(entity_id)s, %(action)s, %(old_values)s, %(new_values)s, %(actor)s);
-
--- name: audit_trail
-select * from public.audit_logs
-where entity_type = %(entity_type)s and entity_id = %(entity_id)s
-order by id;

@@ -12,13 +12,14 @@ never looks at orders either.
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 from shared.core import db
 from shared.core.config import Settings
 from shared.core.throttle import count_request
+from shared.email.outgoing import queue_email
 
 RESENDS_PER_HOUR = 3
-RESEND_EMAIL_MAX_ATTEMPTS = 8
 MATCH_BATCH = 500
 MAX_PAGES = 20  # a flood of requests waits for the next run rather than holding this one
 
@@ -49,10 +50,16 @@ def match_resend_requests(database: db.Database) -> int:
     for _ in range(MAX_PAGES):
         with database.transaction(actor="email_worker") as conn:
             db.execute(conn, "lock_resend_matching")
-            rows = db.all_rows(
-                conn, "match_resend_requests",
-                batch_size=MATCH_BATCH, per_hour=RESENDS_PER_HOUR, max_attempts=RESEND_EMAIL_MAX_ATTEMPTS,
-            )  # fmt: skip
+            rows = db.all_rows(conn, "match_resend_requests", batch_size=MATCH_BATCH, per_hour=RESENDS_PER_HOUR)
+            for row in rows:
+                # Each request is its own message (a random dedupe key), so a customer who
+                # asks again within the limit gets the links again. zip_parts: the link gets
+                # its uses for each of the order's ZIPs, as the first one did.
+                queue_email(
+                    conn, order_id=row["order_id"], to_email=row["email"], template="download_links_resent",
+                    payload={"order_number": row["order_number"], "zip_parts": row["zip_parts"]},
+                    dedupe_key=f"download_links_resent:{row['order_id']}:{uuid.uuid4()}",
+                )  # fmt: skip
             remaining = db.maybe_one(conn, "resend_requests_waiting")
         queued += len(rows)
         if remaining is None:

@@ -4,9 +4,10 @@ insert into public.resend_requests (email, order_number) values (%(email)s, %(or
 
 -- name: match_resend_requests
 -- The email worker's first step: take a page of requests (each is gone once taken), and
--- queue a resend email for each that names a finished order by its customer's email, at
--- most %(per_hour)s an hour per order. Run under lock_resend_matching, so two workers
--- cannot both count an order's resends below the limit and both queue one.
+-- return the finished orders they name by their customer's email, one row per order,
+-- leaving out an order already sent %(per_hour)s resends this hour. Run under
+-- lock_resend_matching until the emails are queued, so two workers cannot both count an
+-- order's resends below the limit and both queue one.
 with taken as (
     delete from public.resend_requests r
     where r.id in (select id from public.resend_requests order by id limit %(batch_size)s for update skip locked)
@@ -19,18 +20,13 @@ with taken as (
     where o.status in ('completed', 'partially_completed')
     order by o.id, t.created_at
 )
-insert into public.email_queue (order_id, to_email, template, payload, dedupe_key, max_attempts)
--- zip_parts: the link gets its uses for each of the order's ZIPs, as the first one did.
-select m.order_id, m.email, 'download_links_resent',
-       jsonb_build_object('order_number', m.order_number, 'zip_parts', m.zip_parts),
-       'download_links_resent:' || m.order_id || ':' || gen_random_uuid(), %(max_attempts)s
+select m.order_id, m.order_number, m.zip_parts, m.email
 from matched m
 where (
     select count(*) from public.email_queue q
     where q.order_id = m.order_id and q.template = 'download_links_resent'
       and q.created_at > now() - interval '1 hour'
-) < %(per_hour)s
-returning id;
+) < %(per_hour)s;
 
 -- name: lock_resend_matching
 select pg_advisory_xact_lock(hashtext('restoreclick.resend_matching'));

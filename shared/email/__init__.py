@@ -30,12 +30,13 @@ def email_from_settings(settings: Settings) -> EmailProvider:
     return OutboxEmail(settings.outbox_dir)
 
 
-# What other folders use: the provider interface, the factory, the email job (`worker`), and
-# the dev server's /dev/outbox routes.
+# What other folders use: the provider interface, the factory, queueing an email
+# (`outgoing`), the email job (`worker`), and the dev server's /dev/outbox routes.
 __all__ = [
     "EmailProvider",
     "OutgoingEmail",
     "email_from_settings",
     "outbox_routes",
+    "outgoing",
     "worker",
 ]

@@ -79,6 +79,6 @@ def _attachments(database: db.Database, storage: StorageService, job: Job, cap: 
     # Named as in the ZIP: two photos called photo.jpg arrive as two files, not one over the other.
     names = unique_names([r["filename"] for r in restored])
     return [
-        Attachment(name, r["content_type"], storage.store.read(r["storage_path"]))
+        Attachment(name, r["content_type"], storage.read_photo(r["storage_path"]))
         for name, r in zip(names, restored, strict=True)
     ]

@@ -24,7 +24,6 @@ from typing import Any
 from shared.core import db
 from shared.core.config import Settings
 from shared.storage import StorageService
-from shared.storage.service import INCOMING
 
 STRIPE_EVENT_RETENTION_DAYS = 90
 JOB_RETENTION_DAYS = 30
@@ -143,7 +142,7 @@ def _remove_stray_objects(
         keep = {r["storage_path"] for r in db.all_rows(conn, "claimed_temp_paths")}
         live = {r["storage_path"] for r in db.all_rows(conn, "live_temp_paths")}
     old = [
-        o.path for o in storage.store.list("uploads/temp/")
+        o.path for o in storage.all_temp_objects()
         if o.updated_at is not None and o.updated_at < cutoff and o.path not in keep and o.path not in live
     ][:limit]  # fmt: skip
     if not dry_run:
@@ -157,7 +156,7 @@ def _remove_stray_incoming(database: db.Database, storage: StorageService, dry_r
     them, whatever their age, so they go at once."""
     with database.transaction() as conn:
         pending = {storage.incoming_path_for(r["storage_path"]) for r in db.all_rows(conn, "pending_upload_paths")}
-    stray = [o.path for o in storage.store.list(f"{INCOMING}/") if o.path not in pending][:limit]
+    stray = [o.path for o in storage.all_incoming_objects() if o.path not in pending][:limit]
     if not dry_run:
         storage.delete_objects(stray)
     return len(stray)

@@ -25,7 +25,3 @@ class Customer(BaseModel):
 def get_or_create_customer(conn: db.Connection, email: str, name: str | None = None) -> Customer:
     """The customer with this email, created if new. Safe under concurrent calls."""
     return db.one(conn, "get_or_create_customer", Customer, email=email.strip(), name=name)
-
-
-def customer_by_email(conn: db.Connection, email: str) -> Customer | None:
-    return db.maybe_one(conn, "customer_by_email", Customer, email=email.strip())

@@ -7,6 +7,3 @@ on conflict (lower(email)) do update
     set name = coalesce(public.customers.name, excluded.name),
         deleted_at = null
 returning *;
-
--- name: customer_by_email
-select * from public.customers where lower(email) = lower(%(email)s) and deleted_at is null;

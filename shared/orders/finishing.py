@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.core import db
 from shared.core.config import Settings
+from shared.email.outgoing import queue_email
 from shared.jobs.queue import Job
 from shared.orders.numbers import Order
 from shared.storage import ArchiveEntry, StorageService, unique_names
@@ -78,13 +79,12 @@ def finish_order(database: db.Database, storage: StorageService, settings: Setti
             return
         email = db.one(conn, "customer_email_of_order", order_id=order_id)["email"]
         template = EMAIL_BY_STATUS[status]
-        db.maybe_one(
-            conn, "queue_email",
-            order_id=order_id, to_email=email, template=template,
-            payload=db.jsonb({"order_number": order.order_number, "zip_path": zip_path, "zip_parts": len(archives),
-                           "restored": tally["succeeded"], "failed": tally["failed"],
-                           "failed_photos": tally["failed_filenames"]}),
-            dedupe_key=f"{template}:{order_id}", max_attempts=8,
+        queue_email(
+            conn, order_id=order_id, to_email=email, template=template,
+            payload={"order_number": order.order_number, "zip_path": zip_path, "zip_parts": len(archives),
+                     "restored": tally["succeeded"], "failed": tally["failed"],
+                     "failed_photos": tally["failed_filenames"]},
+            dedupe_key=f"{template}:{order_id}",
         )  # fmt: skip
 
 

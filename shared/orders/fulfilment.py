@@ -12,7 +12,9 @@ Stripe delivers events at least once, in any order, sometimes many at once. So:
   gone) is refunded in full, once, through the payments provider: never an order that
   lacks a photo that was paid for, never money kept for nothing;
 - moving photos out of the temporary area is the restoration job's first step, never the
-  webhook's: the answer to Stripe costs the same for one photo or fifty.
+  webhook's: the answer to Stripe costs the same for one photo or fifty;
+- the caller's own record of the outcome (the webhook marks its event handled) is passed
+  in as `record_outcome` and written in the transaction that commits the outcome.
 """
 
 from __future__ import annotations
@@ -24,15 +26,15 @@ from shared.checkout.checkouts import PAID_STATES, Checkout, lock_checkout
 from shared.core import db
 from shared.core.config import Settings
 from shared.core.errors import NotFound, RestoreClickError
+from shared.email.outgoing import queue_email
 from shared.orders.customers import get_or_create_customer
 from shared.orders.numbers import Order, next_order_number, order_by_checkout_session
 from shared.payments import CheckoutSessionInfo, PaymentsProvider
-from shared.payments.refunds import refund_checkout
-from shared.stripe_events.inbox import mark_stripe_event_processed, payment_reversal_for_intent
+from shared.payments.refunds import RecordOutcome, refund_checkout
+from shared.storage.layout import originals_path_for
+from shared.stripe_events.inbox import payment_reversal_for_intent
 
 log = logging.getLogger("restoreclick.fulfilment")
-
-ORDER_EMAIL_MAX_ATTEMPTS = 8
 
 
 class PaymentMismatch(RestoreClickError):
@@ -59,6 +61,11 @@ class Fulfilment:
     order: Order | None
     created: bool
     reason: str = ""
+    # record_outcome ran in the transaction that committed this outcome. False when there
+    # was none to give (no record_outcome) or the outcome is left open: a payment whose
+    # session is not complete, a refund the provider refused (`refused` says why).
+    outcome_recorded: bool = False
+    refused: str | None = None
 
 
 def check_against_checkout(info: CheckoutSessionInfo, checkout: Checkout) -> None:
@@ -110,19 +117,24 @@ def create_order_for(conn: db.Connection, settings: Settings, checkout: Checkout
 
 def claim_photos(conn: db.Connection, order: Order, checkout: Checkout) -> None:
     ids = [str(i) for i in checkout.file_upload_ids]
-    claimed = db.execute(conn, "claim_photos_for_order", order_id=str(order.id), file_upload_ids=ids)
-    if claimed != len(ids):
+    claimed = db.all_rows(conn, "claim_photos_for_order", order_id=str(order.id), file_upload_ids=ids)
+    if len(claimed) != len(ids):
         # Paid for, but gone (removed or expired while the cart was wrongly open): an order
         # must never lack a photo that was paid for, so this payment is refunded instead.
         log.error(
             "checkout %s: %d of %d priced photos could not be claimed; refunding",
             checkout.id,
-            len(ids) - claimed,
+            len(ids) - len(claimed),
             len(ids),
             extra={"checkout_id": str(checkout.id)},
         )
         raise _MustRefund("photos_missing")
-    db.execute(conn, "create_original_images", order_id=str(order.id), file_upload_ids=ids)
+    # Where each paid photo will be kept; the restoration job moves it there (not the webhook).
+    db.execute(
+        conn, "create_original_images", order_id=str(order.id),
+        file_upload_ids=[str(c["id"]) for c in claimed],
+        storage_paths=[originals_path_for(c["storage_path"], order.id) for c in claimed],
+    )  # fmt: skip
 
 
 def queue_order_work(conn: db.Connection, settings: Settings, order: Order, checkout: Checkout) -> None:
@@ -131,13 +143,11 @@ def queue_order_work(conn: db.Connection, settings: Settings, order: Order, chec
         conn, "queue_restoration_jobs",
         order_id=str(order.id), max_attempts=settings.max_restoration_attempts,
     )  # fmt: skip
-    db.maybe_one(
-        conn, "queue_email",
-        order_id=str(order.id), to_email=checkout.email, template="order_confirmation",
-        payload=db.jsonb({"order_number": order.order_number, "photo_count": order.image_count,
-                       "amount_total": order.total_amount, "currency": order.currency}),
+    queue_email(
+        conn, order_id=order.id, to_email=checkout.email, template="order_confirmation",
+        payload={"order_number": order.order_number, "photo_count": order.image_count,
+                 "amount_total": order.total_amount, "currency": order.currency},
         dedupe_key=f"order_confirmation:{order.id}",
-        max_attempts=ORDER_EMAIL_MAX_ATTEMPTS,
     )  # fmt: skip
 
 
@@ -146,10 +156,11 @@ def fulfil_checkout_session(
     payments: PaymentsProvider,
     settings: Settings,
     checkout_session_id: str,
-    event_id: str | None = None,
+    record_outcome: RecordOutcome | None = None,
 ) -> Fulfilment:
     """Create the order for a paid checkout session, once, however often this is called;
-    or refund it, once, when it cannot become an order."""
+    or refund it, once, when it cannot become an order. `record_outcome` runs inside the
+    transaction that commits the outcome (the order, the awaited payment, the refund)."""
     info = payments.retrieve_checkout_session(checkout_session_id)
     with database.transaction() as conn:
         found = db.maybe_one(conn, "checkout_by_stripe_session", Checkout, stripe_checkout_session_id=info.id)
@@ -162,9 +173,9 @@ def fulfil_checkout_session(
             with database.transaction(actor="stripe_webhook") as conn:
                 lock_checkout(conn, found)
                 db.maybe_one(conn, "await_payment", checkout_id=str(found.id), payment_intent=info.payment_intent)
-                if event_id:
-                    mark_stripe_event_processed(conn, event_id)
-            return Fulfilment(None, False, "payment_pending")
+                if record_outcome:
+                    record_outcome(conn)
+            return Fulfilment(None, False, "payment_pending", outcome_recorded=record_outcome is not None)
         return Fulfilment(None, False, f"payment_status is {info.payment_status}")
     refund_reason: str | None = None
     try:
@@ -179,21 +190,23 @@ def fulfil_checkout_session(
                 if refund_reason is None:
                     order = create_order_for(conn, settings, checkout, info)
                     created = True
-            if event_id and refund_reason is None:
-                mark_stripe_event_processed(conn, event_id)
+            if record_outcome and refund_reason is None:
+                record_outcome(conn)
     except _OrderExists:
         with database.transaction(actor="stripe_webhook") as conn:
             order = order_by_checkout_session(conn, info.id)
-            if event_id:
-                mark_stripe_event_processed(conn, event_id)
+            if record_outcome:
+                record_outcome(conn)
         created = False
     except _MustRefund as must:
         refund_reason = must.reason
     if refund_reason is not None:
-        ended = refund_checkout(database, payments, found, info, refund_reason, event_id)
-        # `refund_pending`: the provider refused the refund; it waits for an operator.
-        return Fulfilment(None, False, "refunded" if ended.status == "refunded" else "refund_pending")
-    return Fulfilment(order, created)
+        ended = refund_checkout(database, payments, found, info, refund_reason, record_outcome)
+        if ended.refused is not None:
+            # `refund_pending`: the provider refused the refund; it waits for an operator.
+            return Fulfilment(None, False, "refund_pending", refused=ended.refused)
+        return Fulfilment(None, False, "refunded", outcome_recorded=record_outcome is not None)
+    return Fulfilment(order, created, outcome_recorded=record_outcome is not None)
 
 
 def _why_not_fulfillable(conn: db.Connection, info: CheckoutSessionInfo, checkout: Checkout) -> str | None:

@@ -16,23 +16,25 @@ returning *;
 
 -- name: claim_photos_for_order
 -- Exactly the priced photos become the order's: claimed, so cleanup never removes them.
--- (The statements that write a row per photo return only what the caller counts: the
--- webhook's answer should not grow with rows it decodes and throws away.)
+-- (Each comes back with only its temporary path, from which the caller says where it is
+-- kept: the webhook's answer should not grow with rows it decodes and throws away.)
 update public.file_uploads
 set status = 'claimed', order_id = %(order_id)s
-where id = any(%(file_upload_ids)s::uuid[]) and status in ('uploaded', 'pending');
+where id = any(%(file_upload_ids)s::uuid[]) and status in ('uploaded', 'pending')
+returning id, storage_path;
 
 -- name: create_original_images
 insert into public.images (
     order_id, type, file_upload_id, storage_path, filename, content_type, size_bytes,
     width, height, sha256
 )
-select f.order_id, 'original', f.id,
-       -- the same object name, in the order's originals (StorageService.originals_path_for)
-       'uploads/originals/' || f.order_id::text || '/' || regexp_replace(f.storage_path, '^.*/', ''),
+-- Where each is kept comes from the caller (storage/layout.originals_path_for): the
+-- bucket's layout is written in one place, and it is not here.
+select f.order_id, 'original', f.id, kept.storage_path,
        f.filename, f.content_type, f.size_bytes, f.width, f.height, f.sha256
-from public.file_uploads f
-where f.id = any(%(file_upload_ids)s::uuid[]) and f.order_id = %(order_id)s::uuid
+from unnest(%(file_upload_ids)s::uuid[], %(storage_paths)s::text[]) as kept(file_upload_id, storage_path)
+join public.file_uploads f on f.id = kept.file_upload_id
+where f.order_id = %(order_id)s::uuid
 order by f.upload_position;
 
 -- name: queue_restoration_jobs
@@ -43,12 +45,6 @@ from public.images i
 where i.order_id = %(order_id)s and i.type = 'original'
 on conflict do nothing;
 
--- name: queue_email
-insert into public.email_queue (order_id, to_email, template, payload, dedupe_key, max_attempts)
-values (%(order_id)s, %(to_email)s, %(template)s, %(payload)s, %(dedupe_key)s, %(max_attempts)s)
-on conflict (dedupe_key) do nothing
-returning *;
-
 -- name: complete_checkout
 update public.checkouts
 set status = 'completed', completed_at = coalesce(completed_at, now()),
@@ -56,80 +52,10 @@ set status = 'completed', completed_at = coalesce(completed_at, now()),
 where id = %(checkout_id)s
 returning *;
 
--- name: fail_checkout
--- A delayed payment failed: nothing was taken, so the cart is the customer's again.
-update public.checkouts set status = 'failed'
-where id = %(checkout_id)s and status in ('open', 'awaiting_payment')
-returning *;
-
 -- name: paid_checkout_of_session
 -- Another payment already made these photos an order.
 select * from public.checkouts
 where upload_session_id = %(upload_session_id)s and status = 'completed' and id <> %(checkout_id)s;
-
--- name: begin_refund
--- A paid checkout that cannot become an order is marked for refund, once: the reason
--- written first is the one kept. A live checkout gives its cart back to the customer.
-with refunding as (
-    update public.checkouts
-    set status = 'refunding', refund_reason = %(reason)s,
-        stripe_payment_intent_id = coalesce(%(payment_intent)s, stripe_payment_intent_id)
-    where id = %(checkout_id)s and status in ('creating', 'open', 'awaiting_payment', 'expired', 'failed')
-    returning *
-), reopened as (
-    -- Unless another checkout of the cart is live (the statement sees the rows as they
-    -- were before it, so this one is left out by id).
-    update public.upload_sessions s set status = 'open'
-    from refunding r
-    where s.id = r.upload_session_id and s.status = 'checkout'
-      and not exists (
-          select 1 from public.checkouts c
-          where c.upload_session_id = s.id and c.id <> r.id
-            and c.status in ('creating', 'open', 'awaiting_payment')
-      )
-    returning s.id
-)
-select * from refunding;
-
--- name: count_refund_failure
-update public.checkouts set refund_attempts = refund_attempts + 1
-where id = %(checkout_id)s and status = 'refunding';
-
--- name: finish_refund
-update public.checkouts
-set status = 'refunded', stripe_refund_id = %(refund_id)s, refunded_at = now()
-where id = %(checkout_id)s and status = 'refunding'
-returning *;
-
--- name: mark_images_stored
-update public.images set stored_at = coalesce(stored_at, now()) where id = any(%(image_ids)s::uuid[]);
-
--- name: order_by_payment_intent
-select * from public.orders where stripe_payment_intent_id = %(payment_intent)s;
-
--- name: cancel_pending_restoration_jobs
-update public.restoration_jobs
-set status = 'cancelled', locked_until = null, locked_by = null, finished_at = now()
-where order_id = %(order_id)s and status in ('pending', 'running');
-
--- name: cancel_pending_emails
-update public.email_queue
-set status = 'cancelled', locked_until = null, locked_by = null
-where order_id = %(order_id)s and status in ('pending', 'sending');
-
--- name: revoke_download_links
-update public.download_links
-set revoked_at = now(), revoked_reason = %(reason)s
-where order_id = %(order_id)s and revoked_at is null;
-
--- name: reverse_order_payment
--- A full refund or a dispute. Only moves forward: a disputed order is not later "refunded"
--- back over, and a repeated event changes nothing.
-update public.orders
-set status = %(status)s, payment_status = %(status)s
-where id = %(order_id)s
-  and payment_status = 'paid'
-returning *;
 
 -- name: lock_payment
 -- Serialises everything that concerns one payment (its fulfilment, its refund, its

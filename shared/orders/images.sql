@@ -77,3 +77,6 @@ returning *;
 -- name: customer_email_of_order
 select c.email from public.orders o join public.customers c on c.id = o.customer_id
 where o.id = %(order_id)s;
+
+-- name: mark_images_stored
+update public.images set stored_at = coalesce(stored_at, now()) where id = any(%(image_ids)s::uuid[]);

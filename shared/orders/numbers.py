@@ -44,14 +44,5 @@ def next_order_number(conn: db.Connection, at: datetime | None = None) -> str:
     return number
 
 
-def order_by_id(conn: db.Connection, order_id: UUID | str) -> Order | None:
-    return db.maybe_one(conn, "order_by_id", Order, order_id=str(order_id))
-
-
 def order_by_checkout_session(conn: db.Connection, checkout_session_id: str) -> Order | None:
     return db.maybe_one(conn, "order_by_checkout_session", Order, checkout_session_id=checkout_session_id)
-
-
-def set_order_status(conn: db.Connection, order_id: UUID | str, status: OrderStatus) -> Order:
-    """Change an order's status; the database audits the change (trigger in 010)."""
-    return db.one(conn, "set_order_status", Order, order_id=str(order_id), status=status)

@@ -14,13 +14,3 @@ select * from public.orders where stripe_checkout_session_id = %(checkout_sessio
 
 -- name: order_by_number
 select * from public.orders where order_number = %(order_number)s and deleted_at is null;
-
--- name: set_order_status
-update public.orders
-set status = %(status)s,
-    completed_at = case
-        when %(status)s in ('completed', 'partially_completed', 'failed') then coalesce(completed_at, now())
-        else completed_at
-    end
-where id = %(order_id)s
-returning *;

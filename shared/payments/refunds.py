@@ -1,4 +1,7 @@
-"""Refunding a paid checkout that cannot become an order: once, through the provider.
+"""Money going back: our refund of a paid checkout that cannot become an order, and an
+order stopped because its payment was refunded or disputed at the provider.
+
+Refunding a paid checkout that cannot become an order: once, through the provider.
 
 The checkout is marked `refunding` with its reason in one transaction, the provider is
 asked outside any transaction, and a second transaction marks it `refunded`, writes the
@@ -11,15 +14,24 @@ audit row and queues the customer's email. Each step is safe to repeat:
   so even a new key can never refund twice;
 - `finish_refund` updates only a `refunding` checkout, so the audit row and the email come
   once however many deliveries race here.
+
+The caller's own record of the outcome (the webhook's mark that its event was handled)
+is passed in as `record_outcome` and written in the transaction that ends the refund, so
+the two commit together or not at all.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 from shared.checkout.checkouts import Checkout, lock_checkout
 from shared.core import db
 from shared.core.audit import record_audit
+from shared.email.outgoing import queue_email
+from shared.orders.numbers import Order
 from shared.payments.base import (
     CheckoutSessionInfo,
     PaymentsProvider,
@@ -27,7 +39,6 @@ from shared.payments.base import (
     PaymentsUnavailable,
     RefundRequest,
 )
-from shared.stripe_events.inbox import mark_stripe_event_processed, record_stripe_event_error
 
 log = logging.getLogger("restoreclick.refunds")
 
@@ -38,7 +49,17 @@ REFUND_REASONS = {
     "already_paid": "these photos had already been paid for in another payment",
     "photos_missing": "some of the photos you paid for were no longer with us",
 }
-REFUND_EMAIL_MAX_ATTEMPTS = 8
+
+# How a payment went back at the provider; the order's status and payment status say it too.
+Reversal = Literal["refunded", "disputed"]
+# The caller's work that must commit with an outcome or not at all.
+RecordOutcome = Callable[["db.Connection"], None]  # (db.Connection exists for annotations only)
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    checkout: Checkout  # as it ends up: `refunded`, or still `refunding` when refused
+    refused: str | None = None  # the provider's refusal: the refund waits for an operator
 
 
 def refund_checkout(
@@ -47,20 +68,22 @@ def refund_checkout(
     checkout: Checkout,
     info: CheckoutSessionInfo,
     reason: str,
-    event_id: str | None = None,
-) -> Checkout:
-    """Refund the checkout's payment in full, once; returns the checkout as it ends up.
+    record_outcome: RecordOutcome | None = None,
+) -> RefundOutcome:
+    """Refund the checkout's payment in full, once.
 
     Raises PaymentsUnavailable when the provider could not be asked (the caller's retry,
     Stripe's redelivery or cleanup's settling finishes it). A refusal by the provider is
-    recorded and left to an operator: retrying the same refund cannot help.
+    returned and left to an operator: retrying the same refund cannot help. `record_outcome`
+    runs inside the transaction that finishes the refund (or finds it finished), never
+    when it was refused.
     """
     with database.transaction(actor="refunds") as conn:
         current = lock_checkout(conn, checkout)
         if current.status == "refunded":
-            if event_id:
-                mark_stripe_event_processed(conn, event_id)
-            return current
+            if record_outcome:
+                record_outcome(conn)
+            return RefundOutcome(current)
         if current.status != "refunding":
             current = db.one(
                 conn, "begin_refund", Checkout,
@@ -96,11 +119,7 @@ def refund_checkout(
                 exc.message,
                 extra={"checkout_id": str(current.id)},
             )
-            if event_id:
-                with database.transaction(actor="refunds") as conn:
-                    mark_stripe_event_processed(conn, event_id)
-                    record_stripe_event_error(conn, event_id, f"refund refused: {exc.message}")
-            return current
+            return RefundOutcome(current, refused=f"refund refused: {exc.message}")
         refund_id = refund.id
     with database.transaction(actor="refunds") as conn:
         lock_checkout(conn, current)
@@ -113,15 +132,33 @@ def refund_checkout(
                      "reason": finished.refund_reason},
                 actor="refunds",
             )  # fmt: skip
-            db.maybe_one(
-                conn, "queue_email",
-                order_id=None, to_email=current.email, template="payment_refunded",
-                payload=db.jsonb({"amount_total": amount, "currency": current.currency,
-                                  "photo_count": current.photo_count, "reason": finished.refund_reason,
-                                  "why": REFUND_REASONS.get(finished.refund_reason or "")}),
-                dedupe_key=f"payment_refunded:{current.id}", max_attempts=REFUND_EMAIL_MAX_ATTEMPTS,
+            queue_email(
+                conn, to_email=current.email, template="payment_refunded",
+                payload={"amount_total": amount, "currency": current.currency,
+                         "photo_count": current.photo_count, "reason": finished.refund_reason,
+                         "why": REFUND_REASONS.get(finished.refund_reason or "")},
+                dedupe_key=f"payment_refunded:{current.id}",
             )  # fmt: skip
             current = finished
-        if event_id:
-            mark_stripe_event_processed(conn, event_id)
-    return current
+        if record_outcome:
+            record_outcome(conn)
+    return RefundOutcome(current)
+
+
+def reverse_payment(conn: db.Connection, payment_intent: str, reversal: Reversal) -> Order | None:
+    """A payment refunded in full or disputed at the provider: its order stops (restoration
+    jobs and emails cancelled, download links revoked), once. None when no order has this
+    payment yet: the reversal stays in the stripe_events inbox, where fulfilment finds it
+    and creates the order already reversed (`payment_reversal_for_intent`)."""
+    # Serialised with the payment's fulfilment: either it sees this order, or it sees the event.
+    db.execute(conn, "lock_payment", payment_intent=payment_intent)
+    order = db.maybe_one(conn, "order_by_payment_intent", Order, payment_intent=payment_intent)
+    if order is None:
+        return None
+    # Only moves forward: an order already refunded or disputed is left as it is.
+    stopped: Order | None = db.maybe_one(conn, "reverse_order_payment", Order, order_id=str(order.id), status=reversal)
+    if stopped is not None:
+        db.execute(conn, "cancel_pending_restoration_jobs", order_id=str(order.id))
+        db.execute(conn, "cancel_pending_emails", order_id=str(order.id))
+        db.execute(conn, "revoke_download_links", order_id=str(order.id), reason=reversal)
+    return stopped or order

@@ -66,7 +66,7 @@ def _checked_original(storage: StorageService, image: dict[str, Any]) -> bytes:
     No signed URL writes where originals are kept, so a mismatch means the store was
     changed behind the shop's back: never restore (or decode) what was not checked.
     """
-    original = storage.store.read(image["storage_path"])
+    original = storage.read_photo(image["storage_path"])
     if image.get("sha256") and hashlib.sha256(original).hexdigest() != image["sha256"]:
         raise TerminalJobError("the stored original is not the photo that was checked at upload")
     return original

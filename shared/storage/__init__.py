@@ -47,8 +47,9 @@ def storage_from_settings(settings: Settings) -> StorageService:
     return StorageService(store)
 
 
-# What other folders use: the service, the backend interface and its errors, the factory, and
-# the local backend with its signed-URL routes (for the dev server and tests only).
+# What other folders use: the service, the bucket's layout (`layout`: where each object lives,
+# computed without I/O), the backend interface and its errors, the factory, and the local
+# backend with its signed-URL routes (for the dev server and tests only).
 __all__ = [
     "ArchiveEntry",
     "ObjectStore",
@@ -58,6 +59,7 @@ __all__ = [
     "StorageService",
     "StorageUnavailable",
     "StoredObject",
+    "layout",
     "local",
     "local_routes",
     "storage_from_settings",

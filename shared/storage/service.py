@@ -1,13 +1,6 @@
-"""The shop's storage operations over any backend, and the bucket's layout:
+"""The shop's storage operations over any backend, in the bucket's layout (storage/layout).
 
-    uploads/incoming/{upload_session_id}/{object} where a signed upload URL writes
-    uploads/temp/{upload_session_id}/{object}     before payment (checked photos only)
-    uploads/originals/{order_id}/{object}         paid photos
-    uploads/restored/{order_id}/{object}          restored photos
-    downloads/{order_id}/{name}.zip               the order's ZIP
-
-Object names are generated (uuid + extension); the customer's filename is only data.
-
+Every part of the shop goes through `StorageService`, never around it to the backend.
 No signed URL ever points into `uploads/temp/`: a direct upload lands in
 `uploads/incoming/` and is moved to `uploads/temp/` before it is checked, so the bytes
 that were checked are the bytes that are kept, whatever is later sent to the URL.
@@ -16,7 +9,6 @@ that were checked are the bytes that are kept, whatever is later sent to the URL
 from __future__ import annotations
 
 import shutil
-import uuid
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,12 +16,10 @@ from datetime import datetime
 from typing import BinaryIO
 from uuid import UUID
 
+import shared.storage.layout as layout
 from shared.storage.base import ObjectStore, SignedUpload, StorageObjectTooLarge, StoredObject
 
-TEMP = "uploads/temp"
-INCOMING = "uploads/incoming"
 CHUNK = 1024 * 1024
-ALLOWED_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".zip"}
 # What a stored ZIP64 entry costs beyond its bytes: local header (30) and central
 # directory record (46), each with the name and a ZIP64 extra field, and the data
 # descriptor; rounded up. The end records are counted once per archive.
@@ -94,36 +84,13 @@ class StorageService:
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
 
-    @staticmethod
-    def new_object_name(extension: str) -> str:
-        extension = extension.lower() if extension.lower() in ALLOWED_EXTENSIONS else ""
-        return uuid.uuid4().hex + extension
-
-    @staticmethod
-    def temp_path(upload_session_id: UUID | str, object_name: str) -> str:
-        return f"{TEMP}/{upload_session_id}/{object_name}"
-
-    @staticmethod
-    def incoming_path_for(temp_path: str) -> str:
-        """Where the signed upload URL of the photo kept at `temp_path` writes."""
-        if not temp_path.startswith(f"{TEMP}/"):
-            raise ValueError(f"{temp_path!r} is not a temporary upload path")
-        return INCOMING + temp_path[len(TEMP) :]
-
-    @staticmethod
-    def originals_path_for(temp_path: str, order_id: UUID | str) -> str:
-        return f"uploads/originals/{order_id}/{temp_path.rsplit('/', 1)[-1]}"
-
-    @staticmethod
-    def restored_path(order_id: UUID | str, object_name: str) -> str:
-        return f"uploads/restored/{order_id}/{object_name}"
-
-    @staticmethod
-    def zip_path(order_id: UUID | str, name: str, part: int = 1, parts: int = 1) -> str:
-        """The order's ZIP, or part `part` of `parts` when it is split."""
-        if parts == 1:
-            return f"downloads/{order_id}/{name}.zip"
-        return f"downloads/{order_id}/{name}-part-{part}-of-{parts}.zip"
+    # The layout, for callers holding the service (written once, in storage/layout).
+    new_object_name = staticmethod(layout.new_object_name)
+    temp_path = staticmethod(layout.temp_path)
+    incoming_path_for = staticmethod(layout.incoming_path_for)
+    originals_path_for = staticmethod(layout.originals_path_for)
+    restored_path = staticmethod(layout.restored_path)
+    zip_path = staticmethod(layout.zip_path)
 
     def save_temp_upload(
         self, upload_session_id: UUID | str, object_name: str, data: bytes | BinaryIO, content_type: str
@@ -133,7 +100,36 @@ class StorageService:
         return path
 
     def list_temp(self, upload_session_id: UUID | str) -> list[StoredObject]:
-        return self.store.list(f"{TEMP}/{upload_session_id}/")
+        return self.store.list(f"{layout.TEMP}/{upload_session_id}/")
+
+    def all_temp_objects(self) -> list[StoredObject]:
+        """Every object in the temporary area, of every upload session."""
+        return self.store.list(f"{layout.TEMP}/")
+
+    def all_incoming_objects(self) -> list[StoredObject]:
+        """Every object a signed upload URL wrote and no completion has taken yet."""
+        return self.store.list(f"{layout.INCOMING}/")
+
+    def read_photo(self, path: str) -> bytes:
+        """A stored photo's bytes, whole (an original to restore, a restored one to attach)."""
+        return self.store.read(path)
+
+    def open_photo(self, path: str) -> BinaryIO:
+        """A stored photo to read in chunks, in constant memory."""
+        return self.store.open(path)
+
+    def take_direct_upload(self, temp_path: str) -> StoredObject | None:
+        """What a signed upload URL sent for the photo kept at `temp_path`, moved there
+        first if it is still where the URL wrote it (so the bytes checked are the bytes
+        kept, whatever is sent to the URL later); None when nothing has arrived."""
+        incoming = self.incoming_path_for(temp_path)
+        if self.store.stat(incoming) is not None:
+            self.store.move(incoming, temp_path)
+        return self.store.stat(temp_path)
+
+    def check_bucket(self) -> None:
+        """Raise unless the bucket is there and answers."""
+        self.store.check_bucket()
 
     def delete_objects(self, paths: list[str]) -> None:
         if paths:
@@ -202,7 +198,7 @@ class StorageService:
 
         The caller (cleanup) has already made sure no order claims them.
         """
-        old = [o.path for o in self.store.list(f"{TEMP}/") if o.updated_at and o.updated_at < cutoff]
+        old = [o.path for o in self.all_temp_objects() if o.updated_at and o.updated_at < cutoff]
         old = old[:limit]
         self.delete_objects(old)
         return old

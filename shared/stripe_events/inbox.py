@@ -1,4 +1,10 @@
-"""Stripe webhook events we accepted, keyed by Stripe's event id, for idempotency."""
+"""The inbox: Stripe webhook events we accepted, keyed by Stripe's event id, recorded once.
+
+An event is handled when `processed_at` is set. Only dispatch calls `mark_handled`, inside
+the transaction that applies the event (or, for an event that changed nothing, right
+after): a crash before that commit leaves the event to be redelivered, and a redelivery
+of a handled event is answered as a duplicate without touching anything.
+"""
 
 from __future__ import annotations
 
@@ -26,11 +32,14 @@ def record_stripe_event(conn: db.Connection, event: dict[str, Any]) -> RecordedE
     )  # fmt: skip
 
 
-def mark_stripe_event_processed(conn: db.Connection, event_id: str) -> None:
-    db.execute(conn, "mark_stripe_event_processed", id=event_id)
+def mark_handled(conn: db.Connection, event_id: str, error: str | None = None) -> None:
+    """The event's effects commit with `conn`'s transaction; `error` is kept for an operator
+    (a refund the provider refused, a session that is not ours)."""
+    db.execute(conn, "mark_stripe_event_handled", id=event_id, error=error)
 
 
 def record_stripe_event_error(conn: db.Connection, event_id: str, error: str) -> None:
+    """A delivery failed: the event stays unhandled, Stripe redelivers it, and this says why."""
     db.execute(conn, "record_stripe_event_error", id=event_id, error=error)
 
 

@@ -6,9 +6,11 @@ values (%(id)s, %(type)s, %(livemode)s, %(api_version)s, %(payload)s)
 on conflict (id) do update set attempts = e.attempts + 1
 returning id, type, processed_at, attempts;
 
--- name: mark_stripe_event_processed
+-- name: mark_stripe_event_handled
+-- Its effects are committed (by this same transaction): later deliveries are duplicates.
+-- The error, if any, is what an operator should know about an event handled anyway.
 update public.stripe_events
-set processed_at = coalesce(processed_at, now()), last_error = null
+set processed_at = coalesce(processed_at, now()), last_error = left(%(error)s, 2000)
 where id = %(id)s;
 
 -- name: record_stripe_event_error

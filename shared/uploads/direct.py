@@ -175,10 +175,7 @@ def _closed() -> Conflict:
 
 
 def _take_and_check(storage: StorageService, photo: UploadedPhoto, settings: Settings) -> PhotoFacts:
-    incoming = storage.incoming_path_for(photo.storage_path)
-    if storage.store.stat(incoming) is not None:
-        storage.move(incoming, photo.storage_path)
-    stored = storage.store.stat(photo.storage_path)
+    stored = storage.take_direct_upload(photo.storage_path)
     if stored is None:
         raise Conflict(
             "nothing has been uploaded to the signed URL yet; upload, then complete",
@@ -217,7 +214,7 @@ def _signed(storage: StorageService, settings: Settings, photo: UploadedPhoto) -
 def _inspect_stored(storage: StorageService, photo: UploadedPhoto, settings: Settings) -> PhotoFacts:
     # Spool to a temporary file: constant memory, and the decoder may seek.
     with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as spool:
-        with storage.store.open(photo.storage_path) as source:
+        with storage.open_photo(photo.storage_path) as source:
             shutil.copyfileobj(source, spool, 1024 * 1024)
         spool.seek(0)
         return inspect_photo(

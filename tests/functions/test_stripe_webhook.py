@@ -18,6 +18,7 @@ from shared.deps import get_payments
 from shared.orders import fulfilment
 from shared.payments import sign_webhook_payload
 from shared.payments.local_provider import LocalPayments
+from shared.stripe_events import dispatch
 from tests.fixtures.db import counts, rows, stored_files
 from tests.fixtures.shopping import start_checkout, upload_photos
 from tests.fixtures.stripe_webhook import charge_event, paid_checkout, send
@@ -296,7 +297,7 @@ def _fail_once(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, error: E
         ("next_order_number", RuntimeError("crash while numbering")),
         ("claim_photos", RuntimeError("crash while claiming")),
         ("queue_order_work", RuntimeError("crash while queueing")),
-        ("mark_stripe_event_processed", RuntimeError("crash before commit")),
+        ("mark_handled", RuntimeError("crash before commit")),
     ],
 )
 def test_a_failure_at_any_step_then_a_redelivery_gives_one_complete_order(
@@ -310,6 +311,8 @@ def test_a_failure_at_any_step_then_a_redelivery_gives_one_complete_order(
     _, event = paid_checkout(shop, photos=2)
     if step == "retrieve":
         _fail_once(monkeypatch, type(get_payments()), "retrieve_checkout_session", error)
+    elif step == "mark_handled":  # dispatch marks the event inside fulfilment's transaction
+        _fail_once(monkeypatch, dispatch, step, error)
     else:
         _fail_once(monkeypatch, fulfilment, step, error)
     first = send(shop, event)

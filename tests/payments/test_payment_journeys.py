@@ -313,6 +313,43 @@ def test_a_refund_whose_answer_was_lost_is_retried_with_its_key_and_made_once(
     ]
 
 
+def test_a_crash_as_a_refunds_event_is_marked_handled_undoes_the_mark_and_the_redelivery_refunds_once(
+    stripe_shop: TestClient, conn: db.Connection, stripe_standin: StripeStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event is marked in the transaction that finishes the refund: a crash there
+    leaves both undone, and Stripe's redelivery of the same event finishes the one refund
+    (same idempotency key), queues one email and marks the event."""
+    from shared.stripe_events import dispatch
+
+    _, duplicate = _second_paid_session_for_a_fulfilled_cart(stripe_shop, conn, stripe_standin)
+    original, crashed = dispatch.mark_handled, []
+
+    def crash_once(*args: Any, **kwargs: Any) -> None:
+        if not crashed:
+            crashed.append(True)
+            raise RuntimeError("crash before commit")
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(dispatch, "mark_handled", crash_once)
+    event_id = "evt_refund_crash_once"
+    assert deliver(stripe_shop, "checkout.session.completed", duplicate, event_id=event_id).status_code == 500
+
+    assert rows(conn, "select processed_at from stripe_events where id = %s", event_id) == [{"processed_at": None}]
+    assert rows(conn, "select status from checkouts where stripe_checkout_session_id = %s", duplicate["id"]) == [
+        {"status": "refunding"}
+    ]
+    assert deliver(stripe_shop, "checkout.session.completed", duplicate, event_id=event_id).status_code == 200
+    assert len({r.headers["idempotency-key"] for r in stripe_standin.recorded("POST", REFUNDS_URL)}) == 1
+    assert assert_paid_session_settled_once(conn, stripe_standin, duplicate["id"]) == "refund"
+    assert rows(conn, "select status from checkouts where stripe_checkout_session_id = %s", duplicate["id"]) == [
+        {"status": "refunded"}
+    ]
+    assert rows(conn, "select count(*) as n from email_queue where template = 'payment_refunded'") == [{"n": 1}]
+    assert rows(
+        conn, "select processed_at is not null as done, attempts from stripe_events where id = %s", event_id
+    ) == [{"done": True, "attempts": 2}]
+
+
 @pytest.mark.parametrize("kind", ["checkout.session.expired", "checkout.session.async_payment_failed"])
 def test_an_event_saying_a_page_ended_is_believed_only_when_stripe_agrees(
     stripe_shop: TestClient, conn: db.Connection, stripe_standin: StripeStandIn, kind: str

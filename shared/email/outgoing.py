@@ -1,0 +1,36 @@
+"""Queueing an email: the one way any part of the shop asks for a message to be sent.
+
+The email worker sends what is queued here. A message is queued inside the caller's
+transaction, so it goes out only if what it tells the customer was committed; its
+dedupe key makes queueing it again (a redelivered event, a retried job) a no-op.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from shared.core import db
+
+# Enough retries to ride out a provider outage of hours with the worker's backoff.
+EMAIL_MAX_ATTEMPTS = 8
+
+
+def queue_email(
+    conn: db.Connection,
+    *,
+    to_email: str,
+    template: str,
+    payload: dict[str, Any],
+    dedupe_key: str,
+    order_id: UUID | str | None = None,
+    max_attempts: int = EMAIL_MAX_ATTEMPTS,
+) -> bool:
+    """Queue `template` for `to_email`; False when a message with this dedupe key was
+    already queued (it is not queued twice)."""
+    row = db.maybe_one(
+        conn, "queue_email",
+        order_id=str(order_id) if order_id is not None else None, to_email=to_email, template=template,
+        payload=db.jsonb(payload), dedupe_key=dedupe_key, max_attempts=max_attempts,
+    )  # fmt: skip
+    return row is not None

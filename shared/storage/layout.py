@@ -1,0 +1,58 @@
+"""The bucket's layout, written once: where each kind of object lives.
+
+    uploads/incoming/{upload_session_id}/{object} where a signed upload URL writes
+    uploads/temp/{upload_session_id}/{object}     before payment (checked photos only)
+    uploads/originals/{order_id}/{object}         paid photos
+    uploads/restored/{order_id}/{object}          restored photos
+    downloads/{order_id}/{name}.zip               the order's ZIP (or its parts)
+
+Object names are generated (uuid + extension); the customer's filename is only data. A
+photo keeps its object name from `temp` to `originals`. Pure functions, no I/O: the
+webhook computes where a paid photo will be kept without touching storage, and SQL never
+spells a path (callers pass these in).
+"""
+
+from __future__ import annotations
+
+import uuid
+from uuid import UUID
+
+TEMP = "uploads/temp"
+INCOMING = "uploads/incoming"
+ORIGINALS = "uploads/originals"
+RESTORED = "uploads/restored"
+DOWNLOADS = "downloads"
+ALLOWED_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".zip"}
+
+
+def new_object_name(extension: str) -> str:
+    """A fresh object name; an extension we do not store photos under is dropped."""
+    extension = extension.lower() if extension.lower() in ALLOWED_EXTENSIONS else ""
+    return uuid.uuid4().hex + extension
+
+
+def temp_path(upload_session_id: UUID | str, object_name: str) -> str:
+    return f"{TEMP}/{upload_session_id}/{object_name}"
+
+
+def incoming_path_for(temp_path: str) -> str:
+    """Where the signed upload URL of the photo kept at `temp_path` writes."""
+    if not temp_path.startswith(f"{TEMP}/"):
+        raise ValueError(f"{temp_path!r} is not a temporary upload path")
+    return INCOMING + temp_path[len(TEMP) :]
+
+
+def originals_path_for(temp_path: str, order_id: UUID | str) -> str:
+    """Where the paid photo now at `temp_path` is kept: the same object name, in the order's originals."""
+    return f"{ORIGINALS}/{order_id}/{temp_path.rsplit('/', 1)[-1]}"
+
+
+def restored_path(order_id: UUID | str, object_name: str) -> str:
+    return f"{RESTORED}/{order_id}/{object_name}"
+
+
+def zip_path(order_id: UUID | str, name: str, part: int = 1, parts: int = 1) -> str:
+    """The order's ZIP, or part `part` of `parts` when it is split."""
+    if parts == 1:
+        return f"{DOWNLOADS}/{order_id}/{name}.zip"
+    return f"{DOWNLOADS}/{order_id}/{name}-part-{part}-of-{parts}.zip"
