@@ -111,9 +111,10 @@ def monitor() -> None:
         f"storage: {health.storage_bytes} bytes"
         + (f" of {health.storage_quota_bytes}" if health.storage_quota_bytes else "")
     )
+    console.print("unresolved errors: " + ", ".join(f"{category} {n}" for category, n in health.errors.items()))
     for alert in health.alerts:
         console.print(f"[bold red]ALERT[/] {alert}")
-    print(json.dumps({"alerts": health.alerts}))
+    print(json.dumps({"alerts": health.alerts, "errors": health.errors}))
     if health.alerts:
         raise typer.Exit(1)
 

@@ -51,13 +51,14 @@ def render(template: str, payload: dict[str, Any], context: dict[str, Any]) -> R
         lines = [
             f"Your {payload.get('restored')} restored photo(s) from order {number} are ready.",
             f"Download them here (the link works for {context.get('ttl_days')} days): {link}",
+            f"We keep your photos for {context.get('photo_retention_days')} days, then delete them for your privacy.",
         ]
         if int(payload.get("zip_parts") or 1) > 1:
             lines.append(f"There are too many to fit one ZIP: the page offers them as {payload['zip_parts']} ZIPs.")
         return Rendered(
             f"Your restored photos are ready ({number})",
             "\n\n".join(lines),
-            _html(lines[:1], ("Download your photos", link)),
+            _html([lines[0], lines[2]], ("Download your photos", link)),
         )
     if template == "restoration_partial":
         lines = [
@@ -66,11 +67,12 @@ def render(template: str, payload: dict[str, Any], context: dict[str, Any]) -> R
             *_which_failed(payload),
             f"Download the restored ones here: {link}",
             "Reply to this email and we will refund the photos we could not restore.",
+            f"We keep your photos for {context.get('photo_retention_days')} days, then delete them for your privacy.",
         ]
         return Rendered(
             f"Most of your photos are ready ({number})",
             "\n\n".join(lines),
-            _html([*lines[:-2], lines[-1]], ("Download your photos", link)),
+            _html([*lines[:-3], *lines[-2:]], ("Download your photos", link)),
         )  # the link as a button
     if template == "restoration_failed":
         lines = [

@@ -20,6 +20,7 @@ import logging
 from shared.checkout.checkouts import Checkout, lock_checkout
 from shared.core import db
 from shared.core.audit import record_audit
+from shared.core.error_log import record_error_in
 from shared.payments.base import (
     CheckoutSessionInfo,
     PaymentsProvider,
@@ -37,7 +38,10 @@ REFUND_REASONS = {
     "checkout_ended": "the payment arrived after that checkout had already ended",
     "already_paid": "these photos had already been paid for in another payment",
     "photos_missing": "some of the photos you paid for were no longer with us",
+    "operator_refund": "we refunded this order for you",
 }
+# The reason an operator's refund (`restoreclick orders refund`) is recorded with.
+OPERATOR_REFUND = "operator_refund"
 REFUND_EMAIL_MAX_ATTEMPTS = 8
 
 
@@ -96,8 +100,13 @@ def refund_checkout(
                 exc.message,
                 extra={"checkout_id": str(current.id)},
             )
-            if event_id:
-                with database.transaction(actor="refunds") as conn:
+            with database.transaction(actor="refunds") as conn:
+                record_error_in(
+                    conn, category="payment", severity="critical", source="refund refused",
+                    message=f"the provider refused the refund: {exc.message}",
+                    subject_type="checkout", subject_id=str(current.id),
+                )  # fmt: skip
+                if event_id:
                     mark_stripe_event_processed(conn, event_id)
                     record_stripe_event_error(conn, event_id, f"refund refused: {exc.message}")
             return current
@@ -121,6 +130,12 @@ def refund_checkout(
                                   "why": REFUND_REASONS.get(finished.refund_reason or "")}),
                 dedupe_key=f"payment_refunded:{current.id}", max_attempts=REFUND_EMAIL_MAX_ATTEMPTS,
             )  # fmt: skip
+            if finished.refund_reason != OPERATOR_REFUND:  # an operator's refund is theirs, not an error
+                record_error_in(
+                    conn, category="payment", severity="warning", source="refund automatic",
+                    message=f"refunded {amount} {current.currency} automatically: {finished.refund_reason}",
+                    subject_type="checkout", subject_id=str(current.id),
+                )  # fmt: skip
             current = finished
         if event_id:
             mark_stripe_event_processed(conn, event_id)

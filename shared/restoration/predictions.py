@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from shared.core import db
 from shared.core.config import Settings
+from shared.core.error_log import record_job_failure
 from shared.core.errors import RestoreClickError
 from shared.jobs.queue import HANDED_OFF, Job, TerminalJobError, fail_job
 from shared.restoration import FINISHED_PREDICTION, JPEG_QUALITY, Prediction, RemoteRestorationProvider
@@ -163,7 +164,8 @@ def _as_jpeg(photo: bytes, max_pixels: int) -> bytes:
 def _fail(database: db.Database, settings: Settings, job: Job, holder: str, error: str, *, terminal: bool) -> None:
     from shared.jobs.workers import restoration_queue
 
-    fail_job(database, restoration_queue(settings), job, holder, error, terminal=terminal)
+    status = fail_job(database, restoration_queue(settings), job, holder, error, terminal=terminal)
+    record_job_failure(database, "restoration", job["id"], error, status)
 
 
 def _holder(provider: RemoteRestorationProvider, prediction_id: str) -> str:

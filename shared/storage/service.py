@@ -95,6 +95,11 @@ class StorageService:
         return f"uploads/restored/{order_id}/{object_name}"
 
     @staticmethod
+    def order_folders(order_id: UUID | str) -> list[str]:
+        """Every folder that holds an order's photos: originals, restored photos, ZIPs."""
+        return [f"uploads/originals/{order_id}/", f"uploads/restored/{order_id}/", f"downloads/{order_id}/"]
+
+    @staticmethod
     def zip_path(order_id: UUID | str, name: str, part: int = 1, parts: int = 1) -> str:
         """The order's ZIP, or part `part` of `parts` when it is split."""
         if parts == 1:

@@ -3,4 +3,4 @@
 reconciliation for events that never came (`reconcile`).
 """
 
-__all__ = ["dispatch", "inbox", "reconcile", "shape", "signatures"]
+__all__ = ["dispatch", "inbox", "payment_events", "reconcile", "shape", "signatures"]
