@@ -6,13 +6,19 @@ from typing import Annotated
 
 import typer
 
+from infra.commands.customers import app as customers_app
 from infra.commands.db import app as db_app
+from infra.commands.errors import app as errors_app
 from infra.commands.jobs import jobs_app, worker_app
+from infra.commands.orders import app as orders_app
 
 app = typer.Typer(help="RestoreClick backend: run it locally, migrate it, operate it.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(worker_app, name="worker")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(errors_app, name="errors")
+app.add_typer(customers_app, name="customers")
+app.add_typer(orders_app, name="orders")
 
 
 @app.callback()

@@ -1,0 +1,79 @@
+-- Backup and restore (infra/backup.py). The shop's schemas: public (its tables) and
+-- supabase_migrations (the migration history, written by the CLI and `restoreclick db`).
+
+-- name: backup_table_counts
+-- The exact row count of every table in the shop's schemas, in one statement: each count
+-- runs through query_to_xml, so no SQL is put together in Python.
+select t.table_schema || '.' || t.table_name as "table",
+       (xpath('/row/n/text()',
+              query_to_xml(format('select count(*) as n from %%I.%%I', t.table_schema, t.table_name), false, true, '')
+       ))[1]::text::bigint as rows
+from information_schema.tables t
+where t.table_schema in ('public', 'supabase_migrations') and t.table_type = 'BASE TABLE'
+order by 1;
+
+-- name: backup_migration_history
+-- Only when the history table exists (an empty database has none).
+select version, name from supabase_migrations.schema_migrations order by version;
+
+-- name: backup_has_migration_history
+select to_regclass('supabase_migrations.schema_migrations') is not null as present;
+
+-- name: backup_storage_objects
+-- Every object a row names, with what the row records about it: the photos of orders
+-- (originals and restored) and the uploads that still hold a photo. Deleted or expired
+-- uploads and soft-deleted images name objects that are gone, so they are left out.
+select 'images' as "table", i.id::text as row_id, i.storage_path as path, i.size_bytes, i.sha256
+from public.images i where i.deleted_at is null
+union all
+select 'file_uploads', f.id::text, f.storage_path, f.size_bytes, f.sha256
+from public.file_uploads f where f.status in ('pending', 'uploaded', 'claimed')
+order by 1, 3;
+
+-- name: backup_buckets
+-- Supabase keeps its buckets in the storage schema, which belongs to the platform and is
+-- not dumped; the rows migration 015 wrote there go in the manifest instead.
+select id, name, public, file_size_limit, allowed_mime_types
+from storage.buckets order by id;
+
+-- name: backup_has_storage_schema
+select to_regclass('storage.buckets') is not null as present;
+
+-- name: restore_bucket
+insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
+values (%(id)s, %(name)s, %(public)s, %(file_size_limit)s, %(allowed_mime_types)s)
+on conflict (id) do nothing;
+
+-- name: restore_tables_present
+-- What a restore would collide with: any table outside PostgreSQL's own schemas and the
+-- ones a Supabase project has before anything is migrated into it.
+select n.nspname || '.' || c.relname as "table"
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+where c.relkind in ('r', 'p')
+  and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+  and n.nspname not like 'pg_temp%%' and n.nspname not like 'pg_toast_temp%%'
+  and n.nspname not in ('auth', 'storage', 'realtime', '_realtime', 'extensions', 'graphql', 'graphql_public',
+                        'vault', 'pgsodium', 'pgsodium_masks', 'net', 'supabase_functions', 'cron', 'pgbouncer',
+                        '_analytics', 'supabase_migrations_internal')
+order by 1;
+
+-- name: restore_roles_present
+-- The roles the archive's grants name (infra/supabase_roles.sql creates them on a plain server).
+select count(*) = 3 as present from pg_roles where rolname in ('anon', 'authenticated', 'service_role');
+
+-- name: restore_drop_shop_schemas
+-- --force only: the shop's schemas go, with everything in them.
+drop schema if exists public cascade;
+
+-- name: restore_drop_history_schema
+drop schema if exists supabase_migrations cascade;
+
+-- name: table_grants
+-- Who may do what on each table of the shop: compared before and after a round trip.
+select c.relname as "table", a.grantee::regrole::text as grantee, a.privilege_type
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+cross join lateral aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+where n.nspname = 'public' and c.relkind = 'r' and a.grantee <> 0 and a.grantee <> c.relowner
+order by 1, 2, 3;
