@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -177,7 +179,14 @@ def restore(
             queries.rows_changed(conn, "restore_drop_history_schema")
     # One transaction: a failure leaves nothing half restored. Owners are the restoring
     # role's, grants the archive's.
-    _run(pg_restore, ["--single-transaction", "--exit-on-error", "--no-owner", str(archive)], url)
+    with tempfile.TemporaryDirectory() as work:
+        listing = Path(work) / "restore.list"
+        listing.write_text(_restore_list(pg_restore, archive, url), encoding="utf-8")
+        _run(
+            pg_restore,
+            ["--single-transaction", "--exit-on-error", "--no-owner", "--use-list", str(listing), str(archive)],
+            url,
+        )
     if manifest and manifest.get("buckets"):
         with db.connect(url) as conn:
             if queries.one(conn, "backup_has_storage_schema")["present"]:
@@ -188,6 +197,26 @@ def restore(
     expected: dict[str, int] = (manifest or {}).get("tables", {})
     mismatched = {t: (n, tables.get(t, -1)) for t, n in expected.items() if tables.get(t) != n}
     return RestoreResult(tables, mismatched, pg_restore)
+
+
+# pg_restore's table of contents names the public schema itself on a line such as
+# `5; 2615 2200 SCHEMA - public pg_database_owner`.
+_CREATE_PUBLIC = re.compile(r"^\d+; \d+ \d+ SCHEMA - public ")
+
+
+def _restore_list(pg_restore: Path, archive: Path, url: str) -> str:
+    """The archive's table of contents, less `CREATE SCHEMA public` where the database
+    already has that schema: every new database has it (empty), and creating it again
+    would fail the whole restore. Its grants and comment are kept."""
+    done = subprocess.run([str(pg_restore), "--list", str(archive)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PgToolFailed(f"pg_restore failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    with db.connect(url) as conn:
+        has_public = queries.one(conn, "restore_has_public_schema")["present"]
+    lines = done.stdout.splitlines()
+    if has_public:
+        lines = [line for line in lines if not _CREATE_PUBLIC.match(line)]
+    return "\n".join(lines) + "\n"
 
 
 def _read_manifest(archive: Path) -> dict[str, Any] | None:

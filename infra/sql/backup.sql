@@ -2,15 +2,8 @@
 -- supabase_migrations (the migration history, written by the CLI and `restoreclick db`).
 
 -- name: backup_table_counts
--- The exact row count of every table in the shop's schemas, in one statement: each count
--- runs through query_to_xml, so no SQL is put together in Python.
-select t.table_schema || '.' || t.table_name as "table",
-       (xpath('/row/n/text()',
-              query_to_xml(format('select count(*) as n from %%I.%%I', t.table_schema, t.table_name), false, true, '')
-       ))[1]::text::bigint as rows
-from information_schema.tables t
-where t.table_schema in ('public', 'supabase_migrations') and t.table_type = 'BASE TABLE'
-order by 1;
+-- The exact row count of every table in the shop's schemas (migration 038's function).
+select table_name as "table", row_count as rows from public.shop_table_row_counts();
 
 -- name: backup_migration_history
 -- Only when the history table exists (an empty database has none).
@@ -65,6 +58,9 @@ select count(*) = 3 as present from pg_roles where rolname in ('anon', 'authenti
 -- name: restore_drop_shop_schemas
 -- --force only: the shop's schemas go, with everything in them.
 drop schema if exists public cascade;
+
+-- name: restore_has_public_schema
+select exists (select 1 from pg_namespace where nspname = 'public') as present;
 
 -- name: restore_drop_history_schema
 drop schema if exists supabase_migrations cascade;
