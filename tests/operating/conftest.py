@@ -16,6 +16,7 @@ from shared.core import db
 from shared.core.config import get_settings
 from shared.jobs.queue import deadline_in
 from shared.jobs.workers import run_worker
+from tests import images
 from tests.functions.shopping import press_pay, start_checkout, upload_photos
 
 CUSTOMER = "Grace.Hopper@Example.com"
@@ -38,9 +39,26 @@ def invoke() -> Iterator[Invoke]:
     get_settings.cache_clear()
 
 
-def finish_an_order(shop: TestClient, database: db.Database, email: str = CUSTOMER, photos: int = 2) -> dict[str, Any]:
+# Filenames only this customer gave, so a test can look for them anywhere.
+MY_FILENAMES = ("Grandma Hopper at the lake.jpg", "Hopper wedding 1931.jpg")
+
+
+def upload_named(shop: TestClient, names: tuple[str, ...], seed: int = 0) -> dict[str, Any]:
+    files = [("files", (name, images.jpeg(seed=seed + n), "image/jpeg")) for n, name in enumerate(names)]
+    response = shop.post("/api/uploads", files=files)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def finish_an_order(
+    shop: TestClient,
+    database: db.Database,
+    email: str = CUSTOMER,
+    names: tuple[str, ...] = MY_FILENAMES,
+    seed: int = 100,
+) -> dict[str, Any]:
     """Upload, pay, restore and email: a finished order, its checkout and the emailed token."""
-    session = upload_photos(shop, photos)
+    session = upload_named(shop, names, seed)
     checkout = start_checkout(shop, session["upload_session_id"], email=email)
     assert press_pay(shop, checkout["checkout_url"]).status_code == 303
     run_worker("restoration", get_settings(), deadline_in(120))
@@ -62,10 +80,10 @@ def walked_shop(shop: TestClient, database: db.Database) -> dict[str, Any]:
     and cancelled from the payment page; another customer's finished order; and a cart
     nobody checked out."""
     mine = finish_an_order(shop, database)
-    second = upload_photos(shop, 1)
+    second = upload_named(shop, ("Hopper family, unsent.jpg",), seed=110)
     cancelled = start_checkout(shop, second["upload_session_id"], email=CUSTOMER.lower())
     assert shop.post(f"/api/checkout/{cancelled['checkout_session_id']}/cancel").status_code == 200
-    theirs = finish_an_order(shop, database, email="someone.else@example.org", photos=1)
+    theirs = finish_an_order(shop, database, email="someone.else@example.org", names=("beach.jpg",), seed=20)
     upload_photos(shop, 1)
     shop.post("/api/email/resend", json={"email": CUSTOMER, "order_number": mine["order"]["order_number"]})
     return {"mine": mine, "theirs": theirs, "cancelled": cancelled}
