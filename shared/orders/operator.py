@@ -85,7 +85,13 @@ def refund_order(database: db.Database, payments: PaymentsProvider, order_number
         current = begun or current
     if current.status not in ("refunding", "refunded"):
         raise Conflict(f"order {order_number}'s checkout is {current.status}; it cannot be refunded", code="not_paid")
-    ended = refund_checkout(database, payments, current, info, OPERATOR_REFUND)
+    refund_checkout(database, payments, current, info, OPERATOR_REFUND)
+    # Read back rather than trust what it returned: when another operator's refund of the
+    # same order finished first, it hands back the row as this call last locked it.
+    with database.transaction(actor=actor) as conn:
+        ended = db.one(
+            conn, "checkout_by_stripe_session", Checkout, stripe_checkout_session_id=checkout.stripe_checkout_session_id
+        )
     if ended.status != "refunded":
         return RefundOutcome(order_number, "refund_pending", ended.status, None)
     with database.transaction(actor=actor) as conn:
