@@ -24,6 +24,7 @@ DEAD_TUPLES_MIN = 10_000
 DEAD_TUPLES_MIN_RATIO = 0.2  # dead over live + dead
 LONG_QUERY_SECONDS = 300
 LOCK_WAIT_SECONDS = 30
+LOCK_TIMEOUT_MS = 2000  # how long health itself may wait for a lock before giving up
 
 
 @dataclass
@@ -45,7 +46,9 @@ class Report:
 
 
 def check(url: str) -> Report:
-    with db.connect(url, application_name="restoreclick-db-health") as conn:
+    with db.connect(url, application_name="restoreclick-db-health") as conn, conn.transaction():
+        # For this transaction alone (a pooler hands the session on): never queue long behind a lock.
+        queries.rows(conn, "health_lock_timeout", ms=str(LOCK_TIMEOUT_MS))
         tables = queries.rows(conn, "health_table_sizes")
         indexes = queries.rows(conn, "health_index_usage")
         duplicates = queries.rows(conn, "health_duplicate_indexes")

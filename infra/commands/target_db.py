@@ -53,6 +53,8 @@ def one_target(name: str) -> Iterator[Target]:
             yield target
     except ConfigurationError as exc:
         raise fail(exc.message) from None
+    except ServiceUnavailable as exc:  # busy, timed out or gone while the command ran
+        raise fail(f"the {name} database: {exc.message}") from None
 
 
 @contextmanager
@@ -71,8 +73,6 @@ def target_database(name: str) -> Iterator[db.Database]:
         db.set_database(database)
         try:
             yield database
-        except ServiceUnavailable as exc:
-            raise fail(f"the {name} database: {exc.message}") from None
         finally:
             db.set_database(None)
 

@@ -1,39 +1,66 @@
 -- `restoreclick db health` (infra/db_health.py): read-only views of the server's
 -- statistics. The thresholds they are judged by are in db_health.py and the README.
+--
+-- pg_relation_size and its kin take a share lock on the relation, so they would queue
+-- behind a migration's exclusive lock (granted or waiting) -- and health is what an
+-- operator runs exactly then. For a relation with such a lock the size is the planner's
+-- page count instead (`estimated`), and the command also sets a lock timeout.
+
+-- name: health_lock_timeout
+-- For the health transaction alone (a pooler hands the session on to others).
+select set_config('lock_timeout', %(ms)s, true) as lock_timeout;
 
 -- name: health_table_sizes
-select c.relname as "table",
-       pg_total_relation_size(c.oid) as total_bytes,
-       pg_relation_size(c.oid) as table_bytes,
-       pg_indexes_size(c.oid) as index_bytes,
-       greatest(c.reltuples, 0)::bigint as estimated_rows
-from pg_class c
-join pg_namespace n on n.oid = c.relnamespace
-where n.nspname = 'public' and c.relkind = 'r'
-order by pg_total_relation_size(c.oid) desc, c.relname;
+with tables as (
+    select c.oid, c.relname, c.relpages, c.reltuples,
+           exists (select 1 from pg_locks l where l.relation = c.oid and l.mode = 'AccessExclusiveLock') as locked
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'public' and c.relkind = 'r'
+), sized as (
+    select t.relname, t.reltuples, t.locked,
+           case when t.locked then null else pg_total_relation_size(t.oid) end as total_bytes,
+           case when t.locked then t.relpages::bigint * current_setting('block_size')::bigint
+                else pg_relation_size(t.oid) end as table_bytes,
+           case when t.locked then null else pg_indexes_size(t.oid) end as index_bytes
+    from tables t
+)
+select relname as "table", coalesce(total_bytes, table_bytes) as total_bytes, table_bytes, index_bytes,
+       greatest(reltuples, 0)::bigint as estimated_rows, locked as estimated
+from sized
+order by 2 desc, 1;
 
 -- name: health_index_usage
 -- Every index with its size and how often it was scanned since the statistics were last
 -- reset. A unique or primary-key index enforces a rule whether or not it is read.
-select s.relname as "table", s.indexrelname as index, pg_relation_size(s.indexrelid) as bytes,
-       s.idx_scan as scans, i.indisunique as is_unique, i.indisprimary as is_primary
-from pg_stat_user_indexes s
-join pg_index i on i.indexrelid = s.indexrelid
-where s.schemaname = 'public'
-order by pg_relation_size(s.indexrelid) desc, s.indexrelname;
+with indexes as (
+    select s.relname, s.indexrelname, s.indexrelid, s.idx_scan, i.indisunique, i.indisprimary, ix.relpages,
+           exists (select 1 from pg_locks l where l.relation in (s.indexrelid, s.relid)
+                   and l.mode = 'AccessExclusiveLock') as locked
+    from pg_stat_user_indexes s
+    join pg_index i on i.indexrelid = s.indexrelid
+    join pg_class ix on ix.oid = s.indexrelid
+    where s.schemaname = 'public'
+)
+select relname as "table", indexrelname as index,
+       case when locked then relpages::bigint * current_setting('block_size')::bigint
+            else pg_relation_size(indexrelid) end as bytes,
+       idx_scan as scans, indisunique as is_unique, indisprimary as is_primary, locked as estimated
+from indexes
+order by 3 desc, 2;
 
 -- name: health_duplicate_indexes
 -- Indexes on the same table with the same columns, operator classes, expressions and
 -- predicate: all but one are pure write cost.
 select t.relname as "table", array_agg(ix.relname order by ix.relname) as indexes,
-       sum(pg_relation_size(ix.oid)) as bytes
+       sum(ix.relpages::bigint * current_setting('block_size')::bigint) as bytes
 from pg_index i
 join pg_class ix on ix.oid = i.indexrelid
 join pg_class t on t.oid = i.indrelid
 join pg_namespace n on n.oid = t.relnamespace
 where n.nspname = 'public'
-group by t.relname, i.indkey::text, i.indclass::text, coalesce(pg_get_expr(i.indexprs, i.indrelid), ''),
-         coalesce(pg_get_expr(i.indpred, i.indrelid), '')
+-- The expression and predicate trees compared as stored: pg_get_expr would lock the table.
+group by t.relname, i.indkey::text, i.indclass::text, coalesce(i.indexprs::text, ''), coalesce(i.indpred::text, '')
 having count(*) > 1
 order by 1;
 
@@ -46,7 +73,9 @@ with widths as (
     from pg_stats where schemaname = 'public'
     group by tablename
 ), sizes as (
-    select c.relname, pg_relation_size(c.oid) as bytes, greatest(c.reltuples, 0) as reltuples, w.row_width,
+    -- The planner's page count, like its row count: the two are measured together.
+    select c.relname, c.relpages::bigint * current_setting('block_size')::bigint as bytes,
+           greatest(c.reltuples, 0) as reltuples, w.row_width,
            current_setting('block_size')::numeric as block
     from pg_class c
     join pg_namespace n on n.oid = c.relnamespace
