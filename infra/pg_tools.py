@@ -92,4 +92,4 @@ def libpq_args(url: str) -> tuple[str, dict[str, str]]:
     if password:
         env["PGPASSWORD"] = str(password)
     env["PGGSSENCMODE"] = "disable"  # as every connection here (see shared/core/db.py)
-    return make_conninfo(**params), env
+    return make_conninfo("", **params), env

@@ -212,7 +212,7 @@ def resolve_error(conn: db.Connection, entry_id: int, actor: str) -> ErrorEntry 
 
 def unresolved_counts(conn: db.Connection) -> dict[str, int]:
     """Unresolved entries by category, every category present (0 when none)."""
-    counts = {category: 0 for category in CATEGORIES}
+    counts: dict[str, int] = {category: 0 for category in CATEGORIES}
     for row in db.all_rows(conn, "unresolved_errors_by_category"):
         counts[row["category"]] = int(row["entries"])
     return counts
