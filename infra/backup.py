@@ -10,8 +10,9 @@ the manifest says which of them the database needs.
 
 A restore goes into an empty database (the embedded one, or whatever DATABASE_URL or
 PRODUCTION_DATABASE_URL names) and refuses one that already holds tables, naming them;
-`--force` drops the shop's schemas first. It runs pg_restore in one transaction, so a
-failed restore leaves the database as it was. Ownership goes to the restoring role (as
+`--force` sets the shop's schemas aside first (renamed, and dropped only once the restore
+succeeded). It runs pg_restore in one transaction, so a failed restore leaves the
+database as it was, forced or not. Ownership goes to the restoring role (as
 when the migrations ran) and the grants are the archive's, which are the migrations'
 (infra/supabase_roles.sql's roles, migration 014's grants): the roles are created first on
 a plain server that lacks them.
@@ -33,6 +34,7 @@ from typing import Any
 from infra import queries
 from infra.pg_tools import find_tool, libpq_args, server_major, tool_major
 from shared.core import db
+from shared.core.errors import RestoreClickError
 
 SHOP_SCHEMAS = ("public", "supabase_migrations")
 MANIFEST_FORMAT = 1
@@ -162,7 +164,7 @@ def restore(
         shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
         raise RestoreRefused(
             f"the database already holds {len(found)} table(s): {shown}; restore into an empty database, "
-            "or pass --force to drop the shop's schemas first"
+            "or pass --force to replace the shop's schemas"
         )
     with db.connect(url) as conn:
         roles = queries.one(conn, "restore_roles_present")["present"]
@@ -173,20 +175,34 @@ def restore(
         ensure_roles()
     pg_restore = find_tool("pg_restore", server_major(url))
     step(f"Restoring with {pg_restore}")
-    with db.connect(url) as conn:
-        if force:
-            queries.rows_changed(conn, "restore_drop_shop_schemas")
-            queries.rows_changed(conn, "restore_drop_history_schema")
-    # One transaction: a failure leaves nothing half restored. Owners are the restoring
-    # role's, grants the archive's.
-    with tempfile.TemporaryDirectory() as work:
-        listing = Path(work) / "restore.list"
-        listing.write_text(_restore_list(pg_restore, archive, url), encoding="utf-8")
-        _run(
-            pg_restore,
-            ["--single-transaction", "--exit-on-error", "--no-owner", "--use-list", str(listing), str(archive)],
-            url,
-        )
+    if force and found:
+        try:
+            with db.connect(url) as conn:
+                queries.rows_changed(conn, "restore_set_aside_schemas")
+        except RestoreClickError:
+            raise RestoreRefused(
+                "an earlier --force restore left restoreclick_replaced_public or restoreclick_replaced_history "
+                "behind; look at it, then drop it"
+            ) from None
+    try:
+        # One transaction: a failure leaves nothing half restored. Owners are the
+        # restoring role's, grants the archive's.
+        with tempfile.TemporaryDirectory() as work:
+            listing = Path(work) / "restore.list"
+            listing.write_text(_restore_list(pg_restore, archive, url), encoding="utf-8")
+            _run(
+                pg_restore,
+                ["--single-transaction", "--exit-on-error", "--no-owner", "--use-list", str(listing), str(archive)],
+                url,
+            )
+    except BaseException:
+        if force and found:
+            with db.connect(url) as conn:
+                queries.rows_changed(conn, "restore_put_back_set_aside")
+        raise
+    if force and found:
+        with db.connect(url) as conn:
+            queries.rows_changed(conn, "restore_drop_set_aside")
     if manifest and manifest.get("buckets"):
         with db.connect(url) as conn:
             if queries.one(conn, "backup_has_storage_schema")["present"]:

@@ -28,6 +28,8 @@ def backup(
             result = run_backup(t.url, out, step=lambda s: status.update(s + "…"))
         except (PgToolMissing, PgToolFailed) as exc:
             raise fail(str(exc), 1) from None
+        except OSError as exc:
+            raise fail(f"cannot write {out}: {exc.strerror or exc}", 1) from None
     console.print(f"[green]backed up[/] {t.name} to {result.archive} with {result.tool}")
     console.print(f"  {sum(result.tables.values())} rows in {len(result.tables)} tables; manifest {result.manifest}")
     console.print(f"  {result.objects} storage object(s) named by rows are listed in the manifest")
@@ -37,7 +39,7 @@ def restore(
     archive: Annotated[Path, typer.Argument(help="An archive written by `db backup`.")],
     target: TargetOption = "dev",
     force: Annotated[
-        bool, typer.Option("--force", help="Drop the shop's schemas first if the database holds tables.")
+        bool, typer.Option("--force", help="Replace the shop's schemas if the database holds tables.")
     ] = False,
 ) -> None:
     """Restore an archive into an empty database; refuses one that holds tables unless --force."""
@@ -54,6 +56,8 @@ def restore(
             )  # fmt: skip
         except (RestoreRefused, PgToolMissing, PgToolFailed) as exc:
             raise fail(str(exc), 1) from None
+        except OSError as exc:
+            raise fail(f"cannot read {archive}: {exc.strerror or exc}", 1) from None
     table = Table(title=f"restored into {t.name}")
     for column in ("table", "rows"):
         table.add_column(column)

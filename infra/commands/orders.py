@@ -35,7 +35,8 @@ def list_command(
         print_json(found)
         return
     table = Table(title=f"orders ({target})")
-    for column in ("order", "status", "payment", "photos", "total", "created", "customer"):
+    table.add_column("order", no_wrap=True)
+    for column in ("status", "payment", "photos", "total", "created", "customer"):
         table.add_column(column)
     for o in found:
         table.add_row(

@@ -55,15 +55,43 @@ order by 1;
 -- The roles the archive's grants name (infra/supabase_roles.sql creates them on a plain server).
 select count(*) = 3 as present from pg_roles where rolname in ('anon', 'authenticated', 'service_role');
 
--- name: restore_drop_shop_schemas
--- --force only: the shop's schemas go, with everything in them.
-drop schema if exists public cascade;
+-- name: restore_set_aside_schemas
+-- --force only: the shop's schemas are renamed out of the way, not dropped, so a restore
+-- that fails can put them back; restore_drop_set_aside drops them once it succeeded.
+do $$
+begin
+    if exists (select 1 from pg_namespace where nspname in ('restoreclick_replaced_public', 'restoreclick_replaced_history')) then
+        raise exception 'an earlier --force restore left restoreclick_replaced_public or restoreclick_replaced_history behind; look at it, then drop it';
+    end if;
+    if exists (select 1 from pg_namespace where nspname = 'public') then
+        alter schema public rename to restoreclick_replaced_public;
+    end if;
+    if exists (select 1 from pg_namespace where nspname = 'supabase_migrations') then
+        alter schema supabase_migrations rename to restoreclick_replaced_history;
+    end if;
+end;
+$$;
+
+-- name: restore_put_back_set_aside
+-- The restore failed (in one transaction, so it created nothing): the schemas come back.
+do $$
+begin
+    if exists (select 1 from pg_namespace where nspname = 'restoreclick_replaced_public') then
+        drop schema if exists public cascade;
+        alter schema restoreclick_replaced_public rename to public;
+    end if;
+    if exists (select 1 from pg_namespace where nspname = 'restoreclick_replaced_history') then
+        drop schema if exists supabase_migrations cascade;
+        alter schema restoreclick_replaced_history rename to supabase_migrations;
+    end if;
+end;
+$$;
+
+-- name: restore_drop_set_aside
+drop schema if exists restoreclick_replaced_public, restoreclick_replaced_history cascade;
 
 -- name: restore_has_public_schema
 select exists (select 1 from pg_namespace where nspname = 'public') as present;
-
--- name: restore_drop_history_schema
-drop schema if exists supabase_migrations cascade;
 
 -- name: table_grants
 -- Who may do what on each table of the shop: compared before and after a round trip.

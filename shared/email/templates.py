@@ -99,7 +99,9 @@ def render(template: str, payload: dict[str, Any], context: dict[str, Any]) -> R
         amount = payload.get("amount_total") or 0
         why = payload.get("why") or "we could not take on this order"
         lines = [
-            f"We could not start on your {payload.get('photo_count')} photo(s), because {why}.",
+            f"We have refunded your order of {payload.get('photo_count')} photo(s), as our team agreed with you."
+            if payload.get("reason") == "operator_refund"
+            else f"We could not start on your {payload.get('photo_count')} photo(s), because {why}.",
             f"We have refunded your payment of {_money(amount, payload.get('currency'))} in full; "
             "your bank usually shows it within 5 to 10 business days."
             if amount

@@ -103,11 +103,13 @@ def refund_order(database: db.Database, payments: PaymentsProvider, order_number
 
 def resend_order_link(database: db.Database, order_number: str) -> int:
     """Queue a fresh download link to the order's customer; returns how many emails were
-    queued (0: the order is not finished, or it had its resends for this hour)."""
+    queued (0: it had its resends for this hour)."""
     with database.transaction(actor="operator") as conn:
         order = db.maybe_one(conn, "operator_order", order_number=order_number)
         if order is None:
             raise NotFound(f"no order {order_number}", code="order_not_found")
+        if order["status"] not in ("completed", "partially_completed"):
+            raise Conflict(f"order {order_number} is {order['status']}; it has no photos to send", code="not_finished")
         if order["photos_deleted_at"] is not None:
             raise Conflict(f"order {order_number}'s photos were deleted; there is nothing to link to", code="gone")
         db.execute(conn, "record_resend_request", email=order["email"], order_number=order_number)

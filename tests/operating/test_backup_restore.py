@@ -91,6 +91,17 @@ def test_a_restore_refuses_a_database_that_holds_tables_naming_them_unless_force
         assert conn.execute("select count(*) as n from public.someone_elses").fetchone() == {"n": 1}
         assert conn.execute("select to_regclass('public.orders') as t").fetchone() == {"t": None}
 
+    # Forced with an archive that cannot be restored, the database stays as it was.
+    broken = tmp_path / "broken.dump"
+    broken.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    failed = invoke(["db", "restore", str(broken), "--force"], env={"DATABASE_URL": empty_database_url})
+    assert failed.exit_code == 1 and "pg_restore failed" in failed.output, failed.output
+    with db.connect(empty_database_url) as conn:
+        assert conn.execute("select count(*) as n from public.someone_elses").fetchone() == {"n": 1}
+        assert conn.execute(
+            "select count(*) as n from pg_namespace where nspname like 'restoreclick_%%'"
+        ).fetchone() == {"n": 0}
+
     forced = invoke(["db", "restore", str(archive), "--force"], env={"DATABASE_URL": empty_database_url})
     assert forced.exit_code == 0, forced.output
     assert _counts(empty_database_url) == _counts(database_url)
