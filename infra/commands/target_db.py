@@ -70,11 +70,8 @@ def target_database(name: str) -> Iterator[db.Database]:
             lock_timeout_ms=settings.db_lock_timeout_ms,
             application_name="restoreclick-operator",
         )
-        db.set_database(database)
-        try:
+        with db.using_database(database):
             yield database
-        finally:
-            db.set_database(None)
 
 
 def print_json(value: Any) -> None:
