@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 from rich.console import Console
@@ -17,6 +18,9 @@ from rich.panel import Panel
 
 from shared.core import db
 from shared.core.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from infra.scheduler import LocalScheduler
 
 
 def function_routers() -> list[APIRouter]:
@@ -139,7 +143,7 @@ def _database(settings: Settings, *, reset: bool, console: Console) -> Iterator[
         console.print("[green]✓[/] embedded PostgreSQL stopped")
 
 
-def start_scheduler():  # type: ignore[no-untyped-def]
+def start_scheduler() -> LocalScheduler:
     """Run the workers on serverless.yml's schedules, and at once when the webhook asks."""
     from infra.scheduler import LocalScheduler, schedules_from_serverless
     from shared.core.config import PROJECT_ROOT

@@ -29,7 +29,8 @@ def schedules_from_serverless(path: Path) -> list[Schedule]:
     """Every `schedule: {rate: rate(N unit), input: {worker: name}}` in serverless.yml."""
     import yaml
 
-    class ServerlessLoader(yaml.SafeLoader):
+    # PyYAML ships no type hints (and its stubs are not installed), so SafeLoader is Any here.
+    class ServerlessLoader(yaml.SafeLoader):  # type: ignore[misc]
         """Safe loading that reads CloudFormation's short tags (`!Sub`, `!Ref`, …) as their plain
         values: serverless.yml may use them, and the schedules never do."""
 

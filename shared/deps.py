@@ -15,7 +15,7 @@ from shared.core.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from shared.payments import PaymentsProvider
-    from shared.restoration import RemoteRestorationProvider, RestorationProvider
+    from shared.restoration import AnyRestorationProvider
     from shared.storage import StorageService
 
 T = TypeVar("T")
@@ -32,7 +32,7 @@ def _per_settings(kind: str, make: Callable[[Settings], T]) -> T:
                 held[1].close()  # made for settings no longer in force (tests): free its connections
             held = (settings, make(settings))
             _made[kind] = held
-        return held[1]  # type: ignore[no-any-return]
+        return held[1]
 
 
 def get_database() -> db.Database:
@@ -51,7 +51,7 @@ def get_payments() -> PaymentsProvider:
     return _per_settings("payments", payments_from_settings)
 
 
-def get_restoration() -> RestorationProvider | RemoteRestorationProvider:
+def get_restoration() -> AnyRestorationProvider:
     """Kept per container: a remote provider caches its webhook signing secret."""
     from shared.restoration import restoration_from_settings
 

@@ -16,6 +16,8 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -25,6 +27,9 @@ from psycopg import sql
 from infra.local_database import bootstrap_server
 from shared.core import db
 from shared.core.config import Settings, get_settings
+from shared.jobs.queue import deadline_in
+from shared.jobs.workers import run_worker
+from tests.fixtures.shopping import press_pay, start_checkout, upload_photos
 
 # The suite's own connections (template, clones, admin) connect from several threads at
 # once; libpq's GSSAPI path, tried by default, can crash the process doing that
@@ -274,3 +279,18 @@ def data_dir() -> Iterator[Path]:
     folder = ROOT / ".restoreclick" / "test-dev" / uuid.uuid4().hex[:8]
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def finished_order(shop: TestClient, database: db.Database) -> dict[str, Any]:
+    """A paid, restored and emailed order: its checkout, and the token from the email."""
+    session = upload_photos(shop, 2)
+    checkout = start_checkout(shop, session["upload_session_id"])
+    assert press_pay(shop, checkout["checkout_url"]).status_code == 303
+    run_worker("restoration", get_settings(), deadline_in(120))
+    run_worker("email", get_settings(), deadline_in(60))
+    mail = next(m for m in shop.get("/dev/outbox?format=json").json()["messages"] if m["download_links"])
+    token = urlsplit(mail["download_links"][0]).path.rsplit("/", 1)[-1]
+    with database.transaction() as conn:
+        order = conn.execute("select id, order_number from orders").fetchone()
+    return {"checkout": checkout, "token": token, "order": order}

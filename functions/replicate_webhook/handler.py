@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from mangum import Mangum
 
 from shared.core.config import Settings, get_settings
 from shared.core.errors import NotFound
 from shared.core.http import create_app, raw_body
 from shared.deps import get_database, get_restoration, get_storage
-from shared.restoration import is_remote
+from shared.restoration import RemoteRestorationProvider
 
 router = APIRouter(tags=["webhooks"])
 
@@ -31,16 +31,16 @@ def replicate_webhook(
     from shared.restoration.predictions import settle_prediction
 
     provider = get_restoration()
-    if not is_remote(provider):
+    if not isinstance(provider, RemoteRestorationProvider):
         raise NotFound("photos are not restored by Replicate here", code="not_configured")
-    prediction = provider.verify_callback(dict(request.headers), payload)  # type: ignore[union-attr]
-    outcome = settle_prediction(get_database(), get_storage(), provider, settings, prediction)  # type: ignore[arg-type]
+    prediction = provider.verify_callback(dict(request.headers), payload)
+    outcome = settle_prediction(get_database(), get_storage(), provider, settings, prediction)
     if outcome == "restored":
         request_worker_run(settings, "restoration")  # finishes the order once its last photo is in
     return {"received": True, "outcome": outcome}
 
 
-def create_replicate_webhook_app():  # type: ignore[no-untyped-def]
+def create_replicate_webhook_app() -> FastAPI:
     return create_app("replicate webhook", [router], max_body_bytes=256 * 1024)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from mangum import Mangum
 
 from shared.core.config import Settings, get_settings
@@ -40,7 +40,7 @@ def stripe_webhook(
     return process_stripe_event(get_database(), get_payments(), settings, event)
 
 
-def create_stripe_webhook_app():  # type: ignore[no-untyped-def]
+def create_stripe_webhook_app() -> FastAPI:
     return create_app("stripe webhook", [router], max_body_bytes=512 * 1024)
 
 

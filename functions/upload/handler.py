@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, Response, UploadFile
 from mangum import Mangum
 from pydantic import BaseModel, Field
 
@@ -192,7 +192,7 @@ def body_limits(settings: Settings) -> dict[str, int]:
     return {"/api/uploads": settings.upload_request_body_max_bytes}
 
 
-def create_upload_app():  # type: ignore[no-untyped-def]
+def create_upload_app() -> FastAPI:
     settings = get_settings()
     return create_app("upload", [router], body_limit_overrides=body_limits(settings))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, FastAPI, Header
 from mangum import Mangum
 
 from shared.core.config import Settings, get_settings
@@ -47,7 +47,7 @@ def metrics(settings: Settings = Depends(get_settings)) -> dict[str, Any]:
     return check_health(get_database(), settings).as_dict()
 
 
-def create_workers_app():  # type: ignore[no-untyped-def]
+def create_workers_app() -> FastAPI:
     return create_app("workers", [router])
 
 

@@ -14,6 +14,7 @@ from shared.core.config import get_settings
 from shared.migrations import (
     MigrationFailed,
     MigrationRefused,
+    State,
     plan_migrations,
     push_migrations,
 )
@@ -27,7 +28,7 @@ TargetOption = Annotated[
 ]
 AllOption = Annotated[bool, typer.Option("--all", help="Every configured target.")]
 
-STATE_STYLE = {
+STATE_STYLE: dict[State, str] = {
     "applied": "green",
     "pending": "yellow",
     "drifted": "bold red",
@@ -49,7 +50,7 @@ def status(target: TargetOption = None, every: AllOption = False) -> None:
             for entry in plan.entries:
                 table.add_row(entry.version, entry.name, f"[{STATE_STYLE[entry.state]}]{entry.state}[/]")
             console.print(table)
-            counts = {s: len(plan.having(s)) for s in STATE_STYLE}  # type: ignore[arg-type]
+            counts = {s: len(plan.having(s)) for s in STATE_STYLE}
             console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
 
 

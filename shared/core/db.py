@@ -311,7 +311,7 @@ def execute(conn: Connection, name: str, /, **params: Any) -> int:
 def one(conn: Connection, name: str, model: None = None, /, **params: Any) -> dict[str, Any]: ...
 @overload
 def one(conn: Connection, name: str, model: type[ModelT], /, **params: Any) -> ModelT: ...
-def one(conn: Connection, name: str, model: type[BaseModel] | None = None, /, **params: Any) -> Any:
+def one(conn: Connection, name: str, model: type[ModelT] | None = None, /, **params: Any) -> dict[str, Any] | ModelT:
     """Run a named query that must return one row; `NoResult` when it returns none."""
     row = maybe_one(conn, name, model, **params)
     if row is None:
@@ -319,7 +319,13 @@ def one(conn: Connection, name: str, model: type[BaseModel] | None = None, /, **
     return row
 
 
-def maybe_one(conn: Connection, name: str, model: type[BaseModel] | None = None, /, **params: Any) -> Any:
+@overload
+def maybe_one(conn: Connection, name: str, model: None = None, /, **params: Any) -> dict[str, Any] | None: ...
+@overload
+def maybe_one(conn: Connection, name: str, model: type[ModelT], /, **params: Any) -> ModelT | None: ...
+def maybe_one(
+    conn: Connection, name: str, model: type[ModelT] | None = None, /, **params: Any
+) -> dict[str, Any] | ModelT | None:
     """Run a named query; its first row (as `model` when given), or None."""
     with translated_errors():
         row = conn.execute(_query(name), params).fetchone()
@@ -328,7 +334,13 @@ def maybe_one(conn: Connection, name: str, model: type[BaseModel] | None = None,
     return model.model_validate(row)
 
 
-def all_rows(conn: Connection, name: str, model: type[BaseModel] | None = None, /, **params: Any) -> list[Any]:
+@overload
+def all_rows(conn: Connection, name: str, model: None = None, /, **params: Any) -> list[dict[str, Any]]: ...
+@overload
+def all_rows(conn: Connection, name: str, model: type[ModelT], /, **params: Any) -> list[ModelT]: ...
+def all_rows(
+    conn: Connection, name: str, model: type[ModelT] | None = None, /, **params: Any
+) -> list[dict[str, Any]] | list[ModelT]:
     """Run a named query; every row (as `model` when given)."""
     with translated_errors():
         rows = conn.execute(_query(name), params).fetchall()

@@ -10,13 +10,14 @@ class RestoreClickError(Exception):
     """Base of every error the shop raises on purpose."""
 
     status_code: ClassVar[int] = 500
-    code: ClassVar[str] = "internal_error"
+    # Each class names its code; an instance may carry a more specific one (`code=`).
+    code: str = "internal_error"
 
     def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
-            self.code = code  # type: ignore[misc]
+            self.code = code
         self.details = details
         # Response headers the error needs (Retry-After on a 429 or 503); none by default.
         self.headers: dict[str, str] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Required, TypedDict
 
 
 @dataclass(frozen=True)
@@ -12,6 +12,14 @@ class Rendered:
     subject: str
     text: str
     html: str
+
+
+class MessageContext(TypedDict, total=False):
+    """What the email worker adds to a queued email's payload as it writes the message."""
+
+    ttl_days: Required[int]
+    photo_retention_days: int  # how long the photos stay, told in the completion emails
+    download_url: str  # only for the emails that carry a download link, made as they are written
 
 
 def _money(amount: int | None, currency: str | None) -> str:
@@ -37,7 +45,7 @@ def _which_failed(payload: dict[str, Any]) -> list[str]:
     return [f"Not restored: {', '.join(names)}."] if names else []
 
 
-def render(template: str, payload: dict[str, Any], context: dict[str, Any]) -> Rendered:
+def render(template: str, payload: dict[str, Any], context: MessageContext) -> Rendered:
     number = payload.get("order_number", "")
     link = context.get("download_url")
     if template == "order_confirmation":

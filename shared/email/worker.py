@@ -6,7 +6,7 @@ from shared.core import db
 from shared.core.config import Settings
 from shared.downloads.links import create_download_link
 from shared.email.base import Attachment, EmailOutcomeUnknown, EmailProvider, OutgoingEmail
-from shared.email.templates import render
+from shared.email.templates import MessageContext, render
 from shared.jobs.queue import Job, TerminalJobError
 from shared.storage import StorageService
 
@@ -24,7 +24,10 @@ def send_email(
             "and its outcome is unknown; check the provider's log for this email id, then "
             "`restoreclick jobs retry` it if it was not delivered"
         )
-    context: dict = {"ttl_days": settings.download_link_ttl_days, "photo_retention_days": settings.photo_retention_days}  # type: ignore[type-arg]
+    context: MessageContext = {
+        "ttl_days": settings.download_link_ttl_days,
+        "photo_retention_days": settings.photo_retention_days,
+    }
     attachments: list[Attachment] = []
     link_id = None
     if job["template"] in WITH_LINK and job["order_id"]:

@@ -54,15 +54,15 @@ def run_worker(name: str, settings: Settings, time_left: Callable[[], float], *,
     if name == "restoration":
         from shared.deps import get_restoration
         from shared.orders.finishing import finish_order, queue_finish_for_settled_orders
-        from shared.restoration import is_remote
+        from shared.restoration import RemoteRestorationProvider
         from shared.restoration.worker import restore_photo
 
         restoration = get_restoration()
         polled = None
-        if is_remote(restoration):
+        if isinstance(restoration, RemoteRestorationProvider):
             from shared.restoration.predictions import poll_awaited_predictions
 
-            polled = poll_awaited_predictions(database, storage, restoration, settings)  # type: ignore[arg-type]
+            polled = poll_awaited_predictions(database, storage, restoration, settings)
         restored = run_queue(
             database,
             restoration_queue(settings),

@@ -5,6 +5,7 @@ from shared.migrations.manager import (
     MigrationFailed,
     MigrationPlan,
     MigrationRefused,
+    State,
     plan_migrations,
     push_migrations,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "MigrationFile",
     "MigrationPlan",
     "MigrationRefused",
+    "State",
     "migration_files",
     "plan_migrations",
     "push_migrations",

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg
 
@@ -66,7 +66,7 @@ class MigrationRefused(Conflict):
 def plan_migrations(conn: db.Connection, folder: Path) -> MigrationPlan:
     """Classify every file and every history row: applied, pending, drifted, missing_file."""
     files = {f.version: f for f in migration_files(folder)}
-    history: dict[str, dict] = {}
+    history: dict[str, dict[str, Any]] = {}
     if db.one(conn, "migration_history_exists")["present"]:
         history = {row["version"]: row for row in db.all_rows(conn, "applied_migrations")}
     plan = MigrationPlan(files=files)

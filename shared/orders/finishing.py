@@ -9,6 +9,7 @@ the email, never in the database).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from shared.core import db
 from shared.core.config import Settings
@@ -87,7 +88,7 @@ def finish_order(database: db.Database, storage: StorageService, settings: Setti
         )  # fmt: skip
 
 
-def _archive_names(restored: list[dict]) -> list[ArchiveEntry]:  # type: ignore[type-arg]
+def _archive_names(restored: list[dict[str, Any]]) -> list[ArchiveEntry]:
     """Names inside the ZIP: the customer's own filenames, made unique."""
     seen: dict[str, int] = {}
     entries: list[ArchiveEntry] = []

@@ -40,7 +40,8 @@ def next_order_number(conn: db.Connection, at: datetime | None = None) -> str:
     Must run inside the transaction that creates the order: the counter row stays locked
     until it ends, and rolls back with it.
     """
-    return db.one(conn, "next_order_number", at=at or datetime.now(UTC))["order_number"]
+    number: str = db.one(conn, "next_order_number", at=at or datetime.now(UTC))["order_number"]
+    return number
 
 
 def order_by_id(conn: db.Connection, order_id: UUID | str) -> Order | None:

@@ -55,9 +55,10 @@ class LocalPayments:
 
     def session(self, session_id: str) -> dict[str, Any]:
         try:
-            return json.loads(self._file(session_id).read_text())
+            session: dict[str, Any] = json.loads(self._file(session_id).read_text())
         except FileNotFoundError:
             raise NotFound("no such checkout session", code="checkout_session_not_found") from None
+        return session
 
     def _save(self, session: dict[str, Any]) -> None:
         self._write_json(self._file(session["id"]), session)

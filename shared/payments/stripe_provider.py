@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import stripe
 
@@ -21,6 +21,10 @@ from shared.payments.base import (
     RefundRequest,
     checkout_session_info,
 )
+
+if TYPE_CHECKING:
+    from stripe.params import RefundCreateParams
+    from stripe.params.checkout import SessionCreateParams
 
 # What a customer reads when Stripe refuses a request for a reason of theirs. Stripe's own
 # `message` is written for developers (it names parameters), so only these codes, and a
@@ -66,7 +70,7 @@ class StripePayments:
         )
 
     def create_checkout_session(self, request: CheckoutRequest) -> CreatedCheckout:
-        params: dict[str, Any] = {
+        params: SessionCreateParams = {
             "mode": "payment",
             "line_items": [
                 {
@@ -88,7 +92,7 @@ class StripePayments:
         }
         try:
             session = self.client.v1.checkout.sessions.create(
-                params=params,  # type: ignore[arg-type]  # a plain dict of what SessionCreateParams describes
+                params=params,
                 options={"idempotency_key": request.idempotency_key},
             )
         except stripe.StripeError as exc:
@@ -136,7 +140,7 @@ class StripePayments:
             raise _translate(exc) from exc
 
     def refund_payment(self, request: RefundRequest) -> Refund:
-        params: dict[str, Any] = {
+        params: RefundCreateParams = {
             "payment_intent": request.payment_intent,
             "amount": request.amount,
             "reason": "requested_by_customer",
@@ -144,7 +148,7 @@ class StripePayments:
         }
         try:
             refund = self.client.v1.refunds.create(
-                params=params,  # type: ignore[arg-type]
+                params=params,
                 options={"idempotency_key": request.idempotency_key},
             )
             return Refund(id=refund["id"], amount=refund["amount"], status=refund["status"])

@@ -8,13 +8,20 @@ pixels a side.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shared.jobs.queue import TerminalJobError
-from shared.restoration import JPEG_QUALITY
+from shared.restoration.base import JPEG_QUALITY, RestorationProvider
+
+# OpenCV and NumPy are imported where a photo is restored, never with this module; the
+# helpers below import them again, which costs a lookup once `restore` has loaded them.
+if TYPE_CHECKING:
+    from cv2.typing import MatLike
 
 MAX_SIDE = 2000
 
 
-class LocalRestoration:
+class LocalRestoration(RestorationProvider):
     name = "local"
 
     def __init__(self, max_pixels: int = 80_000_000) -> None:
@@ -33,25 +40,27 @@ class LocalRestoration:
             _, width, height = photo_header(photo, self.max_pixels)
         except RestoreClickError as exc:
             raise TerminalJobError(f"the photo cannot be restored: {exc.message}") from None
-        image = cv2.imdecode(np.frombuffer(photo, dtype=np.uint8), _decode_flag(max(width, height), cv2))
-        if image is None:
+        decoded = cv2.imdecode(np.frombuffer(photo, dtype=np.uint8), _decode_flag(max(width, height)))
+        if decoded is None:
             raise TerminalJobError("the photo cannot be decoded")
-        image = _bounded(image, cv2)
+        image = _bounded(decoded)
         # Small windows: most of the benefit of non-local means at a fraction of its cost.
         image = cv2.fastNlMeansDenoisingColored(image, None, 4, 4, 5, 11)
-        image = _remove_dust_and_scratches(image, cv2, np)
-        image = _even_contrast(image, cv2)
-        image = _neutral_colour(image, np)
-        image = _sharpen(image, cv2)
+        image = _remove_dust_and_scratches(image)
+        image = _even_contrast(image)
+        image = _neutral_colour(image)
+        image = _sharpen(image)
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:
             raise TerminalJobError("the restored photo could not be encoded")
         return encoded.tobytes()
 
 
-def _decode_flag(longest: int, cv2) -> int:  # type: ignore[no-untyped-def]
+def _decode_flag(longest: int) -> int:
     """Decode big photos already reduced (1/2, 1/4, 1/8), never below MAX_SIDE: a 50 MP scan
     then costs a quarter or less of its full-size memory before it is scaled to MAX_SIDE."""
+    import cv2
+
     for factor, flag in (
         (8, cv2.IMREAD_REDUCED_COLOR_8),
         (4, cv2.IMREAD_REDUCED_COLOR_4),
@@ -62,7 +71,9 @@ def _decode_flag(longest: int, cv2) -> int:  # type: ignore[no-untyped-def]
     return int(cv2.IMREAD_COLOR)
 
 
-def _bounded(image, cv2):  # type: ignore[no-untyped-def]
+def _bounded(image: MatLike) -> MatLike:
+    import cv2
+
     height, width = image.shape[:2]
     scale = MAX_SIDE / max(height, width)
     if scale >= 1:
@@ -70,7 +81,10 @@ def _bounded(image, cv2):  # type: ignore[no-untyped-def]
     return cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
 
 
-def _remove_dust_and_scratches(image, cv2, np):  # type: ignore[no-untyped-def]
+def _remove_dust_and_scratches(image: MatLike) -> MatLike:
+    import cv2
+    import numpy as np
+
     # Dust is small and much brighter (or darker) than its surroundings: top-hat and
     # black-hat with a small kernel find exactly those specks and thin scratches.
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -85,14 +99,18 @@ def _remove_dust_and_scratches(image, cv2, np):  # type: ignore[no-untyped-def]
     return cv2.inpaint(image, mask, 3, cv2.INPAINT_TELEA)
 
 
-def _even_contrast(image, cv2):  # type: ignore[no-untyped-def]
+def _even_contrast(image: MatLike) -> MatLike:
+    import cv2
+
     lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
     lightness, a, b = cv2.split(lab)
     lightness = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(lightness)
     return cv2.cvtColor(cv2.merge((lightness, a, b)), cv2.COLOR_LAB2BGR)
 
 
-def _neutral_colour(image, np):  # type: ignore[no-untyped-def]
+def _neutral_colour(image: MatLike) -> MatLike:
+    import numpy as np
+
     # Grey world, half strength: old prints fade towards yellow or magenta.
     means = image.reshape(-1, 3).mean(axis=0)
     gains = 1 + 0.5 * (means.mean() / np.maximum(means, 1) - 1)
@@ -102,6 +120,8 @@ def _neutral_colour(image, np):  # type: ignore[no-untyped-def]
     return np.clip(scaled, 0, 255, out=scaled).astype(np.uint8)
 
 
-def _sharpen(image, cv2):  # type: ignore[no-untyped-def]
+def _sharpen(image: MatLike) -> MatLike:
+    import cv2
+
     blurred = cv2.GaussianBlur(image, (0, 0), 1.2)
     return cv2.addWeighted(image, 1.4, blurred, -0.4, 0)

@@ -18,7 +18,7 @@ from shared.core.config import Settings
 from shared.core.error_log import record_job_failure
 from shared.core.errors import RestoreClickError
 from shared.jobs.queue import HANDED_OFF, Job, TerminalJobError, fail_job
-from shared.restoration import FINISHED_PREDICTION, JPEG_QUALITY, Prediction, RemoteRestorationProvider
+from shared.restoration.base import FINISHED_PREDICTION, JPEG_QUALITY, Prediction, RemoteRestorationProvider
 from shared.restoration.worker import (
     STOPPED_ORDERS,
     link_restored_photo,

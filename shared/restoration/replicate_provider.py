@@ -18,7 +18,7 @@ import httpx
 from shared.core.config import Settings
 from shared.core.errors import BadRequest, ConfigurationError, ServiceUnavailable
 from shared.jobs.queue import TerminalJobError
-from shared.restoration import Prediction, PredictionStatus
+from shared.restoration.base import Prediction, PredictionStatus, RemoteRestorationProvider
 
 # A restored photo is a few MB; anything far larger is not what we asked for.
 MAX_OUTPUT_BYTES = 60 * 1024 * 1024
@@ -28,7 +28,7 @@ class RestorationUnavailable(ServiceUnavailable):
     code = "restoration_unavailable"
 
 
-class ReplicateRestoration:
+class ReplicateRestoration(RemoteRestorationProvider):
     name = "replicate"
 
     def __init__(
@@ -41,11 +41,11 @@ class ReplicateRestoration:
         webhook_secret: str | None = None,
         webhook_tolerance_seconds: int = 300,
     ) -> None:
-        import replicate
+        from replicate.client import Client
 
         # Our own transport, so the connections can be closed (the package's client has no close).
         self._transport = httpx.HTTPTransport()
-        self.client = replicate.Client(api_token=api_token, base_url=api_base, transport=self._transport)
+        self.client = Client(api_token=api_token, base_url=api_base, transport=self._transport)
         self.model, _, self.version = model.partition(":")
         self.image_input = image_input
         self.webhook_tolerance_seconds = webhook_tolerance_seconds

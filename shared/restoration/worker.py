@@ -15,7 +15,7 @@ from shared.core.config import Settings
 from shared.core.errors import RestoreClickError
 from shared.jobs.queue import Job, TerminalJobError
 from shared.orders.images import Image, mark_images_stored, record_restored_image, restored_image_of
-from shared.restoration import RESTORED_PIXEL_FACTOR, RemoteRestorationProvider, RestorationProvider, is_remote
+from shared.restoration.base import RESTORED_PIXEL_FACTOR, AnyRestorationProvider, RemoteRestorationProvider
 from shared.storage import StorageObjectTooLarge, StorageService
 from shared.uploads.photo_checks import photo_header
 
@@ -26,7 +26,7 @@ STOPPED_ORDERS = ("refunded", "disputed")
 def restore_photo(
     database: db.Database,
     storage: StorageService,
-    provider: RestorationProvider | RemoteRestorationProvider,
+    provider: AnyRestorationProvider,
     settings: Settings,
     job: Job,
 ) -> object:
@@ -39,11 +39,11 @@ def restore_photo(
     with database.transaction(actor="restoration_worker") as conn:
         db.execute(conn, "mark_order_processing", order_id=str(image["order_id"]))
     if existing is None:
-        if is_remote(provider):
+        if isinstance(provider, RemoteRestorationProvider):
             from shared.restoration.predictions import hand_to_provider
 
-            return hand_to_provider(database, storage, provider, settings, job, image)  # type: ignore[arg-type]
-        restored = provider.restore(_checked_original(storage, image))  # type: ignore[union-attr]
+            return hand_to_provider(database, storage, provider, settings, job, image)
+        restored = provider.restore(_checked_original(storage, image))
         existing = store_restored_photo(database, storage, image, restored, restored_max_pixels(settings))
     link_restored_photo(database, job, existing, provider.name)
     return None
@@ -99,7 +99,7 @@ def link_restored_photo(database: db.Database, job: Job, restored: Image, provid
         )
 
 
-def _ensure_original_in_place(database: db.Database, storage: StorageService, image: dict) -> None:  # type: ignore[type-arg]
+def _ensure_original_in_place(database: db.Database, storage: StorageService, image: dict[str, Any]) -> None:
     """Restoration never starts on a photo that is not in the order's originals yet."""
     if image["stored_at"] is not None:
         return

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import IO, BinaryIO, cast
 from urllib.parse import quote, urlencode
 
 from shared.storage.base import SignedUpload, StorageObjectMissing, StorageUnavailable, StoredObject, check_path
@@ -65,7 +65,7 @@ class LocalObjectStore:
             Path(temp).unlink(missing_ok=True)
             raise
 
-    def create(self, path: str, data: BinaryIO) -> None:
+    def create(self, path: str, data: IO[bytes]) -> None:
         """Store `data` at `path` only if nothing is there yet (FileExistsError otherwise).
 
         A hard link of the finished file is atomic and refuses an existing name, so of two

@@ -7,6 +7,7 @@ and expiry, then streams the bytes; nothing is read whole into memory.
 from __future__ import annotations
 
 import hmac
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -54,13 +55,16 @@ def local_storage_router(store: LocalObjectStore, max_upload_bytes: int) -> APIR
             stream = store.open(path)
         except (ValueError, Exception):
             return _refusal(404, "not_found", "no such object")
+        # The size of the file opened, which is what is sent: the path may have been
+        # replaced or removed since (a writer's rename, cleanup), and a stat of it would lie.
+        size = os.fstat(stream.fileno()).st_size
 
         def chunks() -> Iterator[bytes]:
             with stream:
                 while chunk := stream.read(CHUNK):
                     yield chunk
 
-        headers = {"cache-control": "private, no-store", "content-length": str(store.stat(path).size)}  # type: ignore[union-attr]
+        headers = {"cache-control": "private, no-store", "content-length": str(size)}
         download_name = request.query_params.get("download")
         if download_name:
             headers["content-disposition"] = f"attachment; filename*=UTF-8''{quote(download_name)}"
@@ -92,7 +96,7 @@ def local_storage_router(store: LocalObjectStore, max_upload_bytes: int) -> APIR
                 spool.write(chunk)
             spool.seek(0)
             try:
-                store.create(path, spool)  # type: ignore[arg-type]
+                store.create(path, spool)
             except FileExistsError:
                 return _already_there()
         return Response(status_code=200)

@@ -122,7 +122,7 @@ class S3ObjectStore:
         check_path(path)
         with _translated(path):
             response = self.client.get_object(Bucket=self.bucket, Key=path)
-        return io.BufferedReader(_ObjectStream(response["Body"], path))  # type: ignore[return-value]
+        return io.BufferedReader(_ObjectStream(response["Body"], path))
 
     def read(self, path: str) -> bytes:
         with self.open(path) as stream:

@@ -28,7 +28,7 @@ import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -45,6 +45,9 @@ from shared.storage.base import (
     check_path,
     spooled_writer,
 )
+
+if TYPE_CHECKING:
+    from storage3.types import ListBucketFilesOptions, URLOptions
 
 # The Storage API's remove endpoint takes at most this many paths a request.
 DELETE_BATCH = 1000
@@ -215,11 +218,11 @@ class SupabaseObjectStore:
         """Every entry of one folder, a page at a time."""
         offset = 0
         while True:
-            options: dict[str, Any] = {"limit": self.page_size, "offset": offset}
+            options: ListBucketFilesOptions = {"limit": self.page_size, "offset": offset}
             if search:
                 options["search"] = search
             with _translated(folder or "/"):
-                page = self.objects.list(f"{folder}/" if folder else "", options)  # type: ignore[arg-type]
+                page = self.objects.list(f"{folder}/" if folder else "", options)
             yield from page
             if len(page) < self.page_size:
                 return
@@ -277,10 +280,10 @@ class SupabaseObjectStore:
 
     def signed_download_url(self, path: str, expires_in: int, download_name: str | None = None) -> str:
         check_path(path)
-        options = {"download": download_name} if download_name else {}
+        options: URLOptions = {"download": download_name} if download_name else {}
         try:
             with _translated(path):
-                signed = self.objects.create_signed_url(path, expires_in, options)  # type: ignore[arg-type]
+                signed = self.objects.create_signed_url(path, expires_in, options)
         except StorageObjectMissing:
             self.check_bucket()  # signing in a missing bucket reports the object missing
             raise

@@ -221,7 +221,7 @@ def _inspect_stored(storage: StorageService, photo: UploadedPhoto, settings: Set
             shutil.copyfileobj(source, spool, 1024 * 1024)
         spool.seek(0)
         return inspect_photo(
-            spool,  # type: ignore[arg-type]  # a binary file, as inspect_photo reads it
+            spool,
             declared_filename=photo.filename,
             declared_content_type=photo.content_type,
             max_bytes=settings.upload_max_bytes,

@@ -15,7 +15,7 @@ import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from shared.core.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
@@ -40,7 +40,7 @@ class PhotoFacts:
     sha256: str
 
 
-def _measure(stream: BinaryIO, max_bytes: int) -> tuple[int, str]:
+def _measure(stream: IO[bytes], max_bytes: int) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
     while chunk := stream.read(CHUNK):
@@ -63,7 +63,7 @@ def _unsupported(head: bytes) -> UnsupportedMediaType:
     )
 
 
-def photo_header(source: bytes | BinaryIO, max_pixels: int) -> tuple[str, int, int]:
+def photo_header(source: bytes | IO[bytes], max_pixels: int) -> tuple[str, int, int]:
     """(Pillow format, width, height) from the header alone, no pixel decoded; raise
     PayloadTooLarge when the photo has more than `max_pixels`, and the error that says
     why when it is not a photo we accept. Every decode of a photo calls this first."""
@@ -97,7 +97,7 @@ def photo_header(source: bytes | BinaryIO, max_pixels: int) -> tuple[str, int, i
     return format_name, width, height
 
 
-def _decode(stream: BinaryIO, max_pixels: int) -> tuple[str, int, int]:
+def _decode(stream: IO[bytes], max_pixels: int) -> tuple[str, int, int]:
     """Identify and fully decode the image; return (content type, width, height)."""
     from PIL import Image
 
@@ -121,7 +121,7 @@ def _decode(stream: BinaryIO, max_pixels: int) -> tuple[str, int, int]:
 
 
 def inspect_photo(
-    source: BinaryIO | bytes | Path,
+    source: IO[bytes] | bytes | Path,
     *,
     declared_filename: str,
     declared_content_type: str | None,
@@ -134,7 +134,7 @@ def inspect_photo(
     """
     del declared_content_type
     if isinstance(source, bytes):
-        stream: BinaryIO = io.BytesIO(source)
+        stream: IO[bytes] = io.BytesIO(source)
     elif isinstance(source, Path):
         stream = source.open("rb")
     else:

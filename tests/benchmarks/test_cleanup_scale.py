@@ -45,7 +45,7 @@ from tests.benchmarks.conftest import env_int, table
 from tests.benchmarks.peak_rss_probe import Case, run_in_fresh_process
 from tests.benchmarks.performance import Figure, Target, at_most, publish, runs_from_env
 from tests.conftest import TEMPLATE_ENV, create_test_database, drop_test_database
-from tests.schema import factories
+from tests.fixtures import factories
 
 SIZES = [int(n.replace("_", "")) for n in os.environ.get("BENCH_CLEANUP_ROWS", "10000,100000").split(",")]
 RUN_SECONDS = env_int("BENCH_CLEANUP_RUN_SECONDS", 15)

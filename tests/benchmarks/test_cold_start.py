@@ -29,9 +29,9 @@ import pytest
 from tests.benchmarks.conftest import table
 from tests.benchmarks.performance import Figure, Target, at_most, publish, runs_from_env
 from tests.deploy.conftest import PackagedService, package_service
+from tests.fixtures.events import http_event
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "tests" / "events"
 WORKER_SECRET = uuid.uuid4().hex
 VARIANTS = ("shipped", "compiled", "no bytecode")
 
@@ -62,14 +62,8 @@ print(json.dumps({
 
 
 def _event(method: str, path: str, body: dict[str, Any] | None = None, **headers: str) -> dict[str, Any]:
-    event = json.loads((EVENTS / "apigw_v2_get.json").read_text())
-    event.pop("pathParameters", None)
-    event["rawPath"] = path
-    event["requestContext"]["http"].update(method=method, path=path)
-    event["headers"].update({"content-type": "application/json", **headers})
-    if body is not None:
-        event["body"] = json.dumps(body)
-    return event
+    payload = None if body is None else json.dumps(body).encode()
+    return http_event("apigw", method, path, payload, {"content-type": "application/json", **headers})
 
 
 # A first request each function can answer with no paid service behind it: each reads or

@@ -20,7 +20,7 @@ from psycopg import sql
 from shared.core import db
 from shared.core.sql import QUERIES
 from tests.benchmarks.conftest import env_int, summary_ms, table
-from tests.schema import factories
+from tests.fixtures import factories
 
 FINISHED = env_int("BENCH_FINISHED_ROWS", 1_000_000)
 PENDING = env_int("BENCH_PENDING_ROWS", 5_000)

@@ -42,7 +42,7 @@ from shared.jobs.workers import ORDER_WORK
 from tests.benchmarks.conftest import env_int, table
 from tests.benchmarks.performance import Figure, Target, at_least, publish, runs_from_env
 from tests.conftest import create_test_database, drop_test_database
-from tests.schema import factories
+from tests.fixtures import factories
 
 JOBS = env_int("BENCH_DRAIN_JOBS", 10_000)
 # procrastinate drains about 500 jobs/s here, 10,000 of them ten times would take four

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from shared.core import db
 from shared.core.config import Settings
 from tests.benchmarks.conftest import env_int, photo_jpeg, summary_ms, table
-from tests.functions.conftest import rows, stored_files
+from tests.fixtures.db import rows, stored_files
 
 PHOTOS = env_int("BENCH_UPLOAD_PHOTOS", 400)
 # (photos per request, concurrent clients)

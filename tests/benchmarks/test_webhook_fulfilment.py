@@ -50,9 +50,9 @@ from shared.core.config import LOCAL_WEBHOOK_SECRET, Settings
 from shared.payments import sign_webhook_payload
 from tests.benchmarks.conftest import env_int, percentile, table
 from tests.benchmarks.performance import Figure, at_least, at_most, publish, runs_from_env
-from tests.functions.conftest import rows
-from tests.functions.test_stripe_webhook import paid_checkout
-from tests.test_lambda_handlers import event as api_gateway_event
+from tests.fixtures.db import rows
+from tests.fixtures.events import http_event as api_gateway_event
+from tests.fixtures.stripe_webhook import paid_checkout
 
 ORDERS = env_int("BENCH_WEBHOOK_ORDERS", 50)
 SIZE_ORDERS = env_int("BENCH_WEBHOOK_SIZE_ORDERS", 20)

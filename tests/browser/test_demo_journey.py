@@ -27,8 +27,8 @@ from PIL import Image
 from playwright.sync_api import ConsoleMessage, FilePayload, Page, expect, sync_playwright
 
 from infra.embedded_postgres import free_port
-from tests import images
-from tests.test_dev_server import ROOT, start_dev, stop, wait_for_health
+from tests.fixtures import images
+from tests.fixtures.dev_server import ROOT, start_dev, stop, wait_for_health
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.deploy.conftest import ARTIFACTS, REGION, ROOT, RUNTIME_PROVIDED, PackagedService
-from tests.deploy.handler_imports import Reach, SourceTree, reachable_from
+from tests.fixtures.handler_imports import Reach, SourceTree, reachable_from
 
 pytestmark = pytest.mark.slow
 

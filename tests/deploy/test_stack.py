@@ -21,8 +21,8 @@ from moto import mock_aws
 from shared.core.config import get_settings
 from shared.jobs.monitoring import Health, publish_metrics
 from shared.jobs.schedule import SCHEDULED_RUNS
-from tests.deploy import moto_alarms
 from tests.deploy.conftest import ALARM_EMAIL, REGION, ROOT, PackagedService
+from tests.fixtures import moto_alarms
 
 pytestmark = [
     pytest.mark.slow,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.email.sendgrid_standin import sendgrid_server, sendgrid_standin
-from tests.email.smtp_server import Certificates, make_certificates
+from tests.fixtures.sendgrid_standin import sendgrid_server, sendgrid_standin
+from tests.fixtures.smtp_server import Certificates, make_certificates
 
 __all__ = ["sendgrid_server", "sendgrid_standin"]
 

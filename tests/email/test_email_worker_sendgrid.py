@@ -15,10 +15,9 @@ from shared.core.config import Settings, get_settings
 from shared.deps import get_storage
 from shared.jobs.queue import deadline_in
 from shared.jobs.workers import run_worker
-from tests import images
-from tests.email.sendgrid_standin import API_KEY, SendGridStandIn
-from tests.functions.conftest import rows
-from tests.schema import factories
+from tests.fixtures import factories, images
+from tests.fixtures.db import rows
+from tests.fixtures.sendgrid_standin import API_KEY, SendGridStandIn
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 from shared.email.base import EmailUnavailable
 from shared.email.sendgrid_provider import SendGridEmail
 from shared.jobs.queue import TerminalJobError
-from tests.email.messages import BLOB, PHOTO, message
-from tests.email.sendgrid_standin import API_KEY, MAIL_SEND, SendGridStandIn
-from tests.email.smtp_server import closed_port
+from tests.fixtures.email_messages import BLOB, PHOTO, message
+from tests.fixtures.sendgrid_standin import API_KEY, MAIL_SEND, SendGridStandIn
+from tests.fixtures.smtp_server import closed_port
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 from shared.email.base import EmailUnavailable
 from shared.email.smtp_provider import SmtpEmail
 from shared.jobs.queue import TerminalJobError
-from tests.email.messages import BLOB, PHOTO, message
-from tests.email.smtp_server import Certificates, CollectingHandler, closed_port, smtp_server
+from tests.fixtures.email_messages import BLOB, PHOTO, message
+from tests.fixtures.smtp_server import Certificates, CollectingHandler, closed_port, smtp_server
 
 CREDENTIALS = ("restoreclick", "s3cret-relay-password")
 

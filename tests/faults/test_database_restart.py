@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 
 from infra.embedded_postgres import EmbeddedPostgres, free_port
-from tests import images
-from tests.test_dev_server import start_dev, stop, wait_for_health
+from tests.fixtures import images
+from tests.fixtures.dev_server import start_dev, stop, wait_for_health
 
 
 def test_requests_succeed_after_the_database_restarts(data_dir: Path) -> None:

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from shared.core import db
 from shared.deps import get_payments
 from shared.payments.local_provider import LocalPayments
-from tests.functions.conftest import rows
-from tests.functions.test_stripe_webhook import charge_event, counts, paid_checkout, send
+from tests.fixtures.db import counts, rows
+from tests.fixtures.stripe_webhook import charge_event, paid_checkout, send
 
 
 def test_fifty_mixed_concurrent_deliveries(shop: TestClient, conn: db.Connection) -> None:

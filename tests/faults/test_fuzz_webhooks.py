@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.core import db
-from tests.faults.test_fuzz_http import row_counts
-from tests.functions.test_stripe_webhook import send
+from tests.fixtures.db import row_counts
+from tests.fixtures.stripe_webhook import send
 
 EVENT_TYPES = [
     "checkout.session.completed",

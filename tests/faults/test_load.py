@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 
 from infra.embedded_postgres import free_port
-from tests import images
-from tests.test_dev_server import start_dev, stop, wait_for_health
+from tests.fixtures import images
+from tests.fixtures.dev_server import start_dev, stop, wait_for_health
 
 UPLOADS = 200
 POLLS = 100

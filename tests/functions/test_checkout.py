@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 
 from shared.core import db
 from shared.core.config import Settings
-from tests import images
-from tests.functions.conftest import rows
-from tests.functions.shopping import press_pay, start_checkout, upload_photos
+from tests.fixtures import images
+from tests.fixtures.db import rows
+from tests.fixtures.shopping import press_pay, start_checkout, upload_photos
 
 
 def test_checkout_is_priced_on_the_server_from_the_session(

@@ -19,10 +19,10 @@ from shared.core.config import Settings
 from shared.deps import get_payments
 from shared.payments.base import CheckoutSessionInfo
 from shared.payments.local_provider import LocalPayments
-from tests import images
-from tests.functions.conftest import rows
-from tests.functions.shopping import press_pay, start_checkout, upload_photos
-from tests.functions.test_stripe_webhook import send
+from tests.fixtures import images
+from tests.fixtures.db import rows
+from tests.fixtures.shopping import press_pay, start_checkout, upload_photos
+from tests.fixtures.stripe_webhook import send
 
 
 def cancel(shop: TestClient, checkout_session_id: str) -> Any:

@@ -13,8 +13,8 @@ from PIL import Image
 
 from shared.core import db
 from shared.core.config import Settings
-from tests import images
-from tests.functions.conftest import rows, stored_files
+from tests.fixtures import images
+from tests.fixtures.db import rows, stored_files
 
 
 def announce(shop: TestClient, *files: dict, session_id: str | None = None):  # type: ignore[no-untyped-def]

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from shared.core import db
 from shared.core.config import Settings, get_settings
-from tests import images
-from tests.functions.conftest import rows, stored_files
+from tests.fixtures import images
+from tests.fixtures.db import rows, stored_files
 
 
 def upload(shop: TestClient, *files: tuple[str, bytes, str], session_id: str | None = None):  # type: ignore[no-untyped-def]

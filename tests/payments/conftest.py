@@ -6,8 +6,8 @@ import pytest
 import stripe
 from stripe._http_client import HTTPClient
 
-from tests.payments.shop_on_stripe import stripe_shop
-from tests.payments.stripe_standin import stripe_server, stripe_standin
+from tests.fixtures.shop_on_stripe import stripe_shop
+from tests.fixtures.stripe_standin import stripe_server, stripe_standin
 
 __all__ = ["stripe_server", "stripe_shop", "stripe_standin"]
 

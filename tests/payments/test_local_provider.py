@@ -16,61 +16,28 @@ from shared.core.errors import Conflict, NotFound
 from shared.payments.base import CheckoutAlreadyPaid, PaymentsRejected, RefundRequest, checkout_session_info
 from shared.payments.local_provider import LocalPayments
 from shared.stripe_events.signatures import sign_webhook_payload, verify_webhook
-from tests.payments.factories import CHECKOUT_ID, UPLOAD_SESSION_ID, checkout_request
-from tests.payments.stripe_standin import StripeStandIn
+from tests.fixtures.checkout_requests import CHECKOUT_ID, UPLOAD_SESSION_ID, checkout_request
+from tests.fixtures.events import load_event
+from tests.fixtures.stripe_standin import StripeStandIn
 
 PUBLIC_BASE_URL = "http://localhost:8000/"
 
-# A checkout.session.completed event as Stripe delivers it (trimmed to the fields the
-# shop reads, plus the envelope, which is complete).
+# A checkout.session.completed event as Stripe delivers it (tests/events/), its session
+# trimmed to the fields the shop reads; the envelope is complete.
+SHOP_READS = {
+    "id", "object", "amount_subtotal", "amount_total", "cancel_url", "client_reference_id",
+    "created", "currency", "customer_details", "customer_email", "expires_at", "livemode",
+    "metadata", "mode", "payment_intent", "payment_status", "status", "success_url", "url",
+}  # fmt: skip
+_COMPLETED = load_event("checkout.session.completed")
 STRIPE_EVENT: dict[str, Any] = {
-    "id": "evt_1QxYz2AbCdEfGhIjKlMnOpQr",
-    "object": "event",
-    "api_version": "2025-10-29.clover",
-    "created": 1767225660,
-    "data": {
-        "object": {
-            "id": "cs_test_a1B2c3D4e5F6g7H8i9J0",
-            "object": "checkout.session",
-            "amount_subtotal": 4500,
-            "amount_total": 4500,
-            "cancel_url": "https://restoreclick.test/upload/x",
-            "client_reference_id": CHECKOUT_ID,
-            "created": 1767225600,
-            "currency": "eur",
-            "customer_details": {"email": "ada@example.com", "name": "Ada Lovelace"},
-            "customer_email": "ada@example.com",
-            "expires_at": 1767229200,
-            "livemode": False,
-            "metadata": {"upload_session_id": UPLOAD_SESSION_ID, "checkout_id": CHECKOUT_ID},
-            "mode": "payment",
-            "payment_intent": "pi_3QxYz2AbCdEfGhIj0KlMnOpQ",
-            "payment_status": "paid",
-            "status": "complete",
-            "success_url": "https://restoreclick.test/thanks?session_id={CHECKOUT_SESSION_ID}",
-            "url": None,
-        }
-    },
-    "livemode": False,
-    "pending_webhooks": 1,
-    "request": {"id": None, "idempotency_key": None},
-    "type": "checkout.session.completed",
+    **_COMPLETED,
+    "data": {"object": {k: v for k, v in _COMPLETED["data"]["object"].items() if k in SHOP_READS}},
 }
 
 # Every field of Stripe's Checkout Session object the stand-in may use: it must not
 # invent a field Stripe does not have.
-STRIPE_SESSION_FIELDS = {
-    "id", "object", "adaptive_pricing", "after_expiration", "allow_promotion_codes",
-    "amount_subtotal", "amount_total", "automatic_tax", "billing_address_collection",
-    "cancel_url", "client_reference_id", "client_secret", "consent", "consent_collection",
-    "created", "currency", "custom_fields", "custom_text", "customer", "customer_creation",
-    "customer_details", "customer_email", "discounts", "expires_at", "invoice",
-    "invoice_creation", "livemode", "locale", "metadata", "mode", "payment_intent",
-    "payment_link", "payment_method_collection", "payment_method_options",
-    "payment_method_types", "payment_status", "phone_number_collection", "recovered_from",
-    "setup_intent", "shipping_address_collection", "shipping_cost", "shipping_options",
-    "status", "submit_type", "subscription", "success_url", "total_details", "ui_mode", "url",
-}  # fmt: skip
+STRIPE_SESSION_FIELDS = set(_COMPLETED["data"]["object"])
 
 
 @pytest.fixture

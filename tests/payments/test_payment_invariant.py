@@ -23,10 +23,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shared.core import db
-from tests.functions.conftest import rows
-from tests.functions.shopping import upload_photos
-from tests.payments.shop_on_stripe import assert_paid_session_settled_once, checkout, deliver
-from tests.payments.stripe_standin import StripeStandIn
+from tests.fixtures.db import rows
+from tests.fixtures.shop_on_stripe import assert_paid_session_settled_once, checkout, deliver
+from tests.fixtures.shopping import upload_photos
+from tests.fixtures.stripe_standin import StripeStandIn
 
 STEPS = ("pay", "hour_ends", "checkout_again", "remove_photo", "cancel")
 

@@ -18,10 +18,11 @@ from fastapi.testclient import TestClient
 
 from shared.core import db
 from shared.core.config import get_settings
-from tests.functions.conftest import rows
-from tests.functions.shopping import upload_photos
-from tests.payments.shop_on_stripe import assert_paid_session_settled_once, cart_status, checkout, deliver
-from tests.payments.stripe_standin import REFUNDS_URL, SESSIONS_URL, StripeStandIn
+from tests.fixtures.db import rows
+from tests.fixtures.events import load_event
+from tests.fixtures.shop_on_stripe import assert_paid_session_settled_once, cart_status, checkout, deliver
+from tests.fixtures.shopping import upload_photos
+from tests.fixtures.stripe_standin import REFUNDS_URL, SESSIONS_URL, StripeStandIn
 
 # -- refused and failing creates ------------------------------------------------------------
 
@@ -261,10 +262,14 @@ def test_a_payment_for_photos_already_paid_for_is_refunded_once_under_concurrent
 
     # Stripe then tells us about the refund we made: nothing changes a second time.
     [refund] = stripe_standin.refunds.values()
-    charge = {
-        "id": refund["charge"], "object": "charge", "payment_intent": refund["payment_intent"],
-        "amount": refund["amount"], "amount_refunded": refund["amount"], "refunded": True,
-    }  # fmt: skip
+    charge = load_event(
+        "charge.refunded",
+        obj={
+            "id": refund["charge"], "payment_intent": refund["payment_intent"],
+            "amount": refund["amount"], "amount_captured": refund["amount"], "amount_refunded": refund["amount"],
+            "refunded": True,
+        },
+    )["data"]["object"]  # fmt: skip
     assert deliver(stripe_shop, "charge.refunded", charge).status_code == 200
     assert rows(conn, "select status from orders") == [{"status": "paid"}]
     assert len(stripe_standin.refunds) == 1
@@ -337,7 +342,7 @@ def test_a_refund_stripe_refuses_is_left_for_an_operator_and_the_webhook_still_a
     stripe_standin: StripeStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tests.payments.stripe_standin import StripeErrorResponse
+    from tests.fixtures.stripe_standin import StripeErrorResponse
 
     _, duplicate = _second_paid_session_for_a_fulfilled_cart(stripe_shop, conn, stripe_standin)
 

@@ -22,14 +22,14 @@ from shared.payments.base import (
     RefundRequest,
 )
 from shared.payments.stripe_provider import StripePayments
-from tests.payments.factories import (
+from tests.fixtures.checkout_requests import (
     CANCEL_URL,
     CHECKOUT_ID,
     SUCCESS_URL,
     UPLOAD_SESSION_ID,
     checkout_request,
 )
-from tests.payments.stripe_standin import SESSIONS_URL, StripeStandIn
+from tests.fixtures.stripe_standin import SESSIONS_URL, StripeStandIn
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.payments.stripe_standin import REFUNDS_URL, SESSIONS_URL, StripeStandIn, parse_stripe_form
+from tests.fixtures.stripe_standin import REFUNDS_URL, SESSIONS_URL, StripeStandIn, parse_stripe_form
 
 AUTH = {"Authorization": "Bearer sk_test_x"}
 

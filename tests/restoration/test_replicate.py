@@ -27,10 +27,10 @@ from shared.core.config import Settings, get_settings
 from shared.deps import get_storage
 from shared.jobs.queue import deadline_in
 from shared.jobs.workers import run_worker
-from tests.functions.conftest import rows
-from tests.functions.shopping import press_pay, start_checkout, upload_photos
-from tests.restoration.replicate_standin import ReplicateStandIn
-from tests.storage.http_server import SwappableApp, serve
+from tests.fixtures.db import rows
+from tests.fixtures.http_server import SwappableApp, serve
+from tests.fixtures.replicate_standin import ReplicateStandIn
+from tests.fixtures.shopping import press_pay, start_checkout, upload_photos
 
 MODEL_VERSION = "0fbacf7a2bb56a3a4d0fbc2f3f5c9f52ccd4b1a1ef0e8e4d1ed2d3a4b5c6d7e8"
 
@@ -281,7 +281,7 @@ def test_a_misconfigured_signing_secret_answers_500_without_showing_it(
 def test_a_provider_output_over_the_pixel_limit_is_refused_before_it_is_decoded() -> None:
     from shared.jobs.queue import TerminalJobError
     from shared.restoration.predictions import _as_jpeg
-    from tests import images
+    from tests.fixtures import images
 
     with pytest.raises(TerminalJobError, match="pixels"):
         _as_jpeg(images.png_claiming(30000, 30000), 320_000_000)

@@ -7,7 +7,7 @@ import pytest
 
 from shared.core import db
 from shared.orders.numbers import set_order_status
-from tests.schema.factories import order
+from tests.fixtures.factories import order
 
 
 def audit_rows(conn: db.Connection, order_id: object) -> list[dict]:

@@ -9,7 +9,7 @@ import pytest
 
 from shared.core import db
 from shared.core.db import ConstraintViolation, InvalidValue
-from tests.schema.factories import file_upload, insert, order, upload_session
+from tests.fixtures.factories import file_upload, insert, order, upload_session
 
 
 @pytest.mark.parametrize(

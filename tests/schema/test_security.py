@@ -7,7 +7,7 @@ import pytest
 from psycopg import sql
 
 from shared.core import db
-from tests.schema.factories import order
+from tests.fixtures.factories import order
 
 
 def public_tables(conn: db.Connection) -> list[str]:

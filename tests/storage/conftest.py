@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from shared.storage.base import ObjectStore, SignedUpload
-from tests.storage.http_server import SwappableApp, serve
-from tests.storage.supabase_standin import SupabaseStandIn
+from tests.fixtures.http_server import SwappableApp, serve
+from tests.fixtures.supabase_standin import SupabaseStandIn
 
 BACKENDS = ["local", "s3", "supabase"]
 PAGE_SIZE = 2

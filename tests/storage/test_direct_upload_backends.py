@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from shared.core import db
 from shared.core.config import Settings, get_settings
 from shared.storage.base import ObjectStore
-from tests import images
-from tests.functions.conftest import rows
+from tests.fixtures import images
+from tests.fixtures.db import rows
 from tests.storage.conftest import SERVICE_ROLE_KEY, new_bucket, send_announced
 
 
@@ -128,7 +128,7 @@ def test_bytes_sent_to_the_url_after_completion_never_replace_the_checked_photo(
     assert again.status_code == 200 and (again.json()["width"], again.json()["height"]) == (64, 48)
     assert store.read(kept["storage_path"]) == photo
     if swapped.status_code < 300:
-        # It landed where only the URL writes; cleanup removes it (tests/workers/test_cleanup.py).
+        # It landed where only the URL writes; cleanup removes it (tests/jobs/test_cleanup.py).
         assert [o.path for o in store.list("uploads/incoming/")] == [
             kept["storage_path"].replace("uploads/temp/", "uploads/incoming/")
         ]

@@ -13,8 +13,8 @@ from botocore.config import Config
 from shared.storage.base import StorageObjectMissing, StorageObjectTooLarge, StorageUnavailable
 from shared.storage.s3 import S3ObjectStore
 from shared.storage.supabase import SupabaseObjectStore
+from tests.fixtures.supabase_standin import SupabaseStandIn
 from tests.storage.conftest import SERVICE_ROLE_KEY, new_bucket
-from tests.storage.supabase_standin import SupabaseStandIn
 
 
 @pytest.fixture

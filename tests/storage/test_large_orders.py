@@ -20,9 +20,9 @@ from shared.core.config import Settings, get_settings
 from shared.jobs.queue import deadline_in
 from shared.jobs.workers import run_worker
 from shared.storage.service import ArchiveEntry, plan_archive_parts
-from tests import images
-from tests.functions.conftest import rows
-from tests.functions.shopping import press_pay, start_checkout, upload_photos
+from tests.fixtures import images
+from tests.fixtures.db import rows
+from tests.fixtures.shopping import press_pay, start_checkout, upload_photos
 from tests.storage.conftest import SERVICE_ROLE_KEY, new_bucket
 
 MB = 1024 * 1024
