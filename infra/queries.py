@@ -18,13 +18,13 @@ QUERIES: dict[str, str] = load_queries(Path(__file__).with_name("sql"))
 def rows(conn: db.Connection, name: str, /, **params: Any) -> list[dict[str, Any]]:
     """Every row of the named operator query."""
     with db.translated_errors():
-        return conn.execute(QUERIES[name], params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(QUERIES[name], params).fetchall()
 
 
 def rows_changed(conn: db.Connection, name: str, /, **params: Any) -> int:
     """Run a named operator statement; the number of rows it touched."""
     with db.translated_errors():
-        return conn.execute(QUERIES[name], params).rowcount  # type: ignore[arg-type]
+        return conn.execute(QUERIES[name], params).rowcount
 
 
 def one(conn: db.Connection, name: str, /, **params: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,9 +13,9 @@ from shared.core.config import Settings, get_settings
 from shared.deps import get_storage
 from shared.jobs.cleanup import run_cleanup
 from shared.jobs.queue import deadline_in
-from tests.functions.conftest import rows, stored_files
-from tests.functions.shopping import press_pay, start_checkout
-from tests.operating.conftest import CUSTOMER, MY_FILENAMES, Invoke, finish_an_order, upload_named
+from tests.fixtures.db import rows, stored_files
+from tests.fixtures.operating import CUSTOMER, MY_FILENAMES, finish_an_order, invoke, upload_named, walk_the_shop
+from tests.fixtures.shopping import press_pay, start_checkout
 
 ACCOUNTING = (
     "order_number", "total_amount", "currency", "image_count", "created_at", "paid_at", "completed_at",
@@ -83,8 +82,9 @@ def test_the_retention_is_a_setting_and_the_email_says_it(
 
 
 def test_an_erased_customer_is_nowhere_in_the_rows_or_storage_and_accounting_stays(
-    walked_shop: dict[str, Any], shop: TestClient, conn: db.Connection, settings: Settings, invoke: Invoke
+    database: db.Database, shop: TestClient, conn: db.Connection, settings: Settings
 ) -> None:
+    walked_shop = walk_the_shop(shop, database)
     mine, theirs = walked_shop["mine"], walked_shop["theirs"]
     before = every_row_as_text(conn)
     assert CUSTOMER.lower() in before and MY_FILENAMES[0].lower() in before  # the test can see them
@@ -127,9 +127,7 @@ def test_an_erased_customer_is_nowhere_in_the_rows_or_storage_and_accounting_sta
     assert again.exit_code == 0 and "nothing" in again.output
 
 
-def test_erasure_asks_first_and_changes_nothing_when_told_no(
-    walked_shop: dict[str, Any], conn: db.Connection, settings: Settings, invoke: Invoke
-) -> None:
+def test_erasure_asks_first_and_changes_nothing_when_told_no(conn: db.Connection, settings: Settings) -> None:
     before, objects = every_row_as_text(conn), stored_files(settings)
     answer = invoke(["customers", "erase", CUSTOMER], input="n\n")
     assert answer.exit_code == 1 and "Erase" in answer.output
@@ -137,7 +135,7 @@ def test_erasure_asks_first_and_changes_nothing_when_told_no(
 
 
 def test_erasure_waits_for_an_order_still_being_restored(
-    shop: TestClient, conn: db.Connection, settings: Settings, invoke: Invoke
+    shop: TestClient, conn: db.Connection, settings: Settings
 ) -> None:
     session = upload_named(shop, MY_FILENAMES)
     checkout = start_checkout(shop, session["upload_session_id"], email=CUSTOMER)

@@ -8,12 +8,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
 from infra import queries
 from infra.backup import manifest_path
 from infra.pg_tools import find_tool, server_major, tool_major
 from shared.core import db
-from tests.operating.conftest import Invoke
+from tests.fixtures.operating import invoke, walk_the_shop
 
 
 def _counts(url: str) -> dict[str, int]:
@@ -40,8 +41,9 @@ def test_the_tools_match_the_servers_major_version(database_url: str) -> None:
 
 
 def test_a_walked_shop_round_trips_into_a_fresh_database(
-    walked_shop: dict[str, Any], database_url: str, empty_database_url: str, tmp_path: Path, invoke: Invoke
+    shop: TestClient, database: db.Database, database_url: str, empty_database_url: str, tmp_path: Path
 ) -> None:
+    walk_the_shop(shop, database)
     archive = tmp_path / "backups" / "shop.dump"
     made = invoke(["db", "backup", "--target", "dev", "--out", str(archive)])
     assert made.exit_code == 0, made.output
@@ -76,7 +78,7 @@ def test_a_walked_shop_round_trips_into_a_fresh_database(
 
 
 def test_a_restore_refuses_a_database_that_holds_tables_naming_them_unless_forced(
-    database_url: str, empty_database_url: str, tmp_path: Path, invoke: Invoke
+    database_url: str, empty_database_url: str, tmp_path: Path
 ) -> None:
     with db.connect(database_url) as conn:
         conn.execute("insert into upload_sessions (expires_at) values (now() + interval '1 day')")
@@ -110,7 +112,7 @@ def test_a_restore_refuses_a_database_that_holds_tables_naming_them_unless_force
 
 
 def test_a_restore_refuses_an_archive_that_is_not_the_one_its_manifest_describes(
-    database_url: str, empty_database_url: str, tmp_path: Path, invoke: Invoke
+    database_url: str, empty_database_url: str, tmp_path: Path
 ) -> None:
     archive = tmp_path / "shop.dump"
     assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
@@ -128,7 +130,7 @@ def test_a_restore_refuses_an_archive_that_is_not_the_one_its_manifest_describes
 
 
 def test_a_failed_restore_leaves_the_database_as_it_was(
-    database_url: str, empty_database_url: str, tmp_path: Path, invoke: Invoke
+    database_url: str, empty_database_url: str, tmp_path: Path
 ) -> None:
     archive = tmp_path / "shop.dump"
     assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
@@ -140,7 +142,7 @@ def test_a_failed_restore_leaves_the_database_as_it_was(
         assert conn.execute("select count(*) as n from pg_tables where schemaname = 'public'").fetchone() == {"n": 0}
 
 
-def test_an_unset_prod_target_is_one_line_and_exit_2(tmp_path: Path, invoke: Invoke, settings: object) -> None:
+def test_an_unset_prod_target_is_one_line_and_exit_2(tmp_path: Path, settings: object) -> None:
     out = invoke(["db", "backup", "--target", "prod", "--out", str(tmp_path / "x.dump")])
     assert out.exit_code == 2 and "PRODUCTION_DATABASE_URL" in out.output
     assert not (tmp_path / "x.dump").exists()

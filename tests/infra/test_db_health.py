@@ -11,17 +11,17 @@ import psycopg
 import pytest
 
 import infra.db_health as db_health
-from tests.operating.conftest import Invoke
+from tests.fixtures.operating import invoke
 
 
-def health(invoke: Invoke, url: str) -> tuple[int, dict[str, Any]]:
+def health(url: str) -> tuple[int, dict[str, Any]]:
     out = invoke(["db", "health", "--json"], env={"DATABASE_URL": url})
     assert out.stdout.startswith("{"), (out.output, out.exception)
     return out.exit_code, json.loads(out.stdout)
 
 
-def test_a_freshly_migrated_database_is_healthy_and_every_section_is_there(database_url: str, invoke: Invoke) -> None:
-    code, report = health(invoke, database_url)
+def test_a_freshly_migrated_database_is_healthy_and_every_section_is_there(database_url: str) -> None:
+    code, report = health(database_url)
     assert code == 0, report["problems"]
     assert report["problems"] == [] and report["duplicate_indexes"] == []
     tables = {t["table"] for t in report["tables"]}
@@ -34,19 +34,17 @@ def test_a_freshly_migrated_database_is_healthy_and_every_section_is_there(datab
     assert printed.exit_code == 0 and "cache hit ratio" in printed.output and "no threshold crossed" in printed.output
 
 
-def test_a_duplicate_index_crosses_a_threshold(database_url: str, invoke: Invoke) -> None:
+def test_a_duplicate_index_crosses_a_threshold(database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("create index orders_customer_a on orders (customer_id)")
         conn.execute("create index orders_customer_b on orders (customer_id)")
-    code, report = health(invoke, database_url)
+    code, report = health(database_url)
     assert code == 1
     assert {"orders_customer_a", "orders_customer_b"} <= set(report["duplicate_indexes"][0]["indexes"])
     assert any("duplicate indexes on orders" in p for p in report["problems"])
 
 
-def test_dead_rows_and_bloat_are_measured_and_judged(
-    database_url: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_dead_rows_and_bloat_are_measured_and_judged(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("alter table request_throttle set (autovacuum_enabled = false)")
         conn.execute(
@@ -56,20 +54,20 @@ def test_dead_rows_and_bloat_are_measured_and_judged(
         conn.execute("delete from request_throttle where key <> 'k1'")
         conn.execute("select pg_stat_force_next_flush()")
     monkeypatch.setattr(db_health, "BLOAT_MIN_BYTES", 64 * 1024)
-    code, report = health(invoke, database_url)
+    code, report = health(database_url)
     [dead] = [t for t in report["dead_tuples"] if t["table"] == "request_throttle"]
     assert dead["dead"] >= 19_000 and code == 1
     assert any("request_throttle has" in p and "dead rows" in p for p in report["problems"])
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("analyze request_throttle")  # the planner now knows one row is left
-    code, report = health(invoke, database_url)
+    code, report = health(database_url)
     [bloat] = [b for b in report["bloat"] if b["table"] == "request_throttle"]
     assert bloat["bloat_bytes"] > 0.9 * bloat["bytes"]
     assert any("request_throttle is about" in p for p in report["problems"])
 
 
 def test_a_long_query_and_a_lock_wait_cross_their_thresholds(
-    database_url: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(db_health, "LONG_QUERY_SECONDS", 1)
     monkeypatch.setattr(db_health, "LOCK_WAIT_SECONDS", 1)
@@ -89,7 +87,7 @@ def test_a_long_query_and_a_lock_wait_cross_their_thresholds(
         with monkeypatch.context() as m:
             # Listed from a tenth of the threshold: with 1 s, from 0 s.
             m.setattr(db_health, "LONG_QUERY_SECONDS", 1)
-            code, report = health(invoke, database_url)
+            code, report = health(database_url)
     finally:
         holder.rollback()
         holder.close()

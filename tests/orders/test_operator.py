@@ -16,13 +16,14 @@ from shared.jobs.queue import deadline_in
 from shared.jobs.workers import run_worker
 from shared.orders.operator import refund_order
 from shared.payments.local_provider import LocalPayments
-from tests.functions.conftest import rows
-from tests.operating.conftest import CUSTOMER, Invoke
+from tests.fixtures.db import rows
+from tests.fixtures.operating import CUSTOMER, invoke, walk_the_shop
 
 
 def test_orders_list_filters_by_status_and_age_and_show_tells_the_whole_story(
-    walked_shop: dict[str, Any], conn: db.Connection, settings: Settings, invoke: Invoke
+    shop: TestClient, database: db.Database, conn: db.Connection, settings: Settings
 ) -> None:
+    walked_shop = walk_the_shop(shop, database)
     mine, theirs = walked_shop["mine"]["order"], walked_shop["theirs"]["order"]
     conn.execute("update orders set created_at = now() - interval '10 days' where id = %s", [theirs["id"]])
     listed = invoke(["orders", "list", "--json"])
@@ -50,8 +51,9 @@ def test_orders_list_filters_by_status_and_age_and_show_tells_the_whole_story(
 
 
 def test_an_operator_refund_takes_the_webhooks_refund_path_once_and_stops_the_order(
-    walked_shop: dict[str, Any], shop: TestClient, conn: db.Connection, settings: Settings, invoke: Invoke
+    database: db.Database, shop: TestClient, conn: db.Connection, settings: Settings
 ) -> None:
+    walked_shop = walk_the_shop(shop, database)
     mine = walked_shop["mine"]
     number = mine["order"]["order_number"]
     # Two operators at once (each its own connection, as two shells would have): one refund
@@ -98,8 +100,9 @@ def test_an_operator_refund_takes_the_webhooks_refund_path_once_and_stops_the_or
 
 
 def test_the_refund_command_asks_first_refunds_and_an_unknown_order_is_one_line(
-    walked_shop: dict[str, Any], conn: db.Connection, invoke: Invoke
+    shop: TestClient, database: db.Database, conn: db.Connection
 ) -> None:
+    walked_shop = walk_the_shop(shop, database)
     number = walked_shop["mine"]["order"]["order_number"]
     assert invoke(["orders", "refund", number], input="n\n").exit_code == 1
     assert not get_payments().refunds()  # type: ignore[attr-defined]
@@ -113,8 +116,9 @@ def test_the_refund_command_asks_first_refunds_and_an_unknown_order_is_one_line(
 
 
 def test_resend_emails_a_fresh_link_through_the_email_workers_code(
-    walked_shop: dict[str, Any], shop: TestClient, conn: db.Connection, settings: Settings, invoke: Invoke
+    database: db.Database, shop: TestClient, conn: db.Connection, settings: Settings
 ) -> None:
+    walked_shop = walk_the_shop(shop, database)
     mine = walked_shop["mine"]
     number = mine["order"]["order_number"]
     sent = invoke(["orders", "resend", number])

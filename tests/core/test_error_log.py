@@ -18,9 +18,9 @@ from shared.jobs.cleanup import run_cleanup
 from shared.jobs.queue import deadline_in
 from shared.jobs.workers import run_worker
 from shared.payments.local_provider import LocalPayments
-from tests.functions.conftest import rows
-from tests.functions.shopping import press_pay, start_checkout, upload_photos
-from tests.operating.conftest import Invoke
+from tests.fixtures.db import rows
+from tests.fixtures.operating import invoke
+from tests.fixtures.shopping import press_pay, start_checkout, upload_photos
 
 SECRET = "sk_live_" + "a1B2c3D4e5F6g7H8"
 
@@ -177,7 +177,7 @@ def test_a_scheduled_run_missing_a_providers_key_is_recorded_as_a_configuration_
 
 
 def test_errors_list_show_and_resolve_and_a_resolved_error_that_recurs_opens_again(
-    database: db.Database, conn: db.Connection, settings: Settings, invoke: Invoke
+    database: db.Database, conn: db.Connection, settings: Settings
 ) -> None:
     for category, message in (("payment", "refund refused"), ("email", "smtp down"), ("email", "smtp down")):
         record_error(database, category=category, severity="error", source="test", message=message)  # type: ignore[arg-type]
@@ -208,7 +208,7 @@ def test_errors_list_show_and_resolve_and_a_resolved_error_that_recurs_opens_aga
 
 
 def test_counts_by_category_are_in_the_metrics_and_the_monitor(
-    shop: TestClient, database: db.Database, settings: Settings, invoke: Invoke
+    shop: TestClient, database: db.Database, settings: Settings
 ) -> None:
     record_error(database, category="storage", severity="error", source="test", message="bucket gone")
     record_error(database, category="storage", severity="error", source="test", message="bucket gone again")
