@@ -62,6 +62,11 @@ def handler(event: dict[str, Any], context: Any) -> Any:
         def time_left() -> float:
             return context.get_remaining_time_in_millis() / 1000 if context else 60.0
 
-        with request_ids(lambda_request_id=getattr(context, "aws_request_id", None)):
+        from shared.core.error_log import configuration_errors_recorded
+
+        with (
+            request_ids(lambda_request_id=getattr(context, "aws_request_id", None)),
+            configuration_errors_recorded(f"worker {WORKER_NAME}"),
+        ):
             return run_checkout_settling(get_settings(), time_left)
     return _http(event, context)

@@ -62,8 +62,12 @@ def handler(event: dict[str, Any], context: Any) -> Any:
         def time_left() -> float:
             return context.get_remaining_time_in_millis() / 1000 if context else 60.0
 
+        from shared.core.error_log import configuration_errors_recorded
         from shared.core.logs import request_ids
 
-        with request_ids(lambda_request_id=getattr(context, "aws_request_id", None)):
+        with (
+            request_ids(lambda_request_id=getattr(context, "aws_request_id", None)),
+            configuration_errors_recorded(f"worker {event['worker']}"),
+        ):
             return run_worker(str(event["worker"]), get_settings(), time_left)
     return _http(event, context)

@@ -132,3 +132,12 @@ def verify(target: TargetOption = None, every: AllOption = False) -> None:
                 console.print(f"[green]{t.name}[/]: history matches the files ({pending} pending)")
     if failed:
         raise typer.Exit(1)
+
+
+# The operating commands that belong to the database live in their own modules.
+from infra.commands import backup as _backup  # noqa: E402
+from infra.commands import health as _health  # noqa: E402
+
+app.command("backup")(_backup.backup)
+app.command("restore")(_backup.restore)
+app.command("health")(_health.health)

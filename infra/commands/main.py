@@ -9,9 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.commands.customers import app as customers_app
 from infra.commands.db import app as db_app
+from infra.commands.error_log import app as errors_app
 from infra.commands.errors import OperatorGroup
 from infra.commands.jobs import jobs_app, worker_app
+from infra.commands.orders import app as orders_app
 from infra.commands.progress import counting
 from infra.commands.targets import JsonOption, TargetOption, operating_on
 
@@ -23,6 +26,9 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(worker_app, name="worker")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(errors_app, name="errors")
+app.add_typer(customers_app, name="customers")
+app.add_typer(orders_app, name="orders")
 
 
 @app.callback()
@@ -131,6 +137,8 @@ def monitor(target: TargetOption = "dev", as_json: JsonOption = False) -> None:
         print(json.dumps(health.as_dict(), default=str))
     else:
         _print_health(health.queues, health.storage_bytes, health.storage_quota_bytes, health.alerts)
+        unresolved = ", ".join(f"{category} {n}" for category, n in health.errors.items())
+        Console().print(f"unresolved errors: {unresolved or 'none'}")
     if health.alerts:
         raise typer.Exit(1)
 

@@ -173,6 +173,10 @@ class Settings(BaseSettings):
     metrics_namespace: str = "RestoreClick"
     metrics_stage: str = "local"
     cleanup_retention_days: int = Field(7, gt=0)
+    # Photos are personal data: originals, restored photos and ZIPs of an order are deleted
+    # this long after it finished (the order row stays, for accounting). The completion
+    # email tells the customer.
+    photo_retention_days: int = Field(90, ge=1, le=3650)
     max_restoration_attempts: int = Field(3, ge=1, le=100)
     # How long a worker holds a restoration job before others may take it (the heartbeat
     # extends it while the worker lives).

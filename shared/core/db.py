@@ -436,3 +436,19 @@ def set_database(database: Database | None) -> None:
         if _default is not None and _default is not database:
             _default.close_all()
         _default = database
+
+
+@contextmanager
+def using_database(database: Database) -> Iterator[Database]:
+    """`database` as the container-wide one inside the block, the one before it after: an
+    operator's command aimed at another target must not have shop code it runs fall back
+    to DATABASE_URL."""
+    global _default
+    with _default_lock:
+        previous, _default = _default, database
+    try:
+        yield database
+    finally:
+        with _default_lock:
+            _default = previous
+        database.close_all()

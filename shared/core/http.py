@@ -101,8 +101,9 @@ class SecurityHeaders:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as exc:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await record_server_error("internal_error", f"{type(exc).__name__}: {exc}", route_path(scope))
             if started:
                 raise
             body = json.dumps(
@@ -262,10 +263,45 @@ class JsonCORSMiddleware(CORSMiddleware):
         return refused
 
 
+def route_path(scope: Scope) -> str:
+    """The route's template (`/api/download/{token}`), not the path asked for: ids and
+    tokens stay out of the error log, and one failing route is one entry."""
+    route = scope.get("route")
+    return str(getattr(route, "path", None) or scope.get("path", ""))
+
+
+async def record_server_error(code: str, message: str, path: str) -> None:
+    """Put a 5xx in the error log, off the event loop (the write is a database call).
+
+    Not when the database itself is unreachable: the entry could not be written, and
+    trying would hold the answer for a connect timeout. The log line still says it.
+    """
+    if code == "database_unavailable":
+        return
+    from starlette.concurrency import run_in_threadpool
+
+    from shared.core.error_log import category_of_answer, record_error
+    from shared.core.logs import current_request_id
+
+    request_id = current_request_id()
+    await run_in_threadpool(
+        lambda: record_error(
+            None,
+            category=category_of_answer(code, path),
+            source=f"http {path}"[:100],
+            severity="critical" if code == "configuration_error" else "error",
+            message=f"{code}: {message}",
+            subject_type="request" if request_id else None,
+            subject_id=request_id,
+        )
+    )
+
+
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RestoreClickError)
     if exc.status_code >= 500:
         log.error("request failed: %s", exc.code, exc_info=exc.__cause__ or exc)
+        await record_server_error(exc.code, exc.message, route_path(request.scope))
     return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=exc.headers or None)
 
 
@@ -297,7 +333,17 @@ def create_app(
     """A FastAPI app with the shop's error shape, headers, CORS and body limit."""
     from shared.core.config import get_settings
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except Exception as exc:
+        # A function whose settings do not validate never starts: say so where the operator
+        # looks (the error log, when DATABASE_URL at least is there), then fail as before.
+        import os
+
+        from shared.core.error_log import record_startup_error
+
+        record_startup_error(os.environ.get("DATABASE_URL"), f"{title} cannot start: {exc}")
+        raise
     if settings.app_env != "test":  # tests read records through pytest's own capture
         from shared.core.logs import configure_logging
 

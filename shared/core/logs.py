@@ -50,6 +50,11 @@ def request_ids(**ids: str | None) -> Iterator[None]:
         _request_ids.reset(token)
 
 
+def current_request_id() -> str | None:
+    """The id of the request being served (API Gateway's, or the dev server's), if any."""
+    return _request_ids.get().get("request_id")
+
+
 def redact(text: str) -> str:
     for pattern, replacement in REDACTIONS:
         text = pattern.sub(replacement, text)

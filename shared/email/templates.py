@@ -61,6 +61,7 @@ class MessageContext(TypedDict, total=False):
     """What the email worker adds to a queued email's payload as it writes the message."""
 
     ttl_days: Required[int]
+    photo_retention_days: int  # how long the photos stay, told in the completion emails
     download_url: str  # only for the emails that carry a download link, made as they are written
     expires_at: datetime  # with the link: when it ends
     max_uses: int  # with the link: how many downloads it allows
@@ -176,6 +177,13 @@ def render(template: str, payload: dict[str, Any], context: MessageContext) -> R
         if parts > 1
         else None,
         "why": payload.get("why") or "we could not take on this order",
+        "photo_retention_days": context.get("photo_retention_days"),
+        "refund_opening": (
+            f"We have refunded your order of {payload.get('photo_count')} photo(s), as our team agreed with you."
+            if payload.get("reason") == "operator_refund"
+            else f"We could not start on your {payload.get('photo_count')} photo(s), because "
+            f"{payload.get('why') or 'we could not take on this order'}."
+        ),
         "refund_line": (
             f"We have refunded your payment of {_money(amount, payload.get('currency'))} in full; "
             "your bank usually shows it within 5 to 10 business days."

@@ -24,7 +24,10 @@ def send_email(
             "and its outcome is unknown; check the provider's log for this email id, then "
             "`restoreclick jobs retry` it if it was not delivered"
         )
-    context: MessageContext = {"ttl_days": settings.download_link_ttl_days}
+    context: MessageContext = {
+        "ttl_days": settings.download_link_ttl_days,
+        "photo_retention_days": settings.photo_retention_days,
+    }
     attachments: list[Attachment] = []
     link_id = None
     if job["template"] in WITH_LINK and job["order_id"]:

@@ -6,7 +6,10 @@
   and recording) older than that too, except those a paid order still has to move;
 - download links expired or revoked for longer than a grace period;
 - processed Stripe events older than 90 days;
-- finished jobs and sent emails past their retention.
+- finished jobs and sent emails past their retention;
+- resolved error-log entries after 90 days;
+- the photos (originals, restored, ZIPs) of orders finished PHOTO_RETENTION_DAYS ago: the
+  order rows stay, for accounting (shared/privacy/retention.py).
 
 Each step works in pages and stops when the run's time runs low; the next run resumes,
 since each page removes what it handled. `dry_run` runs the same statements in a
@@ -23,11 +26,15 @@ from typing import Any
 
 from shared.core import db
 from shared.core.config import Settings
+from shared.privacy.retention import delete_expired_photos
 from shared.storage import StorageService
 
 STRIPE_EVENT_RETENTION_DAYS = 90
 JOB_RETENTION_DAYS = 30
 LINK_GRACE_DAYS = 7
+ERROR_LOG_RETENTION_DAYS = 90
+# Each order's photos are several storage calls: a smaller page keeps the time checks close.
+PHOTO_PAGE = 50
 
 
 class _DryRun(Exception):
@@ -57,6 +64,7 @@ def _steps(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
         ("sent_emails", "delete_finished_emails", {"days": JOB_RETENTION_DAYS}),
         ("finished_order_jobs", "delete_finished_order_jobs", {"days": JOB_RETENTION_DAYS}),
         ("old_throttle_windows", "delete_old_throttle_windows", {}),
+        ("resolved_errors", "delete_resolved_errors", {"days": ERROR_LOG_RETENTION_DAYS}),
     ]
 
 
@@ -99,6 +107,15 @@ def run_cleanup(
             add(what, len(rows))
             if len(rows) < batch_size:
                 break
+    photo_page = min(batch_size, PHOTO_PAGE)
+    while True:
+        if time_left() <= safety_margin_seconds:
+            report.finished = False
+            return report
+        orders = delete_expired_photos(database, storage, settings, batch_size=photo_page, dry_run=dry_run)
+        add("expired_order_photos", orders)
+        if dry_run or orders < photo_page:
+            break
     if not dry_run:
         with database.transaction(actor="cleanup") as conn:
             db.execute(conn, "expire_abandoned_sessions", retention_days=settings.cleanup_retention_days)

@@ -89,6 +89,18 @@ where id in (
 )
 returning id;
 
+-- name: delete_resolved_errors
+-- Resolved error-log entries are history once their retention has passed; unresolved
+-- ones stay however old, until someone resolves them.
+delete from public.error_log
+where id in (
+    select id from public.error_log
+    where resolved and resolved_at < now() - make_interval(days => %(days)s)
+    order by resolved_at
+    limit %(batch_size)s
+)
+returning id;
+
 -- name: count_abandoned_uploads
 select count(*)::int as n from public.file_uploads
 where status in ('pending', 'uploaded') and order_id is null

@@ -15,6 +15,7 @@ from typing import Any
 
 from shared.core import db
 from shared.core.config import Settings
+from shared.core.error_log import unresolved_counts
 
 BACKLOG_LIMIT = 100
 STUCK_AFTER_MINUTES = 5
@@ -28,10 +29,13 @@ class Health:
     storage_bytes: int
     storage_quota_bytes: int | None
     alerts: list[str] = field(default_factory=list)
+    # Unresolved error-log entries by category (`restoreclick errors list --unresolved`).
+    errors: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "queues": self.queues,
+            "errors": self.errors,
             "storage": {"bytes": self.storage_bytes, "quota_bytes": self.storage_quota_bytes},
             "alerts": self.alerts,
         }
@@ -48,7 +52,8 @@ def check_health(database: db.Database, settings: Settings) -> Health:
         queues = [dict(row) for row in db.all_rows(conn, "queue_stats")]
         used = int(db.one(conn, "storage_bytes_used")["bytes"])
         refunds_waiting = int(db.one(conn, "refunds_waiting")["n"])
-    health = Health(queues, used, settings.storage_quota_bytes)
+        errors = unresolved_counts(conn)
+    health = Health(queues, used, settings.storage_quota_bytes, errors=errors)
     if refunds_waiting:
         health.alerts.append(
             f"payments: {refunds_waiting} refund(s) still not made after an hour (checkouts in `refunding`)"

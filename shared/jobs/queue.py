@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from shared.core import db
+from shared.core.error_log import record_job_failure
 from shared.core.errors import ServiceUnavailable
 
 log = logging.getLogger("restoreclick.queue")
@@ -289,6 +290,7 @@ def _handle_one(
             extra={"queue": queue.name, "job_id": str(job["id"]), "order_id": str(job.get("order_id") or "")},
         )
         status = fail_job(database, queue, job, worker, message, terminal=terminal)
+        record_job_failure(database, queue.name, job["id"], message, status)
         report.errors.append(message)  # list.append is atomic; counts are kept by the caller
         return "dead" if status == "dead" else "retried"
 

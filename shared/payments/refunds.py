@@ -30,6 +30,7 @@ from typing import Literal
 from shared.checkout.checkouts import Checkout, lock_checkout
 from shared.core import db
 from shared.core.audit import record_audit
+from shared.core.error_log import record_error_in
 from shared.email.outgoing import queue_email
 from shared.orders.numbers import Order
 from shared.payments.base import (
@@ -48,6 +49,7 @@ REFUND_REASONS = {
     "checkout_ended": "the payment arrived after that checkout had already ended",
     "already_paid": "these photos had already been paid for in another payment",
     "photos_missing": "some of the photos you paid for were no longer with us",
+    "operator_refund": "we refunded this order for you",
 }
 
 # How a payment went back at the provider; the order's status and payment status say it too.
@@ -60,6 +62,11 @@ RecordOutcome = Callable[["db.Connection"], None]  # (db.Connection exists for a
 class RefundOutcome:
     checkout: Checkout  # as it ends up: `refunded`, or still `refunding` when refused
     refused: str | None = None  # the provider's refusal: the refund waits for an operator
+
+
+# The reason an operator's refund (`restoreclick orders refund`) is recorded with.
+OPERATOR_REFUND = "operator_refund"
+REFUND_EMAIL_MAX_ATTEMPTS = 8
 
 
 def refund_checkout(
@@ -119,6 +126,12 @@ def refund_checkout(
                 exc.message,
                 extra={"checkout_id": str(current.id)},
             )
+            with database.transaction(actor="refunds") as conn:
+                record_error_in(
+                    conn, category="payment", severity="critical", source="refund refused",
+                    message=f"the provider refused the refund: {exc.message}",
+                    subject_type="checkout", subject_id=str(current.id),
+                )  # fmt: skip
             return RefundOutcome(current, refused=f"refund refused: {exc.message}")
         refund_id = refund.id
     with database.transaction(actor="refunds") as conn:
@@ -139,6 +152,12 @@ def refund_checkout(
                          "why": REFUND_REASONS.get(finished.refund_reason or "")},
                 dedupe_key=f"payment_refunded:{current.id}",
             )  # fmt: skip
+            if finished.refund_reason != OPERATOR_REFUND:  # an operator's refund is theirs, not an error
+                record_error_in(
+                    conn, category="payment", severity="warning", source="refund automatic",
+                    message=f"refunded {amount} {current.currency} automatically: {finished.refund_reason}",
+                    subject_type="checkout", subject_id=str(current.id),
+                )  # fmt: skip
             current = finished
         if record_outcome:
             record_outcome(conn)

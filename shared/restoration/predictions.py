@@ -15,6 +15,7 @@ from typing import Literal
 
 from shared.core import db
 from shared.core.config import Settings
+from shared.core.error_log import record_job_failure
 from shared.core.errors import RestoreClickError
 from shared.jobs.queue import Job, TerminalJobError, complete_jobs, fail_job
 from shared.jobs.queues import restoration_queue
@@ -135,4 +136,5 @@ def _as_jpeg(photo: bytes, max_pixels: int) -> bytes:
 
 
 def _fail(database: db.Database, settings: Settings, job: Job, holder: str, error: str, *, terminal: bool) -> None:
-    fail_job(database, restoration_queue(settings), job, holder, error, terminal=terminal)
+    status = fail_job(database, restoration_queue(settings), job, holder, error, terminal=terminal)
+    record_job_failure(database, "restoration", job["id"], error, status)

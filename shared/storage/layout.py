@@ -51,6 +51,11 @@ def restored_path(order_id: UUID | str, object_name: str) -> str:
     return f"{RESTORED}/{order_id}/{object_name}"
 
 
+def order_folders(order_id: UUID | str) -> list[str]:
+    """Every folder that holds an order's photos: originals, restored photos, ZIPs."""
+    return [f"{ORIGINALS}/{order_id}/", f"{RESTORED}/{order_id}/", f"{DOWNLOADS}/{order_id}/"]
+
+
 def zip_path(order_id: UUID | str, name: str, part: int = 1, parts: int = 1) -> str:
     """The order's ZIP, or part `part` of `parts` when it is split."""
     if parts == 1:

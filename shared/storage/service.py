@@ -91,6 +91,7 @@ class StorageService:
     originals_path_for = staticmethod(layout.originals_path_for)
     restored_path = staticmethod(layout.restored_path)
     zip_path = staticmethod(layout.zip_path)
+    order_folders = staticmethod(layout.order_folders)
 
     def save_temp_upload(
         self, upload_session_id: UUID | str, object_name: str, data: bytes | BinaryIO, content_type: str

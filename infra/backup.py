@@ -1,0 +1,245 @@
+"""Backup and restore of the shop's database: `restoreclick db backup|restore`.
+
+A backup is a pg_dump custom-format archive of the shop's schemas — `public` (every table,
+function, trigger, policy and grant the migrations made) and `supabase_migrations` (the
+history both migration tools read) — and, beside it, a manifest (`FILE.manifest.json`):
+the archive's size and SHA-256, every table's row count, the migration history, Supabase's
+bucket rows, and every storage object the rows name with the size and SHA-256 the row
+records. Storage objects themselves are not in the archive: they live in the bucket, and
+the manifest says which of them the database needs.
+
+A restore goes into an empty database (the embedded one, or whatever DATABASE_URL or
+PRODUCTION_DATABASE_URL names) and refuses one that already holds tables, naming them;
+`--force` sets the shop's schemas aside first (renamed, and dropped only once the restore
+succeeded). It runs pg_restore in one transaction, so a failed restore leaves the
+database as it was, forced or not. Ownership goes to the restoring role (as
+when the migrations ran) and the grants are the archive's, which are the migrations'
+(infra/supabase_roles.sql's roles, migration 014's grants): the roles are created first on
+a plain server that lacks them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from infra import queries
+from infra.pg_tools import find_tool, libpq_args, server_major, tool_major
+from shared.core import db
+from shared.core.errors import RestoreClickError
+
+SHOP_SCHEMAS = ("public", "supabase_migrations")
+MANIFEST_FORMAT = 1
+
+
+class RestoreRefused(RuntimeError):
+    """The target holds tables (without --force), or the archive is not the manifest's."""
+
+
+class PgToolFailed(RuntimeError):
+    """pg_dump or pg_restore exited non-zero; the message carries what it printed."""
+
+
+def manifest_path(archive: Path) -> Path:
+    return archive.with_name(archive.name + ".manifest.json")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def table_counts(url: str) -> dict[str, int]:
+    with db.connect(url) as conn:
+        return {r["table"]: int(r["rows"]) for r in queries.rows(conn, "backup_table_counts")}
+
+
+def migration_history(url: str) -> list[dict[str, Any]]:
+    with db.connect(url) as conn:
+        if not queries.one(conn, "backup_has_migration_history")["present"]:
+            return []
+        return queries.rows(conn, "backup_migration_history")
+
+
+def _run(tool: Path, args: list[str], url: str) -> None:
+    conninfo, env = libpq_args(url)
+    done = subprocess.run(
+        [str(tool), *args, "--dbname", conninfo], capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        raise PgToolFailed(f"{tool.name} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+
+
+@dataclass
+class BackupResult:
+    archive: Path
+    manifest: Path
+    tables: dict[str, int]
+    objects: int
+    tool: Path
+
+
+Step = Callable[[str], None]
+
+
+def backup(url: str, out: Path, *, step: Step = lambda _: None) -> BackupResult:
+    """Write the archive to `out` and its manifest beside it."""
+    step("Finding pg_dump for the server's version")
+    major = server_major(url)
+    pg_dump = find_tool("pg_dump", major)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    step(f"Dumping {', '.join(SHOP_SCHEMAS)} with {pg_dump}")
+    schemas = [arg for schema in SHOP_SCHEMAS for arg in ("--schema", schema)]
+    # Custom format (compressed, restorable table by table, in one transaction), with the
+    # grants (the roles exist wherever the shop runs) and without owners: the restoring
+    # role owns what it creates, as the migrations' role did.
+    _run(pg_dump, ["--format=custom", "--no-owner", "--file", str(partial), *schemas], url)
+    step("Writing the manifest of storage objects")
+    with db.connect(url) as conn:
+        objects = queries.rows(conn, "backup_storage_objects")
+        buckets = (
+            queries.rows(conn, "backup_buckets") if queries.one(conn, "backup_has_storage_schema")["present"] else []
+        )
+    tables = table_counts(url)
+    partial.replace(out)  # only a finished dump takes the name
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "server_major_version": major,
+        "pg_dump": f"{pg_dump} (PostgreSQL {tool_major(pg_dump)})",
+        "archive": {"name": out.name, "bytes": out.stat().st_size, "sha256": sha256_of(out)},
+        "schemas": list(SHOP_SCHEMAS),
+        "tables": tables,
+        "migrations": [{"version": m["version"], "name": m["name"]} for m in migration_history(url)],
+        "buckets": buckets,
+        "objects": objects,
+    }
+    path = manifest_path(out)
+    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    return BackupResult(out, path, tables, len(objects), pg_dump)
+
+
+def tables_present(url: str) -> list[str]:
+    with db.connect(url) as conn:
+        return [r["table"] for r in queries.rows(conn, "restore_tables_present")]
+
+
+@dataclass
+class RestoreResult:
+    tables: dict[str, int]
+    mismatched: dict[str, tuple[int, int]]  # table: (in the manifest, restored)
+    tool: Path
+
+
+def restore(
+    url: str,
+    archive: Path,
+    *,
+    force: bool = False,
+    ensure_roles: Callable[[], None] | None = None,
+    step: Step = lambda _: None,
+) -> RestoreResult:
+    """Restore `archive` into the database at `url`; see the module's docstring."""
+    if not archive.is_file():
+        raise RestoreRefused(f"no archive at {archive}")
+    manifest = _read_manifest(archive)
+    if manifest is not None:
+        step("Checking the archive against its manifest")
+        if sha256_of(archive) != manifest["archive"]["sha256"]:
+            raise RestoreRefused(f"{archive.name} is not the archive its manifest describes (SHA-256 differs)")
+    found = tables_present(url)
+    if found and not force:
+        shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+        raise RestoreRefused(
+            f"the database already holds {len(found)} table(s): {shown}; restore into an empty database, "
+            "or pass --force to replace the shop's schemas"
+        )
+    with db.connect(url) as conn:
+        roles = queries.one(conn, "restore_roles_present")["present"]
+    if not roles:
+        if ensure_roles is None:
+            raise RestoreRefused("the server lacks the anon, authenticated and service_role roles the grants name")
+        step("Creating the Supabase roles (infra/supabase_roles.sql)")
+        ensure_roles()
+    pg_restore = find_tool("pg_restore", server_major(url))
+    step(f"Restoring with {pg_restore}")
+    if force and found:
+        try:
+            with db.connect(url) as conn:
+                queries.rows_changed(conn, "restore_set_aside_schemas")
+        except RestoreClickError:
+            raise RestoreRefused(
+                "an earlier --force restore left restoreclick_replaced_public or restoreclick_replaced_history "
+                "behind; look at it, then drop it"
+            ) from None
+    try:
+        # One transaction: a failure leaves nothing half restored. Owners are the
+        # restoring role's, grants the archive's.
+        with tempfile.TemporaryDirectory() as work:
+            listing = Path(work) / "restore.list"
+            listing.write_text(_restore_list(pg_restore, archive, url), encoding="utf-8")
+            _run(
+                pg_restore,
+                ["--single-transaction", "--exit-on-error", "--no-owner", "--use-list", str(listing), str(archive)],
+                url,
+            )
+    except BaseException:
+        if force and found:
+            with db.connect(url) as conn:
+                queries.rows_changed(conn, "restore_put_back_set_aside")
+        raise
+    if force and found:
+        with db.connect(url) as conn:
+            queries.rows_changed(conn, "restore_drop_set_aside")
+    if manifest and manifest.get("buckets"):
+        with db.connect(url) as conn:
+            if queries.one(conn, "backup_has_storage_schema")["present"]:
+                for bucket in manifest["buckets"]:
+                    queries.rows_changed(conn, "restore_bucket", **bucket)
+    step("Counting the restored rows")
+    tables = table_counts(url)
+    expected: dict[str, int] = (manifest or {}).get("tables", {})
+    mismatched = {t: (n, tables.get(t, -1)) for t, n in expected.items() if tables.get(t) != n}
+    return RestoreResult(tables, mismatched, pg_restore)
+
+
+# pg_restore's table of contents names the public schema itself on a line such as
+# `5; 2615 2200 SCHEMA - public pg_database_owner`.
+_CREATE_PUBLIC = re.compile(r"^\d+; \d+ \d+ SCHEMA - public ")
+
+
+def _restore_list(pg_restore: Path, archive: Path, url: str) -> str:
+    """The archive's table of contents, less `CREATE SCHEMA public` where the database
+    already has that schema: every new database has it (empty), and creating it again
+    would fail the whole restore. Its grants and comment are kept."""
+    done = subprocess.run([str(pg_restore), "--list", str(archive)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PgToolFailed(f"pg_restore failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    with db.connect(url) as conn:
+        has_public = queries.one(conn, "restore_has_public_schema")["present"]
+    lines = done.stdout.splitlines()
+    if has_public:
+        lines = [line for line in lines if not _CREATE_PUBLIC.match(line)]
+    return "\n".join(lines) + "\n"
+
+
+def _read_manifest(archive: Path) -> dict[str, Any] | None:
+    path = manifest_path(archive)
+    if not path.exists():
+        return None
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise RestoreRefused(f"{path.name} is manifest format {manifest.get('format')}, not {MANIFEST_FORMAT}")
+    return manifest

@@ -1,0 +1,103 @@
+-- Backup and restore (infra/backup.py). The shop's schemas: public (its tables) and
+-- supabase_migrations (the migration history, written by the CLI and `restoreclick db`).
+
+-- name: backup_table_counts
+-- The exact row count of every table in the shop's schemas (migration 038's function).
+select table_name as "table", row_count as rows from public.shop_table_row_counts();
+
+-- name: backup_migration_history
+-- Only when the history table exists (an empty database has none).
+select version, name from supabase_migrations.schema_migrations order by version;
+
+-- name: backup_has_migration_history
+select to_regclass('supabase_migrations.schema_migrations') is not null as present;
+
+-- name: backup_storage_objects
+-- Every object a row names, with what the row records about it: the photos of orders
+-- (originals and restored) and the uploads that still hold a photo. Deleted or expired
+-- uploads and soft-deleted images name objects that are gone, so they are left out.
+select 'images' as "table", i.id::text as row_id, i.storage_path as path, i.size_bytes, i.sha256
+from public.images i where i.deleted_at is null
+union all
+select 'file_uploads', f.id::text, f.storage_path, f.size_bytes, f.sha256
+from public.file_uploads f where f.status in ('pending', 'uploaded', 'claimed')
+order by 1, 3;
+
+-- name: backup_buckets
+-- Supabase keeps its buckets in the storage schema, which belongs to the platform and is
+-- not dumped; the rows migration 015 wrote there go in the manifest instead.
+select id, name, public, file_size_limit, allowed_mime_types
+from storage.buckets order by id;
+
+-- name: backup_has_storage_schema
+select to_regclass('storage.buckets') is not null as present;
+
+-- name: restore_bucket
+insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
+values (%(id)s, %(name)s, %(public)s, %(file_size_limit)s, %(allowed_mime_types)s)
+on conflict (id) do nothing;
+
+-- name: restore_tables_present
+-- What a restore would collide with: any table outside PostgreSQL's own schemas and the
+-- ones a Supabase project has before anything is migrated into it.
+select n.nspname || '.' || c.relname as "table"
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+where c.relkind in ('r', 'p')
+  and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+  and n.nspname not like 'pg_temp%%' and n.nspname not like 'pg_toast_temp%%'
+  and n.nspname not in ('auth', 'storage', 'realtime', '_realtime', 'extensions', 'graphql', 'graphql_public',
+                        'vault', 'pgsodium', 'pgsodium_masks', 'net', 'supabase_functions', 'cron', 'pgbouncer',
+                        '_analytics', 'supabase_migrations_internal')
+order by 1;
+
+-- name: restore_roles_present
+-- The roles the archive's grants name (infra/supabase_roles.sql creates them on a plain server).
+select count(*) = 3 as present from pg_roles where rolname in ('anon', 'authenticated', 'service_role');
+
+-- name: restore_set_aside_schemas
+-- --force only: the shop's schemas are renamed out of the way, not dropped, so a restore
+-- that fails can put them back; restore_drop_set_aside drops them once it succeeded.
+do $$
+begin
+    if exists (select 1 from pg_namespace where nspname in ('restoreclick_replaced_public', 'restoreclick_replaced_history')) then
+        raise exception 'an earlier --force restore left restoreclick_replaced_public or restoreclick_replaced_history behind; look at it, then drop it';
+    end if;
+    if exists (select 1 from pg_namespace where nspname = 'public') then
+        alter schema public rename to restoreclick_replaced_public;
+    end if;
+    if exists (select 1 from pg_namespace where nspname = 'supabase_migrations') then
+        alter schema supabase_migrations rename to restoreclick_replaced_history;
+    end if;
+end;
+$$;
+
+-- name: restore_put_back_set_aside
+-- The restore failed (in one transaction, so it created nothing): the schemas come back.
+do $$
+begin
+    if exists (select 1 from pg_namespace where nspname = 'restoreclick_replaced_public') then
+        drop schema if exists public cascade;
+        alter schema restoreclick_replaced_public rename to public;
+    end if;
+    if exists (select 1 from pg_namespace where nspname = 'restoreclick_replaced_history') then
+        drop schema if exists supabase_migrations cascade;
+        alter schema restoreclick_replaced_history rename to supabase_migrations;
+    end if;
+end;
+$$;
+
+-- name: restore_drop_set_aside
+drop schema if exists restoreclick_replaced_public, restoreclick_replaced_history cascade;
+
+-- name: restore_has_public_schema
+select exists (select 1 from pg_namespace where nspname = 'public') as present;
+
+-- name: table_grants
+-- Who may do what on each table of the shop: compared before and after a round trip.
+select c.relname as "table", a.grantee::regrole::text as grantee, a.privilege_type
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+cross join lateral aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+where n.nspname = 'public' and c.relkind = 'r' and a.grantee <> 0 and a.grantee <> c.relowner
+order by 1, 2, 3;

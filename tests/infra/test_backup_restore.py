@@ -1,0 +1,148 @@
+"""`restoreclick db backup` and `db restore`: the real pg_dump and pg_restore, real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from infra import queries
+from infra.backup import manifest_path
+from infra.pg_tools import find_tool, server_major, tool_major
+from shared.core import db
+from tests.fixtures.operating import invoke, walk_the_shop
+
+
+def _counts(url: str) -> dict[str, int]:
+    with db.connect(url) as conn:
+        return {r["table"]: int(r["rows"]) for r in queries.rows(conn, "backup_table_counts")}
+
+
+def _history(url: str) -> list[dict[str, Any]]:
+    with db.connect(url) as conn:
+        return conn.execute(
+            "select version, name, statements from supabase_migrations.schema_migrations order by version"
+        ).fetchall()
+
+
+def _grants(url: str) -> list[dict[str, Any]]:
+    with db.connect(url) as conn:
+        return queries.rows(conn, "table_grants")
+
+
+def test_the_tools_match_the_servers_major_version(database_url: str) -> None:
+    major = server_major(database_url)
+    for name in ("pg_dump", "pg_restore"):
+        assert tool_major(find_tool(name, major, install=False)) == major
+
+
+def test_a_walked_shop_round_trips_into_a_fresh_database(
+    shop: TestClient, database: db.Database, database_url: str, empty_database_url: str, tmp_path: Path
+) -> None:
+    walk_the_shop(shop, database)
+    archive = tmp_path / "backups" / "shop.dump"
+    made = invoke(["db", "backup", "--target", "dev", "--out", str(archive)])
+    assert made.exit_code == 0, made.output
+    assert archive.read_bytes()[:5] == b"PGDMP"  # pg_dump's custom format
+    manifest = json.loads(manifest_path(archive).read_text())
+    source_counts = _counts(database_url)
+    assert manifest["tables"] == source_counts and source_counts["public.orders"] == 2
+    # Every photo row's object is in the manifest, with the size and hash the row records.
+    with db.connect(database_url) as conn:
+        images = conn.execute("select storage_path, size_bytes, sha256 from images order by storage_path").fetchall()
+    listed = {o["path"]: o for o in manifest["objects"] if o["table"] == "images"}
+    assert sorted(listed) == [i["storage_path"] for i in images]
+    assert all(listed[i["storage_path"]]["size_bytes"] == i["size_bytes"] for i in images)
+    assert all(listed[i["storage_path"]]["sha256"] == i["sha256"] for i in images)
+
+    restored = invoke(["db", "restore", str(archive), "--target", "dev"], env={"DATABASE_URL": empty_database_url})
+    assert restored.exit_code == 0, restored.output
+    assert _counts(empty_database_url) == source_counts
+    assert _history(empty_database_url) == _history(database_url) != []
+    assert _grants(empty_database_url) == _grants(database_url)
+    with db.connect(empty_database_url) as conn:
+        # The roles see what the migrations let them see: the service role all, a browser's none.
+        assert conn.execute("select has_table_privilege('service_role', 'public.orders', 'select') as ok").fetchone()
+        assert conn.execute("select has_table_privilege('anon', 'public.orders', 'select') as ok").fetchone() == {
+            "ok": False
+        }
+        # The database's own rules came along: the audit trail is still append-only.
+        with pytest.raises(psycopg.errors.RestrictViolation):
+            conn.execute("delete from audit_logs")
+    verified = invoke(["db", "verify", "--target", "dev"], env={"DATABASE_URL": empty_database_url})
+    assert verified.exit_code == 0 and "history matches the files (0 pending)" in verified.output
+
+
+def test_a_restore_refuses_a_database_that_holds_tables_naming_them_unless_forced(
+    database_url: str, empty_database_url: str, tmp_path: Path
+) -> None:
+    with db.connect(database_url) as conn:
+        conn.execute("insert into upload_sessions (expires_at) values (now() + interval '1 day')")
+    archive = tmp_path / "shop.dump"
+    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
+    with db.connect(empty_database_url) as conn:
+        conn.execute("create table public.someone_elses (id int)")
+        conn.execute("insert into public.someone_elses values (1)")
+    refused = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
+    assert refused.exit_code == 1 and "public.someone_elses" in refused.output, refused.output
+    with db.connect(empty_database_url) as conn:
+        assert conn.execute("select count(*) as n from public.someone_elses").fetchone() == {"n": 1}
+        assert conn.execute("select to_regclass('public.orders') as t").fetchone() == {"t": None}
+
+    # Forced with an archive that cannot be restored, the database stays as it was.
+    broken = tmp_path / "broken.dump"
+    broken.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    failed = invoke(["db", "restore", str(broken), "--force"], env={"DATABASE_URL": empty_database_url})
+    assert failed.exit_code == 1 and "pg_restore failed" in failed.output, failed.output
+    with db.connect(empty_database_url) as conn:
+        assert conn.execute("select count(*) as n from public.someone_elses").fetchone() == {"n": 1}
+        assert conn.execute(
+            "select count(*) as n from pg_namespace where nspname like 'restoreclick_%%'"
+        ).fetchone() == {"n": 0}
+
+    forced = invoke(["db", "restore", str(archive), "--force"], env={"DATABASE_URL": empty_database_url})
+    assert forced.exit_code == 0, forced.output
+    assert _counts(empty_database_url) == _counts(database_url)
+    with db.connect(empty_database_url) as conn:
+        assert conn.execute("select to_regclass('public.someone_elses') as t").fetchone() == {"t": None}
+
+
+def test_a_restore_refuses_an_archive_that_is_not_the_one_its_manifest_describes(
+    database_url: str, empty_database_url: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "shop.dump"
+    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
+    damaged = bytearray(archive.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    archive.write_bytes(bytes(damaged))
+    refused = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
+    assert refused.exit_code == 1 and "SHA-256" in refused.output
+    assert (
+        invoke(["db", "restore", str(tmp_path / "missing.dump")], env={"DATABASE_URL": empty_database_url}).exit_code
+        == 1
+    )
+    with db.connect(empty_database_url) as conn:
+        assert conn.execute("select count(*) as n from pg_tables where schemaname = 'public'").fetchone() == {"n": 0}
+
+
+def test_a_failed_restore_leaves_the_database_as_it_was(
+    database_url: str, empty_database_url: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "shop.dump"
+    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
+    manifest_path(archive).unlink()  # a bare archive restores too; here one cut short
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    failed = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
+    assert failed.exit_code == 1 and "pg_restore failed" in failed.output
+    with db.connect(empty_database_url) as conn:
+        assert conn.execute("select count(*) as n from pg_tables where schemaname = 'public'").fetchone() == {"n": 0}
+
+
+def test_an_unset_prod_target_is_one_line_and_exit_2(tmp_path: Path, settings: object) -> None:
+    out = invoke(["db", "backup", "--target", "prod", "--out", str(tmp_path / "x.dump")])
+    assert out.exit_code == 2 and "PRODUCTION_DATABASE_URL" in out.output
+    assert not (tmp_path / "x.dump").exists()

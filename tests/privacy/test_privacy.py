@@ -1,0 +1,148 @@
+"""Retention and erasure: photos and addresses are kept no longer than needed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shared.core import db
+from shared.core.config import Settings, get_settings
+from shared.deps import get_storage
+from shared.jobs.cleanup import run_cleanup
+from shared.jobs.queue import deadline_in
+from tests.fixtures.db import rows, stored_files
+from tests.fixtures.operating import CUSTOMER, MY_FILENAMES, finish_an_order, invoke, upload_named, walk_the_shop
+from tests.fixtures.shopping import press_pay, start_checkout
+
+ACCOUNTING = (
+    "order_number", "total_amount", "currency", "image_count", "created_at", "paid_at", "completed_at",
+    "stripe_checkout_session_id", "stripe_payment_intent_id", "status", "payment_status",
+)  # fmt: skip
+
+
+def every_row_as_text(conn: db.Connection) -> str:
+    """Every row of every table of the shop, as JSON text, lower-cased."""
+    tables = [r["tablename"] for r in rows(conn, "select tablename from pg_tables where schemaname = 'public'")]
+    dumped = {t: rows(conn, f"select coalesce(json_agg(t), '[]') as j from public.\"{t}\" t")[0]["j"] for t in tables}
+    return json.dumps(dumped, default=str).lower()
+
+
+def objects_of(settings: Settings, order_id: object) -> list[str]:
+    return [p for p in stored_files(settings) if str(order_id) in p]
+
+
+# -- retention ----------------------------------------------------------------------------
+
+
+def test_photos_go_photo_retention_days_after_the_order_finished_and_the_order_row_stays(
+    shop: TestClient, database: db.Database, conn: db.Connection, settings: Settings
+) -> None:
+    old = finish_an_order(shop, database)
+    recent = finish_an_order(shop, database, email="someone.else@example.org", names=("beach.jpg",), seed=20)
+    assert "We keep your photos for 90 days" in old["mail"]["text"]
+    old_id, recent_id = old["order"]["id"], recent["order"]["id"]
+    assert objects_of(settings, old_id) and objects_of(settings, recent_id)
+    conn.execute("update orders set completed_at = now() - interval '91 days' where id = %s", [old_id])
+    conn.execute("update orders set completed_at = now() - interval '89 days' where id = %s", [recent_id])
+
+    dry = run_cleanup(database, get_storage(), settings, time_left=deadline_in(60), dry_run=True)
+    assert dry.counts["expired_order_photos"] == 1 and objects_of(settings, old_id)
+    report = run_cleanup(database, get_storage(), settings, time_left=deadline_in(60))
+    assert report.counts["expired_order_photos"] == 1
+    assert objects_of(settings, old_id) == []  # originals, restored photos and the ZIP
+    assert len(objects_of(settings, recent_id)) == 3  # one original, one restored, one ZIP
+    [order] = rows(conn, "select * from orders where id = %s", old_id)
+    assert order["photos_deleted_at"] is not None and order["deleted_at"] is None
+    assert {k: order[k] for k in ACCOUNTING} == {k: old["order"][k] for k in ACCOUNTING if k != "completed_at"} | {
+        "completed_at": order["completed_at"]
+    }
+    assert rows(conn, "select count(*) filter (where deleted_at is null) as kept, count(*) as n from images "
+                "where order_id = %s", old_id) == [{"kept": 0, "n": 4}]  # fmt: skip
+    gone = shop.get(f"/api/download/{old['token']}")
+    assert gone.status_code == 410 and "retention" in gone.json()["error"]["message"]
+    assert shop.get(f"/api/download/{recent['token']}").status_code == 200
+
+    again = run_cleanup(database, get_storage(), settings, time_left=deadline_in(60))
+    assert again.counts["expired_order_photos"] == 0
+
+
+def test_the_retention_is_a_setting_and_the_email_says_it(
+    shop: TestClient, database: db.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHOTO_RETENTION_DAYS", "30")
+    get_settings.cache_clear()
+    finished = finish_an_order(shop, database)
+    assert "We keep your photos for 30 days" in finished["mail"]["text"]
+
+
+# -- erasure ------------------------------------------------------------------------------
+
+
+def test_an_erased_customer_is_nowhere_in_the_rows_or_storage_and_accounting_stays(
+    database: db.Database, shop: TestClient, conn: db.Connection, settings: Settings
+) -> None:
+    walked_shop = walk_the_shop(shop, database)
+    mine, theirs = walked_shop["mine"], walked_shop["theirs"]
+    before = every_row_as_text(conn)
+    assert CUSTOMER.lower() in before and MY_FILENAMES[0].lower() in before  # the test can see them
+    my_hashes = {
+        r["sha256"] for r in rows(conn, "select i.sha256 from images i where i.order_id = %s", mine["order"]["id"])
+    }
+    my_hashes |= {r["sha256"] for r in rows(conn, "select sha256 from file_uploads where filename like 'Hopper%%'")}
+    [customer] = rows(conn, "select id from customers where lower(email) = lower(%s)", CUSTOMER)
+    their_objects = objects_of(settings, theirs["order"]["id"])
+
+    erased = invoke(["customers", "erase", CUSTOMER, "--yes"])
+    assert erased.exit_code == 0, erased.output
+
+    after = every_row_as_text(conn)
+    for secret in (CUSTOMER.lower(), "grace", *[n.lower() for n in (*MY_FILENAMES, "Hopper family, unsent.jpg")]):
+        assert secret not in after, secret
+    # No object left is one of their photos: not at their paths, not anywhere by content.
+    assert objects_of(settings, mine["order"]["id"]) == []
+    root = settings.storage_dir / settings.storage_bucket
+    left = {hashlib.sha256((root / p).read_bytes()).hexdigest(): p for p in stored_files(settings)}
+    assert not my_hashes & set(left), "a photo of the erased customer is still stored"
+    assert sorted(objects_of(settings, theirs["order"]["id"])) == sorted(their_objects)
+    # Accounting keeps what it needs.
+    [order] = rows(conn, "select * from orders where id = %s", mine["order"]["id"])
+    assert {k: order[k] for k in ACCOUNTING} == {k: mine["order"][k] for k in ACCOUNTING}
+    [checkout] = rows(conn, "select * from checkouts where stripe_checkout_session_id = %s",
+                      mine["order"]["stripe_checkout_session_id"])  # fmt: skip
+    assert checkout["amount_total"] == mine["order"]["total_amount"] and checkout["currency"] == "usd"
+    assert rows(conn, "select count(*) as n from download_links where order_id = %s", mine["order"]["id"]) == [{"n": 0}]
+    assert shop.get(f"/api/download/{mine['token']}").status_code == 404
+    # The audit log says who was erased, by id.
+    [audit] = rows(conn, "select * from audit_logs where action = 'customer.erased'")
+    assert audit["entity_type"] == "customer" and audit["entity_id"] == customer["id"]
+    assert audit["actor"].startswith("operator") and audit["new_values"]["orders"] == 1
+    # The other customer is untouched, their link still works.
+    assert "someone.else@example.org" in after
+    assert shop.get(f"/api/download/{theirs['token']}").status_code == 200
+    # Erasing again finds nobody by that address.
+    again = invoke(["customers", "erase", CUSTOMER, "--yes"])
+    assert again.exit_code == 0 and "nothing" in again.output
+
+
+def test_erasure_asks_first_and_changes_nothing_when_told_no(conn: db.Connection, settings: Settings) -> None:
+    before, objects = every_row_as_text(conn), stored_files(settings)
+    answer = invoke(["customers", "erase", CUSTOMER], input="n\n")
+    assert answer.exit_code == 1 and "Erase" in answer.output
+    assert every_row_as_text(conn) == before and stored_files(settings) == objects
+
+
+def test_erasure_waits_for_an_order_still_being_restored(
+    shop: TestClient, conn: db.Connection, settings: Settings
+) -> None:
+    session = upload_named(shop, MY_FILENAMES)
+    checkout = start_checkout(shop, session["upload_session_id"], email=CUSTOMER)
+    assert press_pay(shop, checkout["checkout_url"]).status_code == 303  # paid; no worker has run
+    objects = stored_files(settings)
+    [order] = rows(conn, "select order_number from orders")
+    refused = invoke(["customers", "erase", CUSTOMER, "--yes"])
+    assert refused.exit_code == 1 and order["order_number"] in refused.output
+    assert stored_files(settings) == objects
+    assert rows(conn, "select count(*) as n from customers where lower(email) = lower(%s)", CUSTOMER) == [{"n": 1}]
