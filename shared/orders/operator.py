@@ -19,8 +19,7 @@ from shared.core.errors import Conflict, NotFound
 from shared.downloads.resend import match_resend_requests
 from shared.orders.numbers import Order
 from shared.payments import PaymentsProvider
-from shared.payments.refunds import OPERATOR_REFUND, refund_checkout
-from shared.stripe_events.payment_events import stop_order
+from shared.payments.refunds import OPERATOR_REFUND, refund_checkout, reverse_payment
 
 
 def list_orders(
@@ -94,10 +93,10 @@ def refund_order(database: db.Database, payments: PaymentsProvider, order_number
         )
     if ended.status != "refunded":
         return RefundOutcome(order_number, "refund_pending", ended.status, None)
-    with database.transaction(actor=actor) as conn:
-        if order.stripe_payment_intent_id:
-            db.execute(conn, "lock_payment", payment_intent=order.stripe_payment_intent_id)
-        stop_order(conn, order, "refunded")
+    if order.stripe_payment_intent_id:
+        # Stopped as a `charge.refunded` from Stripe stops it (the same path, so once).
+        with database.transaction(actor=actor) as conn:
+            reverse_payment(conn, order.stripe_payment_intent_id, "refunded")
     return RefundOutcome(order_number, "refunded", ended.status, ended.stripe_refund_id)
 
 

@@ -4,4 +4,4 @@
 is marked handled), and reconciliation for events that never came (`reconcile`).
 """
 
-__all__ = ["dispatch", "inbox", "payment_events", "reconcile", "shape", "signatures"]
+__all__ = ["dispatch", "inbox", "reconcile", "shape", "signatures"]
