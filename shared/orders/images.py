@@ -27,6 +27,7 @@ class Image(BaseModel):
     height: int | None
     sha256: str | None
     stored_at: datetime | None
+    preview_path: str | None = None
     metadata: dict[str, Any]
     created_at: datetime
 

@@ -77,3 +77,11 @@ returning *;
 -- name: customer_email_of_order
 select c.email from public.orders o join public.customers c on c.id = o.customer_id
 where o.id = %(order_id)s;
+
+-- name: record_preview
+-- The preview's path is derived from the photo's, so a retried job that stored it again
+-- records the same values; one already recorded is kept as it is.
+update public.images
+set preview_path = %(preview_path)s, preview_width = %(preview_width)s,
+    preview_height = %(preview_height)s, preview_size_bytes = %(preview_size_bytes)s
+where id = %(image_id)s and preview_path is null;

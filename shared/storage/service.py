@@ -4,6 +4,7 @@
     uploads/temp/{upload_session_id}/{object}     before payment (checked photos only)
     uploads/originals/{order_id}/{object}         paid photos
     uploads/restored/{order_id}/{object}          restored photos
+    {photo path without extension}.preview.jpg    each order photo's web preview, beside it
     downloads/{order_id}/{name}.zip               the order's ZIP
 
 Object names are generated (uuid + extension); the customer's filename is only data.
@@ -27,6 +28,8 @@ from uuid import UUID
 from shared.storage.base import ObjectStore, SignedUpload, StorageObjectTooLarge, StoredObject
 
 TEMP = "uploads/temp"
+ORDER_PHOTOS = ("uploads/originals/", "uploads/restored/")
+PREVIEW_SUFFIX = ".preview.jpg"
 INCOMING = "uploads/incoming"
 CHUNK = 1024 * 1024
 ALLOWED_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".zip"}
@@ -95,6 +98,15 @@ class StorageService:
         return f"uploads/restored/{order_id}/{object_name}"
 
     @staticmethod
+    def preview_path_for(photo_path: str) -> str:
+        """Where the web preview of the order photo at `photo_path` is kept: beside it, so
+        whatever removes an order's folders removes its previews, and derived from it, so a
+        retried job writes the same object again rather than a second one."""
+        if not photo_path.startswith(ORDER_PHOTOS):
+            raise ValueError(f"{photo_path!r} is not an order photo")
+        return photo_path.rsplit(".", 1)[0] + PREVIEW_SUFFIX
+
+    @staticmethod
     def zip_path(order_id: UUID | str, name: str, part: int = 1, parts: int = 1) -> str:
         """The order's ZIP, or part `part` of `parts` when it is split."""
         if parts == 1:
@@ -127,6 +139,26 @@ class StorageService:
         path = self.restored_path(order_id, object_name)
         self.store.put(path, data, content_type)
         return path
+
+    def save_preview(self, photo_path: str, data: bytes) -> str:
+        path = self.preview_path_for(photo_path)
+        self.store.put(path, data, "image/jpeg")
+        return path
+
+    def order_objects(self, order_id: UUID | str) -> list[StoredObject]:
+        """Everything stored for an order: originals, restored photos, their previews, ZIPs."""
+        return [
+            stored
+            for folder in (*ORDER_PHOTOS, "downloads/")
+            for stored in self.store.list(f"{folder}{order_id}/")
+        ]
+
+    def delete_order_objects(self, order_id: UUID | str) -> list[str]:
+        """Remove every object of an order (retention and erasure): its previews go with
+        its photos, since they are kept in the same folders."""
+        paths = [stored.path for stored in self.order_objects(order_id)]
+        self.delete_objects(paths)
+        return paths
 
     def write_order_zip(
         self, order_id: UUID | str, name: str, entries: Iterable[tuple[str, str]], part: int = 1, parts: int = 1
