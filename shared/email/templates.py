@@ -18,8 +18,8 @@ def _money(amount: int | None, currency: str | None) -> str:
     return f"{(amount or 0) / 100:.2f} {(currency or '').upper()}"
 
 
-def _html(paragraphs: list[str], link: tuple[str, str | None] | None = None) -> str:
-    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+def _html(paragraphs: list[str], link: tuple[str, str | None] | None = None, image: str = "") -> str:
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs) + image
     label, url = link or ("", None)
     if url:
         body += (
@@ -29,6 +29,17 @@ def _html(paragraphs: list[str], link: tuple[str, str | None] | None = None) -> 
     return (
         '<!doctype html><html><body style="font-family:Georgia,serif;max-width:36em;margin:auto;color:#222">'
         f'<h2>RestoreClick</h2>{body}<p style="color:#777">RestoreClick — old photos, new life.</p></body></html>'
+    )
+
+
+def _preview(context: dict[str, Any]) -> str:
+    """The first restored photo, shown inline (a CID attachment), when the email carries it."""
+    cid = context.get("preview_cid")
+    if not cid:
+        return ""
+    return (
+        f'<p><img src="cid:{html.escape(cid)}" alt="Your first restored photo" width="{context["preview_width"]}" '
+        'style="max-width:100%;height:auto;border-radius:4px"></p>'
     )
 
 
@@ -57,7 +68,7 @@ def render(template: str, payload: dict[str, Any], context: dict[str, Any]) -> R
         return Rendered(
             f"Your restored photos are ready ({number})",
             "\n\n".join(lines),
-            _html(lines[:1], ("Download your photos", link)),
+            _html(lines[:1], ("Download your photos", link), _preview(context)),
         )
     if template == "restoration_partial":
         lines = [
@@ -70,7 +81,7 @@ def render(template: str, payload: dict[str, Any], context: dict[str, Any]) -> R
         return Rendered(
             f"Most of your photos are ready ({number})",
             "\n\n".join(lines),
-            _html([*lines[:-2], lines[-1]], ("Download your photos", link)),
+            _html([*lines[:-2], lines[-1]], ("Download your photos", link), _preview(context)),
         )  # the link as a button
     if template == "restoration_failed":
         lines = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from shared.core import db
 from shared.core.config import Settings
 from shared.downloads.links import create_download_link
@@ -11,6 +13,12 @@ from shared.jobs.queue import Job, TerminalJobError
 from shared.storage import StorageService
 
 WITH_LINK = {"restoration_complete", "restoration_partial", "download_links_resent"}
+# The emails that say photos are ready carry the first one's preview.
+WITH_PREVIEW = {"restoration_complete", "restoration_partial"}
+# A preview of 1024 px is about 100 KB; one far larger is not what an email should carry.
+INLINE_PREVIEW_MAX_BYTES = 512 * 1024
+# Shown at most this wide: the email's column is about 36em.
+INLINE_PREVIEW_WIDTH = 560
 
 
 def send_email(
@@ -39,8 +47,8 @@ def send_email(
             )  # fmt: skip
         link_id = str(link.id)
         context["download_url"] = f"{settings.public_base_url}/api/download/{token}"
-        if job["template"] == "restoration_complete":
-            attachments = _attachments(database, storage, job, settings.email_attachment_cap_bytes)
+        if job["template"] in WITH_PREVIEW:
+            attachments = _attachments(database, storage, job, settings.email_attachment_cap_bytes, context)
     rendered = render(job["template"], job["payload"], context)
     message = OutgoingEmail(
         str(job["id"]),
@@ -69,10 +77,28 @@ def send_email(
         db.execute(conn, "record_email_sent", id=str(job["id"]), message_id=message_id)
 
 
-def _attachments(database: db.Database, storage: StorageService, job: Job, cap: int) -> list[Attachment]:
-    """The restored photos themselves, while their total stays under the cap; links only beyond it."""
+def _attachments(
+    database: db.Database, storage: StorageService, job: Job, cap: int, context: dict[str, Any]
+) -> list[Attachment]:
+    """The first restored photo's preview, inline; then, for a complete order, the restored
+    photos themselves while the total stays under the cap (links only beyond it).
+
+    Inline rather than a signed URL in the HTML: the link lasts 30 days, longer than S3
+    lets a signed URL live (7 days), and mail clients show an attached image where they
+    block remote ones; a preview is tens of kilobytes, far inside any mail size limit.
+    """
     with database.transaction() as conn:
         restored = db.all_rows(conn, "restored_images_of_order", order_id=str(job["order_id"]))
-    if sum(r["size_bytes"] for r in restored) > cap:
-        return []
-    return [Attachment(r["filename"], r["content_type"], storage.store.read(r["storage_path"])) for r in restored]
+    attached: list[Attachment] = []
+    first = next((r for r in restored if r["preview_path"]), None)
+    if first is not None and first["preview_size_bytes"] <= min(cap, INLINE_PREVIEW_MAX_BYTES):
+        content_id = f"preview-{first['id']}@restoreclick"
+        attached.append(
+            Attachment("preview.jpg", "image/jpeg", storage.store.read(first["preview_path"]), content_id)
+        )
+        context.update(preview_cid=content_id, preview_width=min(first["preview_width"], INLINE_PREVIEW_WIDTH))
+        cap -= first["preview_size_bytes"]
+    if job["template"] != "restoration_complete" or sum(r["size_bytes"] for r in restored) > cap:
+        return attached
+    photos = [Attachment(r["filename"], r["content_type"], storage.store.read(r["storage_path"])) for r in restored]
+    return attached + photos

@@ -61,11 +61,11 @@ def make_preview(photo: bytes, max_pixels: int) -> Preview:
             # JPEG only (other formats ignore it): decode at the smallest DCT scale that is
             # still at least the preview's size.
             decoded.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
-            decoded.thumbnail((PREVIEW_LONG_SIDE, PREVIEW_LONG_SIDE), Image.Resampling.LANCZOS)
+            decoded.thumbnail((PREVIEW_LONG_SIDE, PREVIEW_LONG_SIDE), Image.Resampling.LANCZOS, reducing_gap=None)
             # Phone photos are stored sideways with an EXIF orientation; the restored photo
             # is upright, and the two previews must line up.
-            upright = ImageOps.exif_transpose(decoded)
-            preview = _flattened(upright)
+            ImageOps.exif_transpose(decoded, in_place=True)
+            preview = _flattened(decoded)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise PreviewRefused(f"the photo cannot be decoded: {exc}") from None
     out = io.BytesIO()

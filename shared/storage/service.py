@@ -4,7 +4,8 @@
     uploads/temp/{upload_session_id}/{object}     before payment (checked photos only)
     uploads/originals/{order_id}/{object}         paid photos
     uploads/restored/{order_id}/{object}          restored photos
-    {photo path without extension}.preview.jpg    each order photo's web preview, beside it
+    uploads/previews/{order_id}/{kind}-{stem}.jpg each order photo's web preview (kind: original
+                                                  or restored; stem: the photo's object name)
     downloads/{order_id}/{name}.zip               the order's ZIP
 
 Object names are generated (uuid + extension); the customer's filename is only data.
@@ -28,8 +29,9 @@ from uuid import UUID
 from shared.storage.base import ObjectStore, SignedUpload, StorageObjectTooLarge, StoredObject
 
 TEMP = "uploads/temp"
-ORDER_PHOTOS = ("uploads/originals/", "uploads/restored/")
-PREVIEW_SUFFIX = ".preview.jpg"
+PREVIEWS = "uploads/previews"
+# The folders of an order's photos, and the word their previews are named with.
+ORDER_PHOTO_KINDS = {"originals": "original", "restored": "restored"}
 INCOMING = "uploads/incoming"
 CHUNK = 1024 * 1024
 ALLOWED_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".zip"}
@@ -99,12 +101,16 @@ class StorageService:
 
     @staticmethod
     def preview_path_for(photo_path: str) -> str:
-        """Where the web preview of the order photo at `photo_path` is kept: beside it, so
-        whatever removes an order's folders removes its previews, and derived from it, so a
-        retried job writes the same object again rather than a second one."""
-        if not photo_path.startswith(ORDER_PHOTOS):
-            raise ValueError(f"{photo_path!r} is not an order photo")
-        return photo_path.rsplit(".", 1)[0] + PREVIEW_SUFFIX
+        """Where the web preview of the order photo at `photo_path` is kept: in the order's
+        previews folder beside its photos' folders, so whatever removes an order's objects
+        removes its previews, and derived from the photo's path, so a retried job writes the
+        same object again rather than a second one."""
+        for kind in ORDER_PHOTO_KINDS:
+            prefix = f"uploads/{kind}/"
+            if photo_path.startswith(prefix):
+                order_id, _, object_name = photo_path[len(prefix) :].partition("/")
+                return f"{PREVIEWS}/{order_id}/{ORDER_PHOTO_KINDS[kind]}-{object_name.rsplit('.', 1)[0]}.jpg"
+        raise ValueError(f"{photo_path!r} is not an order photo")
 
     @staticmethod
     def zip_path(order_id: UUID | str, name: str, part: int = 1, parts: int = 1) -> str:
@@ -149,13 +155,13 @@ class StorageService:
         """Everything stored for an order: originals, restored photos, their previews, ZIPs."""
         return [
             stored
-            for folder in (*ORDER_PHOTOS, "downloads/")
-            for stored in self.store.list(f"{folder}{order_id}/")
+            for folder in ("uploads/originals", "uploads/restored", PREVIEWS, "downloads")
+            for stored in self.store.list(f"{folder}/{order_id}/")
         ]
 
     def delete_order_objects(self, order_id: UUID | str) -> list[str]:
-        """Remove every object of an order (retention and erasure): its previews go with
-        its photos, since they are kept in the same folders."""
+        """Remove every object of an order (for retention and erasure): its previews go with
+        its photos."""
         paths = [stored.path for stored in self.order_objects(order_id)]
         self.delete_objects(paths)
         return paths
