@@ -79,7 +79,7 @@ def _img(preview: SignedPreview, css_class: str, alt: str) -> str:
 def _download_button(action: str, photo: PagePhoto) -> str:
     return (
         f"<form method='post' action='{action}'><input type='hidden' name='image_id' value='{photo.id}'>"
-        f"<button class='download-one'>Download this photo</button></form>"
+        f"<button class='download-one'>Download</button></form>"
     )
 
 
