@@ -1,7 +1,8 @@
 """Download function: the page behind an emailed link, and the downloads themselves.
 
 `GET /api/download/{token}` shows the photos (restored beside their originals, as
-previews) and the ZIP and spends nothing (mail scanners open links); `POST` spends one use and answers 303 to a signed storage URL.
+previews) and the ZIP and spends nothing (mail scanners open links); `POST` spends one
+use and answers 303 to a signed storage URL.
 """
 
 from __future__ import annotations

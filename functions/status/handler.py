@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 from mangum import Mangum
 
-from shared.deps import get_database, get_storage
 from shared.core.http import create_app
+from shared.deps import get_database, get_storage
 from shared.orders.status import order_status
 
 router = APIRouter(tags=["status"])

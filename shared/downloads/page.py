@@ -98,9 +98,14 @@ def download_page(database: db.Database, storage: StorageService, token: str) ->
     finished = link["order_status"] in FINISHED_ORDERS
     photos = [
         PagePhoto(
-            row["original_id"], row["original_filename"], _state(row, finished), row["id"], row["filename"],
-            signed_preview(storage, row, "original_"), signed_preview(storage, row) if row["id"] else None,
-        )  # fmt: skip
+            row["original_id"],
+            row["original_filename"],
+            _state(row, finished),
+            row["id"],
+            row["filename"],
+            signed_preview(storage, row, "original_"),
+            signed_preview(storage, row) if row["id"] else None,
+        )
         for row in rows
     ]
     restored = any(p.id for p in photos)

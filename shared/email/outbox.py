@@ -25,10 +25,10 @@ def to_mime(message: OutgoingEmail) -> EmailMessage:
     mime["X-RestoreClick-Email-Id"] = message.email_id
     mime.set_content(message.text)
     mime.add_alternative(message.html, subtype="html")
-    html_part = mime.get_payload()[-1]
+    html_part = mime.get_body(("html",))
     for attachment in message.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
-        if attachment.content_id:
+        if attachment.content_id and isinstance(html_part, EmailMessage):
             # Beside the HTML it belongs to, in a multipart/related part (RFC 2387).
             html_part.add_related(
                 attachment.data, maintype=maintype, subtype=subtype, cid=f"<{attachment.content_id}>",

@@ -93,9 +93,7 @@ def _attachments(
     first = next((r for r in restored if r["preview_path"]), None)
     if first is not None and first["preview_size_bytes"] <= min(cap, INLINE_PREVIEW_MAX_BYTES):
         content_id = f"preview-{first['id']}@restoreclick"
-        attached.append(
-            Attachment("preview.jpg", "image/jpeg", storage.store.read(first["preview_path"]), content_id)
-        )
+        attached.append(Attachment("preview.jpg", "image/jpeg", storage.store.read(first["preview_path"]), content_id))
         context.update(preview_cid=content_id, preview_width=min(first["preview_width"], INLINE_PREVIEW_WIDTH))
         cap -= first["preview_size_bytes"]
     if job["template"] != "restoration_complete" or sum(r["size_bytes"] for r in restored) > cap:

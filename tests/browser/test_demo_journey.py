@@ -179,6 +179,11 @@ def test_a_customer_restores_photos_through_the_demo_page(chromium: str, dev_ser
             expect(page.get_by_role("heading", name="Your photos are ready")).to_be_visible()
             expect(page.locator("#status-text")).to_contain_text("all 2 photos are restored")
             expect(page.locator("#status-photos .pill-restored")).to_have_count(2)
+            restored_previews = page.locator("#status-photos img.status-preview-after")
+            expect(restored_previews).to_have_count(2)  # each photo's preview, as it finished
+            for n in range(2):
+                page.wait_for_function("el => el.complete", arg=restored_previews.nth(n).element_handle())
+                assert restored_previews.nth(n).evaluate("el => el.naturalWidth") > 0
             outbox_link = page.get_by_role("link", name="Open the email outbox")
             expect(outbox_link).to_be_visible()
             shot(page, "restoration-completed")
@@ -211,7 +216,8 @@ def test_a_customer_restores_photos_through_the_demo_page(chromium: str, dev_ser
             at_15 = page.locator(".photo").first.locator("img.before").evaluate("el => getComputedStyle(el).clipPath")
             sliders.first.fill("85")
             at_85 = page.locator(".photo").first.locator("img.before").evaluate("el => getComputedStyle(el).clipPath")
-            assert at_15 != at_85 and "85%" not in at_15, (at_15, at_85)
+            # The original shows on the slider's left: 15% of it, then 85%.
+            assert (at_15, at_85) == ("inset(0px 85% 0px 0px)", "inset(0px 15% 0px 0px)"), (at_15, at_85)
             shot(page, "download-page-compare")
             page.reload()
             check_previews(page, count=4)

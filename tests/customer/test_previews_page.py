@@ -65,7 +65,9 @@ def _policy(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def test_the_page_shows_each_photo_restored_beside_its_original_and_looking_spends_nothing(
-    shop: TestClient, conn: db.Connection, finished_order: dict  # type: ignore[type-arg]
+    shop: TestClient,
+    conn: db.Connection,
+    finished_order: dict,  # type: ignore[type-arg]
 ) -> None:
     token = finished_order["token"]
     before = _uses(conn)
@@ -89,13 +91,14 @@ def test_the_page_shows_each_photo_restored_beside_its_original_and_looking_spen
 
 
 def test_the_page_keeps_its_protections_and_allows_images_only_from_where_previews_are_signed(
-    shop: TestClient, finished_order: dict  # type: ignore[type-arg]
+    shop: TestClient,
+    finished_order: dict,  # type: ignore[type-arg]
 ) -> None:
     page = shop.get(f"/api/download/{finished_order['token']}")
     assert page.headers["referrer-policy"] == "no-referrer"
     assert page.headers["cache-control"] == "no-store"
     assert page.headers["x-robots-tag"] == "noindex, nofollow"
-    assert '<meta name=\'robots\' content=\'noindex\'>' in page.text
+    assert "<meta name='robots' content='noindex'>" in page.text
     directives = _policy(page)
     origins = {"{0.scheme}://{0.netloc}".format(urlsplit(img["src"])) for img in Page(page.text).all("img")}
     assert directives["img-src"].split() == sorted(origins) == [get_settings().public_base_url.rstrip("/")]
@@ -156,7 +159,9 @@ def test_a_partial_order_shows_the_photo_that_could_not_be_restored_with_its_ori
 
 
 def test_status_answers_each_photo_with_its_previews_to_the_holder_of_the_reference(
-    shop: TestClient, conn: db.Connection, finished_order: dict  # type: ignore[type-arg]
+    shop: TestClient,
+    conn: db.Connection,
+    finished_order: dict,  # type: ignore[type-arg]
 ) -> None:
     body = shop.get(f"/api/restoration/status/{finished_order['checkout']['checkout_session_id']}").json()
     assert [p["status"] for p in body["photos"]] == ["restored", "restored"]
@@ -178,7 +183,9 @@ def test_status_answers_each_photo_with_its_previews_to_the_holder_of_the_refere
 
 
 def test_the_completion_email_shows_the_first_restored_photo_inline(
-    shop: TestClient, conn: db.Connection, finished_order: dict  # type: ignore[type-arg]
+    shop: TestClient,
+    conn: db.Connection,
+    finished_order: dict,  # type: ignore[type-arg]
 ) -> None:
     [sent] = rows(conn, "select id from email_queue where template = 'restoration_complete'")
     outbox = Path(get_settings().outbox_dir) / f"{sent['id']}.eml"

@@ -28,7 +28,9 @@ def _previews(conn: db.Connection) -> list[dict]:  # type: ignore[type-arg]
     return rows(conn, f"select {PREVIEW_COLUMNS} from images order by type, storage_path")
 
 
-def test_every_original_and_restored_photo_gets_one_jpeg_preview_beside_it(shop: TestClient, conn: db.Connection) -> None:
+def test_every_original_and_restored_photo_gets_one_jpeg_preview_beside_it(
+    shop: TestClient, conn: db.Connection
+) -> None:
     paid_order(shop, photos=2)
     run_worker("restoration", get_settings(), deadline_in(120))
     storage = get_storage()
