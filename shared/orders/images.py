@@ -3,6 +3,7 @@ their restored versions (at most one per original, enforced by a unique index)."
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from shared.core import db
 if TYPE_CHECKING:
     from shared.storage import StorageService
 
+log = logging.getLogger("restoreclick.orders")
 # How long a preview's signed URL works: enough to look at a page or a success screen; the
 # page and the status answer sign afresh each time they are asked.
 PREVIEW_URL_SECONDS = 900
@@ -67,8 +69,16 @@ def signed_preview(storage: StorageService, row: dict[str, Any], prefix: str = "
     """The signed preview of the image in `row` (its columns named `{prefix}preview_path`
     and so on), or None when it has none. Signed with no download name, so it shows inline;
     fetching it counts against nothing."""
+    from shared.storage import StorageObjectMissing, StorageUnavailable
+
     path = row.get(f"{prefix}preview_path")
     if not path:
         return None
-    url = storage.signed_download_url(path, PREVIEW_URL_SECONDS)
+    try:
+        url = storage.signed_download_url(path, PREVIEW_URL_SECONDS)
+    except (StorageObjectMissing, StorageUnavailable) as exc:
+        # A preview is a courtesy: the page and the status answer stand without it (and
+        # the downloads, which need storage anyway, say so themselves).
+        log.warning("preview %s not signed: %s", path, exc)
+        return None
     return SignedPreview(url, row[f"{prefix}preview_width"], row[f"{prefix}preview_height"])

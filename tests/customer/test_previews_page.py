@@ -201,3 +201,26 @@ def test_the_completion_email_shows_the_first_restored_photo_inline(
         "where r.type = 'restored' order by s.created_at, s.id limit 1",
     )
     assert len(inline[0].get_content()) == first["preview_size_bytes"]
+
+
+def test_the_page_stands_without_previews_when_storage_cannot_sign_them(
+    shop: TestClient,
+    finished_order: dict,  # type: ignore[type-arg]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A preview is a courtesy: a signing failure (Supabase answers each signature over
+    HTTP) leaves the photos listed with their download buttons, and the policy allows no image."""
+    from shared.storage import StorageService, StorageUnavailable
+
+    def unavailable(self: StorageService, path: str, expires_in: int, download_name: str | None = None) -> str:
+        raise StorageUnavailable("storage is down")
+
+    monkeypatch.setattr(StorageService, "signed_download_url", unavailable)
+    page = shop.get(f"/api/download/{finished_order['token']}")
+    assert page.status_code == 200
+    html = Page(page.text)
+    assert html.all("img") == [] and len(html.all("button", **{"class": "download-one"})) == 2
+    assert _policy(page)["img-src"] == "'none'"
+    status = shop.get(f"/api/restoration/status/{finished_order['order']['id']}")
+    assert status.status_code == 200
+    assert all(p["preview"] == {"before": None, "after": None} for p in status.json()["photos"])
