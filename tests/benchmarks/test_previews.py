@@ -11,9 +11,6 @@ Sizes: BENCH_RUNS (at least 5) runs of each per photo.
 from __future__ import annotations
 
 import io
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +21,8 @@ from shared.restoration.previews import PREVIEW_LONG_SIDE, make_preview
 from tests.benchmarks.conftest import photo_jpeg, table
 from tests.benchmarks.peak_rss_probe import run_in_fresh_process
 from tests.benchmarks.performance import Figure, at_most, publish, runs_from_env
+from tests.benchmarks.restoration_probe import restore_in_fresh_process
 
-ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = {"1 MP": (1224, 816), "12 MP": (4000, 3000)}
 MAX_PIXELS = 80_000_000
 # A preview is made on the worker after the restoration, in the same Lambda run: a tenth
@@ -52,20 +49,6 @@ def previews_case(original: str, restored: str, runs: int):  # type: ignore[no-u
     return case
 
 
-def _restore(source: Path, restored: Path, runs: int) -> dict[str, object]:
-    probe = subprocess.run(
-        [sys.executable, "-m", "tests.benchmarks.restoration_probe", str(source), str(runs), str(restored)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert probe.returncode == 0, probe.stderr
-    answer: dict[str, object] = json.loads(probe.stdout.strip().splitlines()[-1])
-    return answer
-
-
 def test_the_cost_previews_add_per_photo(tmp_path: Path, report: Callable[[str], None]) -> None:
     runs = runs_from_env()
     rows, targets = [], []
@@ -73,7 +56,7 @@ def test_the_cost_previews_add_per_photo(tmp_path: Path, report: Callable[[str],
         source, restored = tmp_path / f"{width}x{height}.jpg", tmp_path / f"{width}x{height}-restored.jpg"
         source.write_bytes(photo_jpeg(width, height, seed=width))
         # One more restoration than measured: the first pays OpenCV's one-off start-up.
-        restoration = _restore(source, restored, runs + 1)
+        restoration = restore_in_fresh_process(source, runs + 1, restored)
         restore_s = Figure.of(restoration["seconds"][1:])  # type: ignore[index]
         restore_mib = (restoration["peak_kib"] - restoration["baseline_kib"]) / 1024  # type: ignore[operator]
         previews = run_in_fresh_process(
