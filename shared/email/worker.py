@@ -81,7 +81,9 @@ def _attachments(
     database: db.Database, storage: StorageService, job: Job, cap: int, context: dict[str, Any]
 ) -> list[Attachment]:
     """The first restored photo's preview, inline; then, for a complete order, the restored
-    photos themselves while the total stays under the cap (links only beyond it).
+    photos themselves while their total stays under the cap (links only beyond it). The
+    preview is bounded on its own (INLINE_PREVIEW_MAX_BYTES), so the message stays within
+    the cap plus half a megabyte: far inside SendGrid's 30 MB and Gmail's 25 MB.
 
     Inline rather than a signed URL in the HTML: the link lasts 30 days, longer than S3
     lets a signed URL live (7 days), and mail clients show an attached image where they
@@ -91,11 +93,10 @@ def _attachments(
         restored = db.all_rows(conn, "restored_images_of_order", order_id=str(job["order_id"]))
     attached: list[Attachment] = []
     first = next((r for r in restored if r["preview_path"]), None)
-    if first is not None and first["preview_size_bytes"] <= min(cap, INLINE_PREVIEW_MAX_BYTES):
+    if first is not None and first["preview_size_bytes"] <= INLINE_PREVIEW_MAX_BYTES:
         content_id = f"preview-{first['id']}@restoreclick"
         attached.append(Attachment("preview.jpg", "image/jpeg", storage.store.read(first["preview_path"]), content_id))
         context.update(preview_cid=content_id, preview_width=min(first["preview_width"], INLINE_PREVIEW_WIDTH))
-        cap -= first["preview_size_bytes"]
     if job["template"] != "restoration_complete" or sum(r["size_bytes"] for r in restored) > cap:
         return attached
     photos = [Attachment(r["filename"], r["content_type"], storage.store.read(r["storage_path"])) for r in restored]
