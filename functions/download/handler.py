@@ -1,7 +1,8 @@
 """Download function: the page behind an emailed link, and the downloads themselves.
 
-`GET /api/download/{token}` shows the photos and the ZIP and spends nothing (mail
-scanners open links); `POST` spends one use and answers 303 to a signed storage URL.
+`GET /api/download/{token}` shows the photos (restored beside their originals, as
+previews) and the ZIP and spends nothing (mail scanners open links); `POST` spends one
+use and answers 303 to a signed storage URL.
 """
 
 from __future__ import annotations
@@ -17,40 +18,12 @@ from mangum import Mangum
 from shared.core.errors import NotFound, RestoreClickError
 from shared.core.http import create_app
 from shared.deps import get_database, get_storage
-from shared.downloads.page import DownloadPage, download_page, spend_download
+from shared.downloads.page import download_page, spend_download
+from shared.downloads.page_html import page_policy, render_page
 
 router = APIRouter(tags=["downloads"])
 PRIVATE = {"x-robots-tag": "noindex, nofollow", "referrer-policy": "no-referrer", "cache-control": "no-store"}
 PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' *; frame-ancestors 'none'"
-
-
-def _page(token: str, page: DownloadPage) -> str:
-    action = f"/api/download/{html.escape(token)}"
-    rows = "".join(
-        f"<li>{html.escape(p['filename'])} <form method='post' action='{action}'>"
-        f"<input type='hidden' name='image_id' value='{p['id']}'><button>Download</button></form></li>"
-        for p in page.photos
-    )
-    zip_button = ""
-    if page.zip_available and page.zip_parts == 1:
-        zip_button = (
-            f"<form method='post' action='{action}'><button class='zip' id='download-zip'>"
-            "Download all (ZIP)</button></form>"
-        )
-    elif page.zip_available:
-        # Too large for one object in storage: the ZIP comes in parts, each a download.
-        zip_button = "<p>All photos, as ZIPs:</p>" + "".join(
-            f"<form method='post' action='{action}'><input type='hidden' name='part' value='{n}'>"
-            f"<button class='zip' id='download-zip-{n}'>Part {n} of {page.zip_parts}</button></form>"
-            for n in range(1, page.zip_parts + 1)
-        )
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='robots' content='noindex'>"
-        "<title>Your restored photos</title><style>body{font-family:Georgia,serif;max-width:36em;margin:2em auto}"
-        "li{margin:.5em 0}form{display:inline}button{margin-left:1em}.zip{font-size:1.1em}</style></head><body>"
-        f"<h1>Order {html.escape(page.order_number)}</h1>{zip_button}<ul>{rows}</ul>"
-        f"<p>This link works {page.uses_left} more time(s), until {page.expires_at:%d %B %Y}.</p></body></html>"
-    )
 
 
 def _error_page(exc: RestoreClickError) -> HTMLResponse:
@@ -61,13 +34,13 @@ def _error_page(exc: RestoreClickError) -> HTMLResponse:
 @router.get("/api/download/{token}", response_class=HTMLResponse)
 def show_downloads(token: str, request: Request) -> HTMLResponse:
     try:
-        page = download_page(get_database(), token[:200])
+        page = download_page(get_database(), get_storage(), token[:200])
     except RestoreClickError as exc:
         # A person following the emailed link reads a page; anything else gets the JSON error.
         if exc.status_code in (404, 410) and "text/html" in request.headers.get("accept", ""):
             return _error_page(exc)
         raise
-    return HTMLResponse(_page(token, page), headers=PRIVATE | {"content-security-policy": PAGE_POLICY})
+    return HTMLResponse(render_page(token, page), headers=PRIVATE | {"content-security-policy": page_policy(page)})
 
 
 @router.post("/api/download/{token}", status_code=303)

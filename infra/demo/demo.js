@@ -432,6 +432,26 @@
     }
   }
 
+  // Each photo's preview as it finishes: the original while it is being restored, the
+  // restored one once it is. An image already shown is kept, not fetched again: each poll
+  // signs fresh URLs, and the picture behind them has not changed.
+  const shownPreviews = new Map(); // photo id -> {side, img}
+  function previewOf(photo) {
+    const preview = photo.preview || {};
+    const side = preview.after ? "after" : preview.before ? "before" : null;
+    if (!side) return null;
+    const shown = shownPreviews.get(photo.id);
+    if (shown && shown.side === side) return shown.img;
+    const img = document.createElement("img");
+    img.className = `status-preview status-preview-${side}`;
+    img.src = preview[side].url;
+    img.width = preview[side].width;
+    img.height = preview[side].height;
+    img.alt = side === "after" ? `${photo.filename}, restored` : `${photo.filename}, being restored`;
+    shownPreviews.set(photo.id, { side, img });
+    return img;
+  }
+
   function renderStatus(status) {
     el.statusView.dataset.status = status.status;
     if (status.status === "completed" || status.status === "partially_completed") {
@@ -446,11 +466,16 @@
     el.statusPhotos.replaceChildren(
       ...status.photos.map((photo) => {
         const item = document.createElement("li");
+        item.dataset.photoId = photo.id;
+        item.dataset.status = photo.status;
+        const thumb = previewOf(photo);
         const name = document.createElement("span");
+        name.className = "status-name";
         name.textContent = photo.filename;
         const pill = document.createElement("span");
         pill.className = `pill pill-${photo.status}`;
         pill.textContent = PHOTO_LABELS[photo.status] || photo.status;
+        if (thumb) item.append(thumb);
         item.append(name, pill);
         return item;
       }),

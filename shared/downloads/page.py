@@ -9,29 +9,56 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from shared.core import db
 from shared.core.audit import record_audit
 from shared.core.errors import Gone, NotFound
 from shared.downloads.links import token_hash
+from shared.orders.images import SignedPreview, signed_preview
 from shared.storage import StorageService, unique_names
 
 SIGNED_URL_SECONDS = 300
+FINISHED_ORDERS = ("completed", "partially_completed", "failed")
 NEW_LINK_HINT = "Ask for a new link with your email address and order number on the order page."
+
+
+PhotoState = Literal["restored", "not_restored", "restoring"]
+FINISHED_JOB = {"succeeded", "dead", "cancelled"}
+
+
+@dataclass(frozen=True)
+class PagePhoto:
+    """One photo of the order: its restored version (`id`, what a download names) when
+    there is one, and both previews as short-lived signed URLs."""
+
+    original_id: UUID
+    original_filename: str
+    state: PhotoState
+    id: UUID | None
+    filename: str | None
+    before: SignedPreview | None
+    after: SignedPreview | None
 
 
 @dataclass
 class DownloadPage:
     order_number: str
-    photos: list[dict[str, Any]]
+    photos: list[PagePhoto]
     uses_left: int
     expires_at: datetime
     zip_available: bool
     image_id: UUID | None
     # How many ZIPs hold the order's photos (split to fit storage's object size limit).
     zip_parts: int = 1
+
+    @property
+    def preview_origins(self) -> list[str]:
+        """Where the page's images come from: its content security policy allows these only."""
+        urls = [p.url for photo in self.photos for p in (photo.before, photo.after) if p]
+        return sorted({"{0.scheme}://{0.netloc}".format(urlsplit(url)) for url in urls})
 
 
 def _refusal(link: dict[str, Any] | None) -> Exception:
@@ -66,22 +93,52 @@ def _named(photos: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**p, "filename": name} for p, name in zip(photos, names, strict=True)]
 
 
-def download_page(database: db.Database, token: str) -> DownloadPage:
-    """What the link offers. Looking does not use the link up (mail scanners look too)."""
+def _named_restored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The page's photos with each restored one under the name its ZIP gives it: the same
+    photos in the same upload order as `_named` names them."""
+    names = iter(unique_names([r["filename"] for r in rows if r["id"]]))
+    return [{**r, "filename": next(names)} if r["id"] else r for r in rows]
+
+
+def download_page(database: db.Database, storage: StorageService, token: str) -> DownloadPage:
+    """What the link offers, with the previews. Looking does not use the link up (mail
+    scanners look too), and neither does fetching a preview: its URL is signed for viewing."""
     with database.transaction() as conn:
         link = _live_link(conn, token)
-        photos = _named(db.all_rows(conn, "downloadable_images", order_id=str(link["order_id"])))
+        rows = _named_restored(db.all_rows(conn, "download_page_photos", order_id=str(link["order_id"])))
     if link["image_id"]:
-        photos = [p for p in photos if p["id"] == link["image_id"]]
+        rows = [r for r in rows if r["id"] == link["image_id"]]
+    finished = link["order_status"] in FINISHED_ORDERS
+    photos = [
+        PagePhoto(
+            row["original_id"],
+            row["original_filename"],
+            _state(row, finished),
+            row["id"],
+            row["filename"],
+            signed_preview(storage, row, "original_"),
+            signed_preview(storage, row) if row["id"] else None,
+        )
+        for row in rows
+    ]
+    restored = any(p.id for p in photos)
     return DownloadPage(
         link["order_number"],
         photos,
         link["max_downloads"] - link["download_count"],
         link["expires_at"],
-        zip_available=not link["image_id"] and bool(photos) and link["zip_parts"] > 0,
+        zip_available=not link["image_id"] and restored and link["zip_parts"] > 0,
         image_id=link["image_id"],
         zip_parts=link["zip_parts"],
     )
+
+
+def _state(row: dict[str, Any], order_finished: bool) -> PhotoState:
+    if row["id"]:
+        return "restored"
+    if order_finished or row["job_status"] in FINISHED_JOB:
+        return "not_restored"
+    return "restoring"
 
 
 def spend_download(

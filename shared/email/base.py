@@ -26,6 +26,8 @@ class Attachment:
     filename: str
     content_type: str
     data: bytes
+    # Set for an image the HTML shows inline (`<img src="cid:...">`) rather than a file.
+    content_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,17 @@ def to_mime(message: OutgoingEmail) -> EmailMessage:
     mime["X-RestoreClick-Email-Id"] = message.email_id
     mime.set_content(message.text)
     mime.add_alternative(message.html, subtype="html")
+    html_part = mime.get_body(("html",))
     for attachment in message.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
-        mime.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+        if attachment.content_id and isinstance(html_part, EmailMessage):
+            # Beside the HTML it belongs to, in a multipart/related part (RFC 2387).
+            html_part.add_related(
+                attachment.data, maintype=maintype, subtype=subtype, cid=f"<{attachment.content_id}>",
+                filename=attachment.filename, disposition="inline",
+            )  # fmt: skip
+        else:
+            mime.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return mime
 
 

@@ -38,7 +38,10 @@ class SendGridEmail:
         # them last to first so the customer sees them in our order, as the other providers do.
         for item in reversed(message.attachments):
             encoded = base64.b64encode(item.data).decode()
-            mail.add_attachment(Attachment(encoded, item.filename, item.content_type, "attachment"))
+            if item.content_id:
+                mail.add_attachment(Attachment(encoded, item.filename, item.content_type, "inline", item.content_id))
+            else:
+                mail.add_attachment(Attachment(encoded, item.filename, item.content_type, "attachment"))
         try:
             response = self.client.send(mail)
         except HTTPError as exc:

@@ -65,6 +65,8 @@ class MessageContext(TypedDict, total=False):
     download_url: str  # only for the emails that carry a download link, made as they are written
     expires_at: datetime  # with the link: when it ends
     max_uses: int  # with the link: how many downloads it allows
+    preview_cid: str  # the first restored photo's inline attachment, when the email carries one
+    preview_width: int
 
 
 @cache
@@ -87,8 +89,9 @@ def _filled(paragraph: str, values: dict[str, Any]) -> str | None:
     return template.substitute({n: str(values[n]) for n in names})
 
 
-def render_template(name: str, values: dict[str, Any]) -> Rendered:
-    """Render one message's template with its values into both parts."""
+def render_template(name: str, values: dict[str, Any], image: str = "") -> Rendered:
+    """Render one message's template with its values into both parts (`image`: HTML shown
+    after the first paragraph, in the HTML part only)."""
     subject_line, paragraphs = _template(name)
     subject = _filled(subject_line, values)
     if subject is None:
@@ -111,6 +114,8 @@ def render_template(name: str, values: dict[str, Any]) -> Rendered:
         text_parts.append(filled)
         html_parts.append(f"{PARAGRAPH}{html.escape(filled)}</p>")
     text = "\n\n".join([*text_parts, "—", FOOTER]) + "\n"
+    if image:
+        html_parts.insert(1, image)
     return Rendered(subject, text, _page(subject, html_parts))
 
 
@@ -162,6 +167,18 @@ def _link_terms(context: MessageContext) -> str | None:
     )
 
 
+def _preview(context: MessageContext) -> str:
+    """The first restored photo, shown inline (a CID attachment), when the email carries it."""
+    cid = context.get("preview_cid")
+    if not cid:
+        return ""
+    width = context.get("preview_width", 512)
+    return (
+        f'<p><img src="cid:{html.escape(cid)}" alt="Your first restored photo" width="{width}" '
+        'style="max-width:100%;height:auto;border-radius:8px"></p>'
+    )
+
+
 def render(template: str, payload: dict[str, Any], context: MessageContext) -> Rendered:
     """The email `template` for a queued job's payload and the worker's context (the link)."""
     failed = payload.get("failed_photos") or []
@@ -191,4 +208,4 @@ def render(template: str, payload: dict[str, Any], context: MessageContext) -> R
         if amount
         else "You were not charged.",
     }
-    return render_template(template, values)
+    return render_template(template, values, _preview(context))

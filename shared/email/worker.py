@@ -11,6 +11,12 @@ from shared.jobs.queue import Job, TerminalJobError
 from shared.storage import StorageService, unique_names
 
 WITH_LINK = {"restoration_complete", "restoration_partial", "download_links_resent"}
+# The emails that say photos are ready carry the first one's preview.
+WITH_PREVIEW = {"restoration_complete", "restoration_partial"}
+# A preview of 1024 px is about 100 KB; one far larger is not what an email should carry.
+INLINE_PREVIEW_MAX_BYTES = 512 * 1024
+# Shown at most this wide: the email's column is about 36em.
+INLINE_PREVIEW_WIDTH = 560
 
 
 def send_email(
@@ -43,8 +49,8 @@ def send_email(
         link_id = str(link.id)
         context["download_url"] = f"{settings.public_base_url}/api/download/{token}"
         context["expires_at"], context["max_uses"] = link.expires_at, link.max_downloads
-        if job["template"] == "restoration_complete":
-            attachments = _attachments(database, storage, job, settings.email_attachment_cap_bytes)
+        if job["template"] in WITH_PREVIEW:
+            attachments = _attachments(database, storage, job, settings.email_attachment_cap_bytes, context)
     rendered = render(job["template"], job["payload"], context)
     message = OutgoingEmail(
         str(job["id"]),
@@ -73,15 +79,33 @@ def send_email(
         db.execute(conn, "record_email_sent", id=str(job["id"]), message_id=message_id)
 
 
-def _attachments(database: db.Database, storage: StorageService, job: Job, cap: int) -> list[Attachment]:
-    """The restored photos themselves, while their total stays under the cap; links only beyond it."""
+def _attachments(
+    database: db.Database, storage: StorageService, job: Job, cap: int, context: MessageContext
+) -> list[Attachment]:
+    """The first restored photo's preview, inline; then, for a complete order, the restored
+    photos themselves while their total stays under the cap (links only beyond it). The
+    preview is bounded on its own (INLINE_PREVIEW_MAX_BYTES), so the message stays within
+    the cap plus half a megabyte: far inside SendGrid's 30 MB and Gmail's 25 MB.
+
+    Inline rather than a signed URL in the HTML: the link lasts 30 days, longer than S3
+    lets a signed URL live (7 days), and mail clients show an attached image where they
+    block remote ones; a preview is tens of kilobytes, far inside any mail size limit.
+    """
     with database.transaction() as conn:
         restored = db.all_rows(conn, "restored_images_of_order", order_id=str(job["order_id"]))
-    if sum(r["size_bytes"] for r in restored) > cap:
-        return []
+    attached: list[Attachment] = []
+    first = next((r for r in restored if r["preview_path"]), None)
+    if first is not None and first["preview_size_bytes"] <= INLINE_PREVIEW_MAX_BYTES:
+        content_id = f"preview-{first['id']}@restoreclick"
+        attached.append(Attachment("preview.jpg", "image/jpeg", storage.read_photo(first["preview_path"]), content_id))
+        context["preview_cid"] = content_id
+        context["preview_width"] = min(first["preview_width"], INLINE_PREVIEW_WIDTH)
+    if job["template"] != "restoration_complete" or sum(r["size_bytes"] for r in restored) > cap:
+        return attached
     # Named as in the ZIP: two photos called photo.jpg arrive as two files, not one over the other.
     names = unique_names([r["filename"] for r in restored])
-    return [
+    photos = [
         Attachment(name, r["content_type"], storage.read_photo(r["storage_path"]))
         for name, r in zip(names, restored, strict=True)
     ]
+    return attached + photos

@@ -80,3 +80,11 @@ where o.id = %(order_id)s;
 
 -- name: mark_images_stored
 update public.images set stored_at = coalesce(stored_at, now()) where id = any(%(image_ids)s::uuid[]);
+
+-- name: record_preview
+-- The preview's path is derived from the photo's, so a retried job that stored it again
+-- records the same values; one already recorded is kept as it is.
+update public.images
+set preview_path = %(preview_path)s, preview_width = %(preview_width)s,
+    preview_height = %(preview_height)s, preview_size_bytes = %(preview_size_bytes)s
+where id = %(image_id)s and preview_path is null;

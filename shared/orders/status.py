@@ -7,11 +7,14 @@ stands: being confirmed, expired unpaid, or failed.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 from uuid import UUID
 
 from shared.core import db
 from shared.core.errors import NotFound
+from shared.orders.images import signed_preview
+from shared.storage import StorageService
 
 PHOTO_STATE = {
     "pending": "waiting",
@@ -21,6 +24,7 @@ PHOTO_STATE = {
     "cancelled": "cancelled",
 }
 READY = ("completed", "partially_completed")
+UNPAID_ORDERS = ("refunded", "disputed")
 # Before the order exists, what the checkout's state means to the customer.
 CHECKOUT_STATE = {
     "creating": "confirming_payment",
@@ -50,7 +54,16 @@ def _order_for(conn: db.Connection, ref: str) -> dict[str, Any] | None:
     return db.maybe_one(conn, "order_for_status_by_id", order_id=str(order_id))
 
 
-def order_status(database: db.Database, ref: str) -> dict[str, Any]:
+def _previews(storage: StorageService, photo: dict[str, Any]) -> dict[str, Any]:
+    before = signed_preview(storage, photo, "original_")
+    after = signed_preview(storage, photo) if photo["restored_image_id"] else None
+    return {"before": asdict(before) if before else None, "after": asdict(after) if after else None}
+
+
+def order_status(database: db.Database, storage: StorageService, ref: str) -> dict[str, Any]:
+    """The order's progress, and each photo's state with its previews (short-lived signed
+    URLs of the original and, once restored, of the result) as the success page shows them.
+    A refunded or disputed order shows no previews: the order was not paid for."""
     with database.transaction() as conn:
         order = _order_for(conn, ref)
         if order is None:
@@ -68,6 +81,7 @@ def order_status(database: db.Database, ref: str) -> dict[str, Any]:
                 "download": None,
             }
         photos = db.all_rows(conn, "photo_statuses", order_id=str(order["id"]))
+    show_previews = order["status"] not in UNPAID_ORDERS
     listed = [
         {
             "id": str(p["id"]),
@@ -75,6 +89,7 @@ def order_status(database: db.Database, ref: str) -> dict[str, Any]:
             "status": "restored"
             if p["restored_image_id"]
             else PHOTO_STATE.get(p["job_status"] or "pending", "waiting"),
+            "preview": _previews(storage, p) if show_previews else {"before": None, "after": None},
         }
         for p in photos
     ]

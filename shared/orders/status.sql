@@ -15,7 +15,10 @@ from public.orders o
 where o.stripe_checkout_session_id = %(ref)s and o.deleted_at is null;
 
 -- name: photo_statuses
-select s.id, s.filename, j.status as job_status, r.id as restored_image_id
+select s.id, s.filename, j.status as job_status, r.id as restored_image_id,
+       s.preview_path as original_preview_path, s.preview_width as original_preview_width,
+       s.preview_height as original_preview_height,
+       r.preview_path, r.preview_width, r.preview_height
 from public.images s
 left join public.restoration_jobs j on j.image_id = s.id
 left join public.images r on r.source_image_id = s.id and r.type = 'restored'

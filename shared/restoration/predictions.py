@@ -25,6 +25,7 @@ from shared.restoration.worker import (
     STOPPED_ORDERS,
     link_restored_photo,
     photo_of_job,
+    preview_restored_photo,
     restored_max_pixels,
     store_restored_photo,
 )
@@ -108,10 +109,12 @@ def _store_output(
     image, existing = photo_of_job(database, job)
     if image["order_status"] in STOPPED_ORDERS:
         return  # refunded or disputed while the provider worked: nothing to deliver
+    max_pixels = restored_max_pixels(settings)
+    restored: bytes | None = None
     if existing is None:
-        max_pixels = restored_max_pixels(settings)
         restored = _as_jpeg(provider.download(output_url), max_pixels)
         existing = store_restored_photo(database, storage, image, restored, max_pixels)
+    preview_restored_photo(database, storage, existing, restored, max_pixels)
     link_restored_photo(database, job, existing, provider.name)
 
 

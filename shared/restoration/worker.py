@@ -17,6 +17,7 @@ from shared.jobs.queue import Job, TerminalJobError
 from shared.orders.images import Image, mark_images_stored, record_restored_image, restored_image_of
 from shared.restoration.base import RESTORED_PIXEL_FACTOR, AnyRestorationProvider, RemoteRestorationProvider
 from shared.restoration.hand_off import hand_to_provider
+from shared.restoration.previews import store_preview
 from shared.storage import StorageObjectTooLarge, StorageService
 from shared.uploads.photo_checks import photo_header
 
@@ -39,11 +40,18 @@ def restore_photo(
     _ensure_original_in_place(database, storage, image)
     with database.transaction(actor="restoration_worker") as conn:
         db.execute(conn, "mark_order_processing", order_id=str(image["order_id"]))
+    original: bytes | None = None
+    if image["preview_path"] is None:
+        # Made before restoring: a photo that cannot be restored is still shown, as it was.
+        original = _checked_original(storage, image)
+        store_preview(database, storage, image["id"], image["storage_path"], original, settings.upload_max_pixels)
+    restored: bytes | None = None
     if existing is None:
         if isinstance(provider, RemoteRestorationProvider):
             return hand_to_provider(database, storage, provider, settings, job, image)
-        restored = provider.restore(_checked_original(storage, image))
+        restored = provider.restore(original or _checked_original(storage, image))
         existing = store_restored_photo(database, storage, image, restored, restored_max_pixels(settings))
+    preview_restored_photo(database, storage, existing, restored, restored_max_pixels(settings))
     link_restored_photo(database, job, existing, provider.name)
     return None
 
@@ -89,6 +97,15 @@ def store_restored_photo(
             filename=_restored_filename(image["filename"]), size_bytes=len(restored),
             width=width, height=height, sha256=hashlib.sha256(restored).hexdigest(),
         )  # fmt: skip
+
+
+def preview_restored_photo(
+    database: db.Database, storage: StorageService, restored: Image, photo: bytes | None, max_pixels: int
+) -> None:
+    """The restored photo's preview, unless an earlier attempt recorded it already."""
+    if restored.preview_path is None:
+        photo = photo if photo is not None else storage.store.read(restored.storage_path)
+        store_preview(database, storage, restored.id, restored.storage_path, photo, max_pixels)
 
 
 def link_restored_photo(database: db.Database, job: Job, restored: Image, provider: str) -> None:

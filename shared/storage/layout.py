@@ -4,6 +4,8 @@
     uploads/temp/{upload_session_id}/{object}     before payment (checked photos only)
     uploads/originals/{order_id}/{object}         paid photos
     uploads/restored/{order_id}/{object}          restored photos
+    uploads/previews/{order_id}/{kind}-{stem}.jpg each order photo's web preview (kind: original
+                                                  or restored; stem: the photo's object name)
     downloads/{order_id}/{name}.zip               the order's ZIP (or its parts)
 
 Object names are generated (uuid + extension); the customer's filename is only data. A
@@ -21,7 +23,10 @@ TEMP = "uploads/temp"
 INCOMING = "uploads/incoming"
 ORIGINALS = "uploads/originals"
 RESTORED = "uploads/restored"
+PREVIEWS = "uploads/previews"
 DOWNLOADS = "downloads"
+# The folders of an order's photos, and the word their previews are named with.
+ORDER_PHOTO_KINDS = {ORIGINALS: "original", RESTORED: "restored"}
 ALLOWED_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".zip"}
 
 
@@ -53,7 +58,23 @@ def restored_path(order_id: UUID | str, object_name: str) -> str:
 
 def order_folders(order_id: UUID | str) -> list[str]:
     """Every folder that holds an order's photos: originals, restored photos, ZIPs."""
-    return [f"{ORIGINALS}/{order_id}/", f"{RESTORED}/{order_id}/", f"{DOWNLOADS}/{order_id}/"]
+    return [
+        f"{ORIGINALS}/{order_id}/",
+        f"{RESTORED}/{order_id}/",
+        f"{PREVIEWS}/{order_id}/",
+        f"{DOWNLOADS}/{order_id}/",
+    ]
+
+
+def preview_path_for(photo_path: str) -> str:
+    """Where the web preview of the order photo at `photo_path` is kept: in the order's
+    previews folder, so whatever removes an order's objects removes its previews, and derived
+    from the photo's path, so a retried job writes the same object again, never a second one."""
+    for folder, kind in ORDER_PHOTO_KINDS.items():
+        if photo_path.startswith(f"{folder}/"):
+            order_id, _, object_name = photo_path[len(folder) + 1 :].partition("/")
+            return f"{PREVIEWS}/{order_id}/{kind}-{object_name.rsplit('.', 1)[0]}.jpg"
+    raise ValueError(f"{photo_path!r} is not an order photo")
 
 
 def zip_path(order_id: UUID | str, name: str, part: int = 1, parts: int = 1) -> str:

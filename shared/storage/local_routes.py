@@ -7,6 +7,7 @@ and expiry, then streams the bytes; nothing is read whole into memory.
 from __future__ import annotations
 
 import hmac
+import mimetypes
 import os
 import tempfile
 import time
@@ -68,7 +69,9 @@ def local_storage_router(store: LocalObjectStore, max_upload_bytes: int) -> APIR
         download_name = request.query_params.get("download")
         if download_name:
             headers["content-disposition"] = f"attachment; filename*=UTF-8''{quote(download_name)}"
-        media_type = "application/zip" if path.endswith(".zip") else "application/octet-stream"
+        # The type the object was stored with, as Supabase and S3 serve it: the local store
+        # keeps no metadata, and every object name ends with the extension of its type.
+        media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         return StreamingResponse(chunks(), media_type=media_type, headers=headers)
 
     @router.put("/local-storage/{path:path}")

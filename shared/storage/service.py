@@ -92,6 +92,7 @@ class StorageService:
     restored_path = staticmethod(layout.restored_path)
     zip_path = staticmethod(layout.zip_path)
     order_folders = staticmethod(layout.order_folders)
+    preview_path_for = staticmethod(layout.preview_path_for)
 
     def save_temp_upload(
         self, upload_session_id: UUID | str, object_name: str, data: bytes | BinaryIO, content_type: str
@@ -148,6 +149,22 @@ class StorageService:
         path = self.restored_path(order_id, object_name)
         self.store.put(path, data, content_type)
         return path
+
+    def save_preview(self, photo_path: str, data: bytes) -> str:
+        path = self.preview_path_for(photo_path)
+        self.store.put(path, data, "image/jpeg")
+        return path
+
+    def order_objects(self, order_id: UUID | str) -> list[StoredObject]:
+        """Everything stored for an order: originals, restored photos, their previews, ZIPs."""
+        return [stored for folder in layout.order_folders(order_id) for stored in self.store.list(folder)]
+
+    def delete_order_objects(self, order_id: UUID | str) -> list[str]:
+        """Remove every object of an order (for retention and erasure): its previews go with
+        its photos."""
+        paths = [stored.path for stored in self.order_objects(order_id)]
+        self.delete_objects(paths)
+        return paths
 
     def write_order_zip(
         self, order_id: UUID | str, name: str, entries: Iterable[tuple[str, str]], part: int = 1, parts: int = 1

@@ -10,11 +10,31 @@ cannot see it) and peak RSS can only be read as a high-water mark since the proc
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.benchmarks.peak_rss_probe import status_kib
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def restore_in_fresh_process(photo: Path, runs: int, output: Path) -> dict[str, Any]:
+    """Run this probe on `photo` in a new interpreter; its figures (the restored photo is
+    written to `output`)."""
+    probe = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.restoration_probe", str(photo), str(runs), str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    figures: dict[str, Any] = json.loads(probe.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def main() -> None:

@@ -11,10 +11,7 @@ Sizes: BENCH_RESTORATION_RUNS (default 2 runs per photo).
 from __future__ import annotations
 
 import io
-import json
 import statistics
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,8 +19,8 @@ from PIL import Image
 
 from shared.restoration.local import MAX_SIDE
 from tests.benchmarks.conftest import env_int, photo_jpeg, table
+from tests.benchmarks.restoration_probe import restore_in_fresh_process
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNS = env_int("BENCH_RESTORATION_RUNS", 2)
 PHOTOS = {"1 MP": (1224, 816), "12 MP": (4000, 3000)}
 
@@ -34,16 +31,7 @@ def test_local_restoration_time_and_memory(tmp_path: Path, report: Callable[[str
         source = tmp_path / f"{width}x{height}.jpg"
         source.write_bytes(photo_jpeg(width, height, seed=width))
         restored_path = tmp_path / f"{width}x{height}-restored.jpg"
-        probe = subprocess.run(
-            [sys.executable, "-m", "tests.benchmarks.restoration_probe", str(source), str(RUNS), str(restored_path)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert probe.returncode == 0, probe.stderr
-        figures = json.loads(probe.stdout.strip().splitlines()[-1])
+        figures = restore_in_fresh_process(source, RUNS, restored_path)
 
         # Correctness: a JPEG of the photo, scaled to at most MAX_SIDE a side, shape kept.
         with Image.open(io.BytesIO(restored_path.read_bytes())) as restored:

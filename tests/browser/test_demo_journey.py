@@ -3,7 +3,9 @@
 One customer, start to finish, through the page only: add photos (file picker, drag and
 drop), see a refused file's error, remove a photo, cancel the checkout and come back,
 change the photos again, pay, watch the restoration finish with no one calling a worker,
-open the emailed link from the outbox, download the ZIP and one photo.
+open the emailed link from the outbox, compare each restored photo with its original
+(slider; with scripts off, the toggle; at 375 px, no sideways scroll) without spending a
+use, download the ZIP and one photo.
 
 A screenshot of every step goes to test-artifacts/browser/. Chromium is Debian's package
 (CI installs it); without it this test fails rather than skips.
@@ -177,6 +179,11 @@ def test_a_customer_restores_photos_through_the_demo_page(chromium: str, dev_ser
             expect(page.get_by_role("heading", name="Your photos are ready")).to_be_visible()
             expect(page.locator("#status-text")).to_contain_text("all 2 photos are restored")
             expect(page.locator("#status-photos .pill-restored")).to_have_count(2)
+            restored_previews = page.locator("#status-photos img.status-preview-after")
+            expect(restored_previews).to_have_count(2)  # each photo's preview, as it finished
+            for n in range(2):
+                page.wait_for_function("el => el.complete", arg=restored_previews.nth(n).element_handle())
+                assert restored_previews.nth(n).evaluate("el => el.naturalWidth") > 0
             outbox_link = page.get_by_role("link", name="Open the email outbox")
             expect(outbox_link).to_be_visible()
             shot(page, "restoration-completed")
@@ -198,6 +205,28 @@ def test_a_customer_restores_photos_through_the_demo_page(chromium: str, dev_ser
             page.wait_for_url("**/api/download/rc_dl_*")
             expect(page.get_by_role("heading", name="Order")).to_be_visible()
             shot(page, "download-page")
+
+            # 10b. Each photo restored beside its original: every preview decoded, the slider
+            # moves the line between them, and looking (reloads included) spent no use.
+            expect(page.locator("body")).to_contain_text("works 10 more time(s)")
+            check_previews(page, count=4)
+            sliders = page.locator("input.slider")
+            expect(sliders).to_have_count(2)
+            sliders.first.fill("15")
+            at_15 = page.locator(".photo").first.locator("img.before").evaluate("el => getComputedStyle(el).clipPath")
+            sliders.first.fill("85")
+            at_85 = page.locator(".photo").first.locator("img.before").evaluate("el => getComputedStyle(el).clipPath")
+            # The original shows on the slider's left: 15% of it, then 85%.
+            assert (at_15, at_85) == ("inset(0px 85% 0px 0px)", "inset(0px 15% 0px 0px)"), (at_15, at_85)
+            shot(page, "download-page-compare")
+            page.reload()
+            check_previews(page, count=4)
+            expect(page.locator("body")).to_contain_text("works 10 more time(s)")
+            download_url = page.url
+            with_scripts_off(page, download_url, artifacts / f"{next(steps):02d}-download-page-no-javascript.png")
+            on_a_phone(page, download_url, artifacts / f"{next(steps):02d}-download-page-375px.png")
+            page.reload()
+            expect(page.locator("body")).to_contain_text("works 10 more time(s)")
             with page.expect_download() as zip_download:
                 page.locator("#download-zip").click()
             archive = zip_download.value
@@ -291,6 +320,54 @@ def shop_page(chromium: str) -> Iterator[tuple[Page, list[str]]]:
         finally:
             context.close()
             browser.close()
+
+
+def check_previews(page: Page, count: int) -> None:
+    """Every preview on the page decoded (a broken or refused image has no natural width)."""
+    previews = page.locator("ul.photos img")
+    expect(previews).to_have_count(count)
+    for n in range(count):
+        img = previews.nth(n)
+        img.scroll_into_view_if_needed()
+        page.wait_for_function("el => el.complete", arg=img.element_handle())
+        assert img.evaluate("el => el.naturalWidth") > 0, img.get_attribute("alt")
+
+
+def with_scripts_off(page: Page, url: str, screenshot: Path) -> None:
+    """The same page in a browser with JavaScript off: the toggle shows the original."""
+    context = page.context.browser.new_context(java_script_enabled=False, viewport={"width": 1100, "height": 900})  # type: ignore[union-attr]
+    try:
+        plain = context.new_page()
+        plain.goto(url)
+        check_previews(plain, count=4)
+        first = plain.locator(".photo").first
+        before = first.locator("img.before")
+        expect(first.locator("input.slider")).to_be_hidden()
+        expect(before).to_have_css("visibility", "hidden")
+        first.get_by_text("Show the original").click()
+        expect(before).to_have_css("visibility", "visible")
+        expect(first.get_by_text("Show the restored photo")).to_be_visible()
+        plain.screenshot(path=screenshot, full_page=True)
+        first.get_by_text("Show the restored photo").click()
+        expect(before).to_have_css("visibility", "hidden")
+    finally:
+        context.close()
+
+
+def on_a_phone(page: Page, url: str, screenshot: Path) -> None:
+    """At 375 px wide the page never scrolls sideways."""
+    context = page.context.browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)  # type: ignore[union-attr]
+    try:
+        phone = context.new_page()
+        phone.goto(url)
+        check_previews(phone, count=4)
+        widths = phone.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth, window.innerWidth]"
+        )
+        assert widths[0] <= widths[1] == 375, widths
+        phone.screenshot(path=screenshot, full_page=True)
+    finally:
+        context.close()
 
 
 def policy_refusals(message: ConsoleMessage) -> list[str]:

@@ -94,10 +94,13 @@ def test_an_order_with_one_photo_restored_and_one_dead_ends_partially_completed_
     assert "refund" in partial["text"]
     [link] = partial["download_links"]
     assert f"Download the restored ones here: {link}" in partial["text"]
-    # The link works, and offers the restored photo only.
+    # The link works, and offers the restored photo only; the one that could not be
+    # restored is shown as the customer sent it, with a line saying so (issue 18).
     page = shop.get(urlsplit(link).path)
     assert page.status_code == 200
-    assert "photo0 (restored).jpg" in page.text and "photo1" not in page.text
+    assert "photo0 (restored).jpg" in page.text and "photo1 (restored)" not in page.text
+    assert page.text.count("name='image_id'") == 1
+    assert "photo1.jpg" in page.text and "We could not restore this photo" in page.text
     assert _zip_behind(shop, link) == ["photo0 (restored).jpg"]
 
 

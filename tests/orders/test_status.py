@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 
 from shared.core import db
 from tests.fixtures.shopping import start_checkout, upload_photos
 
 
-def test_status_by_order_id_and_by_checkout_session(shop: TestClient, finished_order: dict) -> None:  # type: ignore[type-arg]
+def test_status_by_order_id_and_by_checkout_session(
+    shop: TestClient,
+    finished_order: dict,  # type: ignore[type-arg]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Both answers carry signed preview URLs, whose expiry is counted from the clock: one
+    # clock for both, so that a second ticking between them cannot tell them apart.
+    import shared.storage.local as local_storage
+
+    now = local_storage.time.time()
+    monkeypatch.setattr(local_storage.time, "time", lambda: now)
     by_session = shop.get(f"/api/restoration/status/{finished_order['checkout']['checkout_session_id']}")
     by_order = shop.get(f"/api/restoration/status/{finished_order['order']['id']}")
     assert by_session.status_code == by_order.status_code == 200
