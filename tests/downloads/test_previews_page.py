@@ -173,7 +173,7 @@ def test_status_answers_each_photo_with_its_previews_to_the_holder_of_the_refere
             assert max(preview["width"], preview["height"]) <= 1024
     assert _uses(conn) == [0]
     # A refunded order was not paid for: its previews are no longer shown.
-    from tests.functions.test_stripe_webhook import charge_event, send
+    from tests.fixtures.stripe_webhook import charge_event, send
 
     [order] = rows(conn, "select stripe_payment_intent_id, total_amount from orders")
     send(shop, charge_event("charge.refunded", order["stripe_payment_intent_id"], order["total_amount"]))
