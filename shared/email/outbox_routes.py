@@ -8,6 +8,7 @@ text part).
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from email import policy
@@ -33,6 +34,18 @@ def _parse(path: Path) -> EmailMessage:
 def _part(mime: EmailMessage, subtype: str) -> str:
     body = mime.get_body(preferencelist=(subtype,))
     return str(body.get_content()) if body is not None and body.get_content_subtype() == subtype else ""
+
+
+def _shown(mime: EmailMessage) -> str:
+    """The HTML part as a mail client shows it: its inline images (`cid:` parts of the
+    multipart/related around it) put in place as data: URLs, which the frame's policy allows."""
+    page = _part(mime, "html")
+    for part in mime.walk():
+        content_id = str(part.get("content-id") or "").strip("<>")
+        if content_id and part.get_content_maintype() == "image":
+            data = base64.b64encode(part.get_payload(decode=True) or b"").decode()
+            page = page.replace(f"cid:{content_id}", f"data:{part.get_content_type()};base64,{data}")
+    return page
 
 
 def read_outbox(folder: Path) -> list[dict[str, Any]]:
@@ -82,7 +95,7 @@ def outbox_router(folder: Path) -> APIRouter:
             return JSONResponse(
                 {"error": {"code": "email_not_found", "message": "no such email in the outbox"}}, status_code=404
             )
-        return HTMLResponse(_part(_parse(path), "html"), headers={"content-security-policy": EMAIL_POLICY})
+        return HTMLResponse(_shown(_parse(path)), headers={"content-security-policy": EMAIL_POLICY})
 
     return router
 

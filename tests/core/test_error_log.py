@@ -220,7 +220,7 @@ def test_counts_by_category_are_in_the_metrics_and_the_monitor(
     }  # fmt: skip
     monitor = invoke(["monitor"])
     assert "storage 2" in monitor.output
-    assert json.loads(monitor.stdout.strip().splitlines()[-1])["errors"]["storage"] == 2
+    assert json.loads(invoke(["monitor", "--json"]).stdout)["errors"]["storage"] == 2
 
 
 def test_cleanup_keeps_resolved_entries_90_days_and_unresolved_ones_until_resolved(

@@ -28,7 +28,10 @@ MB = 1_000_000
 MAX_ZIPPED = 50 * MB
 MAX_UNZIPPED = 250 * MB
 # The shop's own targets (issue 15): small functions stay small, every one leaves room.
-TARGET_ZIPPED = {"status": 12 * MB, "resend": 12 * MB}
+# status was held to 12 MB while it read only the database; since issue 18 it signs preview
+# URLs, which on Supabase is an API call through storage3 (as download does, 12.9 MB), so it
+# is held to what download needs, not to a figure that assumed it never touches storage.
+TARGET_ZIPPED = {"status": 13 * MB, "resend": 12 * MB}
 TARGET_ANY_ZIPPED = 25 * MB
 # Dev and ops code of shared/ that never ships (and that production never imports).
 DEV_CODE = (

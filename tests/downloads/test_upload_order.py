@@ -78,7 +78,7 @@ def test_every_listing_keeps_the_upload_order(shop: TestClient, conn: db.Connect
     token = urlsplit(ready["download_links"][0]).path.rsplit("/", 1)[-1]
 
     page = shop.get(f"/api/download/{token}").text
-    listed = re.findall(r"<li>(.*?) <form", page)
+    listed = re.findall(r"<p class='name'>(.*?)</p>", page)  # each photo's name, as a download gives it
     assert [n.replace("&#x27;", "'") for n in listed] == RESTORED
 
     zipped = follow(shop, shop.post(f"/api/download/{token}", follow_redirects=False))

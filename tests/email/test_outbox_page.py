@@ -29,12 +29,19 @@ def test_the_outbox_shows_both_parts_of_every_email_as_sent(shop: TestClient) ->
         eml = (get_settings().outbox_dir / f"{message['email_id']}.eml").read_bytes()
         mime = BytesParser(policy=policy.default).parsebytes(eml)
         alternative = next(p for p in mime.walk() if p.get_content_type() == "multipart/alternative")
-        assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html"]
+        parts = list(alternative.iter_parts())
+        assert parts[0].get_content_type() == "text/plain" and len(parts) == 2
+        # The HTML part, on its own or (with the inline preview) first in a multipart/related.
+        html_part = parts[1] if parts[1].get_content_type() == "text/html" else next(parts[1].iter_parts())
+        assert parts[1].get_content_type() in ("text/html", "multipart/related")
+        assert html_part.get_content_type() == "text/html"
         # The page frames the HTML part, served as it was sent, with nothing it may load or run.
         assert f"src='/dev/outbox/{message['email_id']}.html'" in page.text
         framed = shop.get(f"/dev/outbox/{message['email_id']}.html")
         assert framed.status_code == 200 and framed.headers["content-type"].startswith("text/html")
-        assert framed.text == message["html"] and "<!doctype html>" in framed.text
+        assert "<!doctype html>" in framed.text and "cid:" not in framed.text
+        # As sent, apart from the inline preview put in place where the email has one.
+        assert framed.text == message["html"] or ("cid:" in message["html"] and "data:image/jpeg;base64," in framed.text)
         assert framed.headers["content-security-policy"].startswith("default-src 'none'")
         for link in message["download_links"]:
             assert f'href="{link}"' in framed.text  # the button, with the text part's link

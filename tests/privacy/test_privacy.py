@@ -52,8 +52,9 @@ def test_photos_go_photo_retention_days_after_the_order_finished_and_the_order_r
     assert dry.counts["expired_order_photos"] == 1 and objects_of(settings, old_id)
     report = run_cleanup(database, get_storage(), settings, time_left=deadline_in(60))
     assert report.counts["expired_order_photos"] == 1
-    assert objects_of(settings, old_id) == []  # originals, restored photos and the ZIP
-    assert len(objects_of(settings, recent_id)) == 3  # one original, one restored, one ZIP
+    assert objects_of(settings, old_id) == []  # originals, restored photos, previews and the ZIP
+    # one original, one restored, their two previews, one ZIP
+    assert len(objects_of(settings, recent_id)) == 5
     [order] = rows(conn, "select * from orders where id = %s", old_id)
     assert order["photos_deleted_at"] is not None and order["deleted_at"] is None
     assert {k: order[k] for k in ACCOUNTING} == {k: old["order"][k] for k in ACCOUNTING if k != "completed_at"} | {
