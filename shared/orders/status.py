@@ -54,6 +54,12 @@ def _order_for(conn: db.Connection, ref: str) -> dict[str, Any] | None:
     return db.maybe_one(conn, "order_for_status_by_id", order_id=str(order_id))
 
 
+PHOTOS_DELETED_MESSAGE = (
+    "The photos of this order have been deleted, as we promised when it finished; "
+    "the order itself is kept for our accounts."
+)
+
+
 def _previews(storage: StorageService, photo: dict[str, Any]) -> dict[str, Any]:
     before = signed_preview(storage, photo, "original_")
     after = signed_preview(storage, photo) if photo["restored_image_id"] else None
@@ -81,7 +87,9 @@ def order_status(database: db.Database, storage: StorageService, ref: str) -> di
                 "download": None,
             }
         photos = db.all_rows(conn, "photo_statuses", order_id=str(order["id"]))
-    show_previews = order["status"] not in UNPAID_ORDERS
+    # Photos deleted (retention or the customer's erasure): nothing left to preview or fetch.
+    photos_gone = order["photos_deleted_at"] is not None
+    show_previews = order["status"] not in UNPAID_ORDERS and not photos_gone
     listed = [
         {
             "id": str(p["id"]),
@@ -93,8 +101,10 @@ def order_status(database: db.Database, storage: StorageService, ref: str) -> di
         }
         for p in photos
     ]
-    ready = order["status"] in READY
+    ready = order["status"] in READY and not photos_gone
+    gone = {"photos_deleted": True, "message": PHOTOS_DELETED_MESSAGE} if photos_gone else {}
     return {
+        **gone,
         "order_number": order["order_number"],
         "status": order["status"],
         "photos_total": len(listed),

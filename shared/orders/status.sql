@@ -5,12 +5,12 @@ where c.stripe_checkout_session_id = %(ref)s;
 -- name: order_for_status_by_id
 -- Two queries, not one `id::text = ref or ...`: a cast column matches no index, and every
 -- poll would read every order.
-select o.id, o.order_number, o.status, o.image_count, o.created_at, o.completed_at
+select o.id, o.order_number, o.status, o.image_count, o.created_at, o.completed_at, o.photos_deleted_at
 from public.orders o
 where o.id = %(order_id)s and o.deleted_at is null;
 
 -- name: order_for_status_by_checkout
-select o.id, o.order_number, o.status, o.image_count, o.created_at, o.completed_at
+select o.id, o.order_number, o.status, o.image_count, o.created_at, o.completed_at, o.photos_deleted_at
 from public.orders o
 where o.stripe_checkout_session_id = %(ref)s and o.deleted_at is null;
 

@@ -41,7 +41,9 @@ def test_the_outbox_shows_both_parts_of_every_email_as_sent(shop: TestClient) ->
         assert framed.status_code == 200 and framed.headers["content-type"].startswith("text/html")
         assert "<!doctype html>" in framed.text and "cid:" not in framed.text
         # As sent, apart from the inline preview put in place where the email has one.
-        assert framed.text == message["html"] or ("cid:" in message["html"] and "data:image/jpeg;base64," in framed.text)
+        assert framed.text == message["html"] or (
+            "cid:" in message["html"] and "data:image/jpeg;base64," in framed.text
+        )
         assert framed.headers["content-security-policy"].startswith("default-src 'none'")
         for link in message["download_links"]:
             assert f'href="{link}"' in framed.text  # the button, with the text part's link

@@ -18,6 +18,7 @@ from shared.orders.operator import refund_order
 from shared.payments.local_provider import LocalPayments
 from tests.fixtures.db import rows
 from tests.fixtures.operating import CUSTOMER, invoke, walk_the_shop
+from tests.fixtures.stripe_webhook import charge_event, send
 
 
 def test_orders_list_filters_by_status_and_age_and_show_tells_the_whole_story(
@@ -134,3 +135,25 @@ def test_resend_emails_a_fresh_link_through_the_email_workers_code(
     assert outcomes.count(1) >= 1
     assert rows(conn, "select count(*) as n from email_queue where template = 'download_links_resent' "
                 "and order_id = %s", mine["order"]["id"])[0]["n"] == 3  # fmt: skip
+
+
+def test_an_order_refunded_at_the_provider_is_not_refunded_again(
+    shop: TestClient, database: db.Database, conn: db.Connection
+) -> None:
+    # A refund made in Stripe's dashboard arrives as charge.refunded and stops the order; the
+    # operator's refund afterwards must not ask the provider for the money a second time.
+    number = walk_the_shop(shop, database)["mine"]["order"]["order_number"]
+    [order] = rows(conn, "select stripe_payment_intent_id, total_amount from orders where order_number = %s", number)
+    assert (
+        send(
+            shop, charge_event("charge.refunded", order["stripe_payment_intent_id"], order["total_amount"])
+        ).status_code
+        == 200
+    )
+    emails_before = rows(conn, "select count(*) as n from email_queue")[0]["n"]
+    outcome = refund_order(database, get_payments(), number, actor="operator:test")
+    assert outcome.status == "already_refunded"
+    provider = get_payments()
+    assert isinstance(provider, LocalPayments)
+    assert provider.refunds() == []
+    assert rows(conn, "select count(*) as n from email_queue")[0]["n"] == emails_before

@@ -65,6 +65,12 @@ def test_photos_go_photo_retention_days_after_the_order_finished_and_the_order_r
     gone = shop.get(f"/api/download/{old['token']}")
     assert gone.status_code == 410 and "retention" in gone.json()["error"]["message"]
     assert shop.get(f"/api/download/{recent['token']}").status_code == 200
+    # The success page no longer offers what is gone: no previews, no download, a sentence why.
+    status = shop.get(f"/api/restoration/status/{old['checkout']['checkout_session_id']}").json()
+    assert status["photos_deleted"] is True and status["download"] is None
+    assert all(p["preview"] == {"before": None, "after": None} for p in status["photos"])
+    kept = shop.get(f"/api/restoration/status/{recent['checkout']['checkout_session_id']}").json()
+    assert "photos_deleted" not in kept and kept["download"]["ready"] is True
 
     again = run_cleanup(database, get_storage(), settings, time_left=deadline_in(60))
     assert again.counts["expired_order_photos"] == 0
