@@ -43,7 +43,8 @@ def _shown(mime: EmailMessage) -> str:
     for part in mime.walk():
         content_id = str(part.get("content-id") or "").strip("<>")
         if content_id and part.get_content_maintype() == "image":
-            data = base64.b64encode(part.get_payload(decode=True) or b"").decode()
+            payload = part.get_payload(decode=True)
+            data = base64.b64encode(payload if isinstance(payload, bytes) else b"").decode()
             page = page.replace(f"cid:{content_id}", f"data:{part.get_content_type()};base64,{data}")
     return page
 
