@@ -184,6 +184,7 @@ def render(template: str, payload: dict[str, Any], context: MessageContext) -> R
     failed = payload.get("failed_photos") or []
     amount = payload.get("amount_total") or 0
     parts = int(payload.get("zip_parts") or 1)
+    why = payload.get("why") or "we could not take on this order"
     values = {
         **payload,
         "amount": _money(payload.get("amount_total"), payload.get("currency")),
@@ -193,13 +194,12 @@ def render(template: str, payload: dict[str, Any], context: MessageContext) -> R
         "zip_parts_note": f"There are too many to fit one ZIP: the page offers them as {parts} ZIPs."
         if parts > 1
         else None,
-        "why": payload.get("why") or "we could not take on this order",
+        "why": why,
         "photo_retention_days": context.get("photo_retention_days"),
         "refund_opening": (
             f"We have refunded your order of {payload.get('photo_count')} photo(s), as our team agreed with you."
             if payload.get("reason") == "operator_refund"
-            else f"We could not start on your {payload.get('photo_count')} photo(s), because "
-            f"{payload.get('why') or 'we could not take on this order'}."
+            else f"We could not start on your {payload.get('photo_count')} photo(s), because {why}."
         ),
         "refund_line": (
             f"We have refunded your payment of {_money(amount, payload.get('currency'))} in full; "
