@@ -28,7 +28,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -295,8 +295,8 @@ def jsonb(value: Any) -> Any:
     return Jsonb(value)
 
 
-class _NullRow:
-    """A NULL parameter typed as a table's row (its type's oid), for `null_row`."""
+class _TypedNull:
+    """A NULL parameter sent with a type's oid, for `null_of`."""
 
     __slots__ = ("oid",)
 
@@ -304,52 +304,41 @@ class _NullRow:
         self.oid = oid
 
 
-# Row type oids by connection, then table: looked up once per connection and table.
-_row_types: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+_typed_null_connections: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def null_row(conn: Connection, table: str) -> Any:
-    """A NULL of `table`'s row type, as a query parameter.
+def null_of(conn: Connection, builtin_type: str) -> Any:
+    """A NULL of one of PostgreSQL's own types (`uuid[]`, `text`), as a query parameter: for
+    a placeholder the statement never reads, whose type the server cannot infer (psycopg
+    sends None, and an empty list, as of unknown type)."""
+    import psycopg
 
-    A function returning a table's own rows (`returns setof anyelement`, as the queue's
-    claims do) takes the result's columns from an argument's type, which PostgreSQL fixes
-    when it parses the call: this parameter is sent with the type's oid, so one statement
-    text serves every table."""
-    known = _row_types.get(conn)
-    if known is None:
-        # A connection copies the global adapters when it opens: connections opened from
-        # now on have the dumper from there, this one (maybe opened before) gets it now.
-        import psycopg
-
-        psycopg.adapters.register_dumper(_NullRow, _null_row_dumper())
-        conn.adapters.register_dumper(_NullRow, _null_row_dumper())
-        known = _row_types[conn] = {}
-    if table not in known:
-        with translated_errors():
-            row = conn.execute(_query("row_type_oid"), {"table": table}).fetchone()
-        assert row is not None  # the regclass cast refuses a table that does not exist
-        known[table] = row["oid"]
-    return _NullRow(known[table])
+    if conn not in _typed_null_connections:  # registered once a connection
+        conn.adapters.register_dumper(_TypedNull, _typed_null_dumper())
+        _typed_null_connections.add(conn)
+    name, array = builtin_type.removesuffix("[]"), builtin_type.endswith("[]")
+    info = psycopg.postgres.types[name]  # built-in oids are fixed across server versions
+    return _TypedNull(info.array_oid if array else info.oid)
 
 
 @functools.cache
-def _null_row_dumper() -> type:
+def _typed_null_dumper() -> type:
     from psycopg.adapt import Dumper
 
-    class NullRowDumper(Dumper):
+    class TypedNullDumper(Dumper):
         # One dumper per oid (psycopg asks get_key, then upgrade), each sending NULL.
         def get_key(self, obj: Any, format: Any) -> Any:
-            return (_NullRow, obj.oid)
+            return (_TypedNull, obj.oid)
 
         def upgrade(self, obj: Any, format: Any) -> Dumper:
-            dumper = NullRowDumper(_NullRow)
+            dumper = TypedNullDumper(_TypedNull)
             dumper.oid = obj.oid
             return dumper
 
         def dump(self, obj: Any) -> None:
             return None
 
-    return NullRowDumper
+    return TypedNullDumper
 
 
 def _query(name: str) -> str:
@@ -406,6 +395,26 @@ def all_rows(
     if model is None:
         return rows
     return [model.model_validate(row) for row in rows]
+
+
+class Statement(NamedTuple):
+    """A statement the database wrote (a function of a migration returned its text), with
+    PostgreSQL's own placeholders ($1, $2, ...) and a name for logs and tests."""
+
+    name: str
+    text: str
+
+
+def all_rows_of(conn: Connection, statement: Statement, /, *params: Any) -> list[dict[str, Any]]:
+    """Run a statement the database wrote, its parameters in order; every row.
+
+    The text goes to the server as it came from it: psycopg's raw cursor binds $n
+    placeholders itself, so nothing of the text is rewritten on the way."""
+    from psycopg import RawCursor
+
+    with translated_errors(), RawCursor(conn) as cur:
+        cur.execute(statement.text, params)
+        return cur.fetchall()
 
 
 _default: Database | None = None

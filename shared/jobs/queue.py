@@ -156,11 +156,12 @@ def run_queue(
     worker = worker or worker_name(queue.name)
     report = RunReport(queue.name, worker)
     report.swept = sweep_expired_leases(database, queue)
+    claims = claim_statements(database.connection(), queue)
     batches = 0
     succeeded: list[str] = []  # handled, not yet acknowledged: that rides with the next claim
     with _Heartbeat(database, queue, worker) as heartbeat, ThreadPoolExecutor(concurrency) as pool:
         while time_left() > safety_margin_seconds and (max_batches is None or batches < max_batches):
-            jobs = _complete_and_claim(database, queue, worker, succeeded, batch_size)
+            jobs = _complete_and_claim(database, queue, claims, worker, succeeded, batch_size)
             report.succeeded += len(succeeded)
             succeeded = []
             if not jobs:
@@ -200,29 +201,66 @@ def run_queue(
 # record for the audit trail.
 
 
+@dataclass(frozen=True)
+class ClaimStatements:
+    """A queue's two claims as the database writes them (migration 027's
+    queue_claim_statement), with its placeholders: $1 worker, $2 ids to complete, $3 lease
+    seconds, $4 batch size."""
+
+    claim: db.Statement
+    complete_and_claim: db.Statement
+
+    def run(
+        self, conn: db.Connection, *, worker: str, completing: list[str], lease_seconds: int, batch_size: int
+    ) -> list[Job]:
+        """Claim a batch for `worker`; with `completing`, complete those jobs of its in the
+        same statement."""
+        if completing:
+            return db.all_rows_of(conn, self.complete_and_claim, worker, completing, lease_seconds, batch_size)
+        # The bare claim never reads $2; sent typed, or the server cannot plan the statement.
+        unused = db.null_of(conn, "uuid[]")
+        return db.all_rows_of(conn, self.claim, worker, unused, lease_seconds, batch_size)
+
+
+def claim_statements(conn: db.Connection, queue: Queue) -> ClaimStatements:
+    """Asked once a run. The claims are sent as statements, not as calls of the functions
+    queue_claim and queue_complete_and_claim: those build the same text and EXECUTE it,
+    which formats and plans it inside PL/pgSQL on every call, and the drain benchmark
+    measured that costing about a tenth of the rate (docs/performance.md)."""
+    row = db.one(conn, "queue_claim_statements", **queue.states())
+    return ClaimStatements(
+        claim=db.Statement("queue_claim", row["claim"]),
+        complete_and_claim=db.Statement("queue_complete_and_claim", row["complete_and_claim"]),
+    )
+
+
 def _complete_and_claim(
-    database: db.Database, queue: Queue, worker: str, succeeded: list[str], batch_size: int
+    database: db.Database,
+    queue: Queue,
+    claims: ClaimStatements,
+    worker: str,
+    succeeded: list[str],
+    batch_size: int,
 ) -> list[Job]:
     """Acknowledge the jobs of the last batch that succeeded and claim the next batch, in
     one statement: a round trip a batch, as a bare claim loop makes."""
-    conn = database.connection()
-    # The claims return the table's own rows: they name the queue by a NULL of its row type.
-    claim = queue.states() | {
-        "rows": db.null_row(conn, queue.table),
-        "batch_size": batch_size,
-        "lease_seconds": queue.lease_seconds,
-        "worker": worker,
-    }
-    if not succeeded:
-        return _rerun_deadlock_victims(lambda: db.all_rows(database.connection(), "queue_claim", **claim))
-    try:
-        return _rerun_deadlock_victims(
-            lambda: db.all_rows(database.connection(), "queue_complete_and_claim", ids=succeeded, **claim)
+
+    def claim() -> list[Job]:
+        return claims.run(
+            database.connection(),
+            worker=worker,
+            completing=succeeded,
+            lease_seconds=queue.lease_seconds,
+            batch_size=batch_size,
         )
+
+    try:
+        return _rerun_deadlock_victims(claim)
     except Exception:
-        # The failed claim took the acknowledgement with it; those jobs did succeed, so
-        # acknowledge them on their own before the error ends the run.
-        _acknowledge(database, queue, worker, done=succeeded, released=[])
+        if succeeded:
+            # The failed claim took the acknowledgement with it; those jobs did succeed,
+            # so acknowledge them on their own before the error ends the run.
+            _acknowledge(database, queue, worker, done=succeeded, released=[])
         raise
 
 

@@ -1,15 +1,14 @@
 -- The one queue mechanism, as the run loop and the operator call it: every statement is
 -- a call of a function of migration 027, which takes the queue's table (`table`, a
--- regclass; or `rows`, a NULL of its row type where a claim returns the table's rows) and
--- the queue's claimed and done states, as shared/jobs/queues.py defines them.
+-- regclass) and the queue's claimed and done states, as shared/jobs/queues.py defines
+-- them; the claims are statements 027 writes for the queue, asked for once a run.
 
--- name: queue_claim
-select * from public.queue_claim(%(rows)s, %(claimed)s, %(worker)s, %(batch_size)s::integer, %(lease_seconds)s::integer);
-
--- name: queue_complete_and_claim
-select * from public.queue_complete_and_claim(
-    %(rows)s, %(claimed)s, %(done)s, %(ids)s::uuid[], %(worker)s, %(batch_size)s::integer, %(lease_seconds)s::integer
-);
+-- name: queue_claim_statements
+-- The texts of the run loop's two claims, as migration 027 writes them for this queue: a run
+-- asks once and sends them itself, one round trip a batch with nothing in between (through
+-- queue_claim and queue_complete_and_claim, PL/pgSQL would format and plan them on every call).
+select public.queue_claim_statement(%(table)s::regclass, %(claimed)s, %(done)s, false) as claim,
+       public.queue_claim_statement(%(table)s::regclass, %(claimed)s, %(done)s, true) as complete_and_claim;
 
 -- name: queue_heartbeat
 select public.queue_heartbeat(

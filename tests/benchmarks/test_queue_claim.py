@@ -1,6 +1,6 @@
 """Restoration queue claim latency with many finished jobs behind the pending ones.
 
-The claim (migration 027's queue_claim, on the restoration queue) should be served by the partial index of
+The claim (as migration 027 writes it for the restoration queue) should be served by the partial index of
 pending rows (`restoration_jobs_claimable_idx`), so its cost follows the pending rows,
 not the finished ones. Prints claim latency p50/p95 as a worker sees it (BEGIN, claim,
 COMMIT), the same without the partial index for contrast, and the EXPLAIN plan.
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from psycopg import sql
 
 from shared.core import db
+from shared.jobs.queue import claim_statements
 from shared.jobs.queues import RESTORATION
 from tests.benchmarks.conftest import env_int, summary_ms, table
 from tests.fixtures import factories
@@ -109,9 +110,10 @@ def claim_params() -> dict[str, object]:
 
 
 def claim(conn: db.Connection) -> list[dict[str, object]]:
-    """The restoration claim, as the run loop calls it."""
-    return db.all_rows(conn, "queue_claim", **RESTORATION.states(), rows=db.null_row(conn, RESTORATION.table),
-                       **claim_params())  # fmt: skip
+    """The restoration claim, as the run loop sends it."""
+    return claim_statements(conn, RESTORATION).run(
+        conn, worker=WORKER, completing=[], lease_seconds=300, batch_size=BATCH
+    )
 
 
 def timed_claims(database: db.Database, count: int) -> tuple[list[float], list[str]]:

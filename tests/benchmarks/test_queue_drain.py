@@ -42,6 +42,7 @@ from procrastinate.job_context import JobContext
 
 from shared.core import db
 from shared.core.sql import QUERIES, load_queries
+from shared.jobs import queue as queue_mechanism
 from shared.jobs.queue import run_queue
 from shared.jobs.queues import ORDER_WORK
 from tests.benchmarks.conftest import env_int, table
@@ -106,12 +107,15 @@ BENCH_DRAIN_PEER_JOBS and BENCH_RUNS size it; the figures above say which sizes 
 "Ours before 027" is the same run loop on the order_work statements of branch `layout`, the
 per-table copies that migration 027's functions replaced (kept in
 tests/benchmarks/queue_before_027/), so the one mechanism and what it replaced are measured
-in the same run, turn by turn. What the mechanism adds to a batch's one round trip: the
-call goes through a PL/pgSQL function that builds its statement (format() of the table's
-regclass and the queue's states) and runs it with EXECUTE, and its rows come back through
-the function's result set. EXECUTE plans the statement on every call, so with prepared
-statements on the claim is planned each time, where the copies' prepared plans were
-reused; with prepared statements off (Supabase's pooler, our default) both plan every call.
+in the same run, turn by turn. A run asks the database once for its queue's two claim
+statements (027's queue_claim_statement, the one place they are written) and sends them
+itself with their numbered placeholders; the baseline sends the old copies the same way,
+so a batch's round trip carries the same statement in both, and the ratio measures what
+the rest of the mechanism costs (the sweep, heartbeat and final acknowledgement go through
+027's PL/pgSQL functions, once a run or every lease/3). Calling 027's claiming functions
+instead, as the first version of the mechanism did, ran the claim through PL/pgSQL's
+EXECUTE, which formats and plans it on every call: 0.89× the copies with prepared
+statements off, 0.98× on, in the run of 2026-12-01 13:53 UTC.
 
 Ours is `run_queue` on the order_work queue with a no-op handler and concurrency 1, as
 workers.py runs order_work: sweep, claims under a lease, attempts counted, heartbeat,
@@ -344,15 +348,37 @@ def measure(drain: Drain, url: str, peer_url: str, order_id: object) -> tuple[fl
     return JOBS / seconds, reruns
 
 
+# The claims' placeholders, as migration 027's queue_claim_statement numbers them.
+CLAIM_PARAMETERS = {"%(worker)s": "$1", "%(ids)s": "$2", "%(lease_seconds)s": "$3", "%(batch_size)s": "$4"}
+
+
+def numbered(text: str) -> str:
+    """A named query's text with the claims' numbered placeholders: the same statement on
+    the wire, as psycopg numbers them in order before it sends one."""
+    for named, number in CLAIM_PARAMETERS.items():
+        text = text.replace(named, number)
+    assert "%(" not in text, text
+    return text
+
+
 @contextlib.contextmanager
 def statements_before_027() -> Iterator[None]:
     """The run loop on the old per-table statements: same Python, the SQL as it was."""
-    now = {name: QUERIES[name] for name in BEFORE_027}
+    now = {name: QUERIES[name] for name in BEFORE_027 if name in QUERIES}
     QUERIES.update(BEFORE_027)
+    before = queue_mechanism.ClaimStatements(
+        claim=db.Statement("queue_claim", numbered(BEFORE_027["queue_claim"])),
+        complete_and_claim=db.Statement("queue_complete_and_claim", numbered(BEFORE_027["queue_complete_and_claim"])),
+    )
+    asked = queue_mechanism.claim_statements
+    setattr(queue_mechanism, "claim_statements", lambda database, definition: before)  # noqa: B010
     try:
         yield
     finally:
+        for name in BEFORE_027.keys() - now.keys():  # the claims, which have no named query now
+            del QUERIES[name]
         QUERIES.update(now)
+        setattr(queue_mechanism, "claim_statements", asked)  # noqa: B010
 
 
 def ratio(over: list[float], under: list[float]) -> Figure:

@@ -18,7 +18,16 @@ from psycopg.types.json import Jsonb
 
 from shared.core import db
 from shared.core.errors import ServiceUnavailable
-from shared.jobs.queue import Job, Queue, RunReport, TerminalJobError, backoff_seconds, run_queue, sweep_expired_leases
+from shared.jobs.queue import (
+    Job,
+    Queue,
+    RunReport,
+    TerminalJobError,
+    backoff_seconds,
+    claim_statements,
+    run_queue,
+    sweep_expired_leases,
+)
 from shared.jobs.queues import EMAIL, ORDER_WORK, RESTORATION
 from tests.fixtures import factories
 from tests.fixtures.db import rows
@@ -127,9 +136,13 @@ def _run(
     return run_queue(database, queue, handle, time_left=time_left, **options)  # type: ignore[arg-type]
 
 
-def _claim(conn: db.Connection, queue: Queue, statement: str = "queue_claim", **params: Any) -> list[Job]:
-    """Run the named claim (or complete-and-claim) of `queue` as the run loop does."""
-    return db.all_rows(conn, statement, **queue.states(), rows=db.null_row(conn, queue.table), **params)  # type: ignore[no-any-return]
+def _claim(
+    conn: db.Connection, queue: Queue, *, worker: str, lease_seconds: int, batch_size: int, ids: list[str] | None = None
+) -> list[Job]:
+    """Claim from `queue` (with `ids`, complete those and claim) as the run loop does."""
+    return claim_statements(conn, queue).run(
+        conn, worker=worker, completing=ids or [], lease_seconds=lease_seconds, batch_size=batch_size
+    )
 
 
 # -- 1. the claim plan ------------------------------------------------------------------
@@ -430,7 +443,7 @@ def test_complete_and_claim_leaves_the_table_as_complete_then_claim_would(
         apart = _claim(conn, definition, **claim)
         after_apart = _table_as_this_transaction_sees_it(conn, table.table, lease)
     with conn.transaction(force_rollback=True):
-        together = _claim(conn, definition, "queue_complete_and_claim", ids=ids, **claim)
+        together = _claim(conn, definition, ids=ids, **claim)
         after_together = _table_as_this_transaction_sees_it(conn, table.table, lease)
 
     assert sorted(str(j["id"]) for j in together) == sorted(str(j["id"]) for j in apart)
@@ -451,10 +464,15 @@ def test_complete_and_claim_leaves_the_table_as_complete_then_claim_would(
     assert [r["status"] for r in after_together].count("pending") == 1
 
 
+def _name(statement: str | db.Statement) -> str:
+    """A named query's name, or the name of a statement the database wrote."""
+    return statement.name if isinstance(statement, db.Statement) else statement
+
+
 def _recording(real: Callable[..., Any], names: list[str]) -> Callable[..., Any]:
-    def run(conn: db.Connection, name: str, /, *model: Any, **params: Any) -> Any:
-        names.append(name)
-        return real(conn, name, *model, **params)
+    def run(conn: db.Connection, statement: str | db.Statement, /, *args: Any, **params: Any) -> Any:
+        names.append(_name(statement))
+        return real(conn, statement, *args, **params)
 
     return run
 
@@ -467,8 +485,8 @@ def test_a_run_over_several_batches_completes_every_job_once_acknowledging_each_
     table = TABLES[queue]
     ids = _pending_jobs_in_one_statement(conn, queue, 25)
     statements: list[str] = []
-    monkeypatch.setattr(db, "all_rows", _recording(db.all_rows, statements))
-    monkeypatch.setattr(db, "execute", _recording(db.execute, statements))
+    for runner in ("all_rows", "all_rows_of", "maybe_one", "execute"):
+        monkeypatch.setattr(db, runner, _recording(getattr(db, runner), statements))
     handled: list[tuple[str, threading.Thread]] = []
 
     def handle(job: Job) -> None:
@@ -485,9 +503,10 @@ def test_a_run_over_several_batches_completes_every_job_once_acknowledging_each_
     ) == [
         {"status": table.done, "attempt_number": 1, "locked_by": None, "locked_until": None, "stamped": True, "n": 25}
     ]
-    # A round trip a batch: the first claim, then each batch's completion with the next
-    # claim (the last finding none), and nothing left to acknowledge on its own.
-    assert statements == ["queue_sweep", "queue_claim"] + ["queue_complete_and_claim"] * 3
+    # A round trip a batch: after the sweep and asking for the claims' texts, the first
+    # claim, then each batch's completion with the next claim (the last finding none), and
+    # nothing left to acknowledge on its own.
+    assert statements == ["queue_sweep", "queue_claim_statements", "queue_claim"] + ["queue_complete_and_claim"] * 3
     threads = {thread for _, thread in handled}
     if concurrency == 1:
         assert threads == {threading.current_thread()}  # no pool: the run's own thread
@@ -503,11 +522,11 @@ def _failing(
 ) -> Callable[..., Any]:
     """`real`, except that statement `name` fails `times` times as db reports `cause`."""
 
-    def run(conn: db.Connection, statement: str, /, *model: Any, **params: Any) -> Any:
-        attempts[statement] += 1
-        if statement == name and attempts[statement] <= times:
+    def run(conn: db.Connection, statement: str | db.Statement, /, *args: Any, **params: Any) -> Any:
+        attempts[_name(statement)] += 1
+        if _name(statement) == name and attempts[name] <= times:
             raise db.translate(cause) from cause  # as db.translated_errors does
-        return real(conn, statement, *model, **params)
+        return real(conn, statement, *args, **params)
 
     return run
 
@@ -522,8 +541,8 @@ def test_a_claim_or_acknowledgement_rolled_back_to_break_a_deadlock_is_run_again
     ids = _pending_jobs_in_one_statement(conn, "email", 25)
     attempts: Counter[str] = Counter()
     deadlock = pg_errors.DeadlockDetected("deadlock detected")
-    monkeypatch.setattr(db, "all_rows", _failing(db.all_rows, statement, deadlock, 1, attempts))
-    monkeypatch.setattr(db, "execute", _failing(db.execute, statement, deadlock, 1, attempts))
+    for runner in ("all_rows", "all_rows_of", "execute"):
+        monkeypatch.setattr(db, runner, _failing(getattr(db, runner), statement, deadlock, 1, attempts))
     handled: list[str] = []
 
     # Three batches: the first claimed alone, the second with the first's completion, the
@@ -555,7 +574,7 @@ def test_a_claim_is_run_again_only_after_a_deadlock_and_at_most_three_times(
 ) -> None:
     _queue_emails(conn, 3)
     attempts: Counter[str] = Counter()
-    monkeypatch.setattr(db, "all_rows", _failing(db.all_rows, "queue_claim", cause, 99, attempts))
+    monkeypatch.setattr(db, "all_rows_of", _failing(db.all_rows_of, "queue_claim", cause, 99, attempts))
     handled: list[Job] = []
 
     with pytest.raises(ServiceUnavailable) as failure:
