@@ -190,10 +190,15 @@ def looking_after(clone: Clone) -> Iterator[dict[str, str]]:
     meet no other test of the module (and theirs none of its payments or photos)."""
     folder = clone.path / ".restoreclick-looking-after"
     port = free_port()
+    # Started here, as an operator's own server would be, so the test can read dev between
+    # commands; each command joins it and leaves it running (test_embedded_target.py shows
+    # a command stopping the server it started itself).
+    server = dev_server(folder, port)
+    server.start()
     try:
         yield {"LOCAL_DATA_DIR": str(folder), "LOCAL_DB_PORT": str(port)}
     finally:
-        dev_server(folder, port).stop()
+        server.stop()
 
 
 @pytest.fixture
@@ -286,4 +291,6 @@ def test_the_looking_after_commands_in_the_readme_run_as_written_in_order(
         "db backup", "db restore", "db verify", "db health", "errors list", "errors show", "errors resolve",
         "customers erase", "orders list", "orders show", "orders resend", "orders refund",
     }  # fmt: skip
-    assert not embedded_server_running_at(int(looking_after["LOCAL_DB_PORT"])), "a command left dev running"
+    assert embedded_server_running_at(int(looking_after["LOCAL_DB_PORT"])), (
+        "a command stopped a server it did not start"
+    )
