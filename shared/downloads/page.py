@@ -132,10 +132,15 @@ def _named(photos: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _named_restored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The page's photos with each restored one under the name its ZIP gives it: the same
-    photos in the same upload order as `_named` names them."""
+    """The page's photos with each restored one under the name its ZIP gives it (the same
+    photos in the same upload order as `_named` names them), and each original under the
+    unique name the status answer gives it (two uploads may share a filename)."""
     names = iter(unique_names([r["filename"] for r in rows if r["id"]]))
-    return [{**r, "filename": next(names)} if r["id"] else r for r in rows]
+    originals = unique_names([r["original_filename"] for r in rows])
+    return [
+        {**r, "original_filename": original} | ({"filename": next(names)} if r["id"] else {})
+        for r, original in zip(rows, originals, strict=True)
+    ]
 
 
 def download_page(database: db.Database, storage: StorageService, token: str) -> DownloadPage:

@@ -14,7 +14,7 @@ from uuid import UUID
 from shared.core import db
 from shared.core.errors import NotFound
 from shared.orders.images import signed_preview
-from shared.storage import StorageService
+from shared.storage import StorageService, unique_names
 
 PHOTO_STATE = {
     "pending": "waiting",
@@ -90,16 +90,19 @@ def order_status(database: db.Database, storage: StorageService, ref: str) -> di
     # Photos deleted (retention or the customer's erasure): nothing left to preview or fetch.
     photos_gone = order["photos_deleted_at"] is not None
     show_previews = order["status"] not in UNPAID_ORDERS and not photos_gone
+    # Two uploads may share a filename: each is listed under the unique name the download
+    # page shows its original by (unique_names, in upload order, as the ZIP names them).
+    names = unique_names([p["filename"] for p in photos])
     listed = [
         {
             "id": str(p["id"]),
-            "filename": p["filename"],
+            "filename": name,
             "status": "restored"
             if p["restored_image_id"]
             else PHOTO_STATE.get(p["job_status"] or "pending", "waiting"),
             "preview": _previews(storage, p) if show_previews else {"before": None, "after": None},
         }
-        for p in photos
+        for p, name in zip(photos, names, strict=True)
     ]
     ready = order["status"] in READY and not photos_gone
     gone = {"photos_deleted": True, "message": PHOTOS_DELETED_MESSAGE} if photos_gone else {}
