@@ -70,6 +70,9 @@ def order_status(database: db.Database, storage: StorageService, ref: str) -> di
     """The order's progress, and each photo's state with its previews (short-lived signed
     URLs of the original and, once restored, of the result) as the success page shows them.
     A refunded or disputed order shows no previews: the order was not paid for."""
+    if "\x00" in ref:
+        # No id holds a NUL (PostgreSQL's text cannot): as unknown as any other reference.
+        raise NotFound("no order with that reference", code="order_not_found")
     with database.transaction() as conn:
         order = _order_for(conn, ref)
         if order is None:
