@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from shared.core.config import get_settings
 from shared.core.db import get_database
@@ -31,7 +32,8 @@ class ResendIn(BaseModel):
         # A control character (a NUL above all, which the database cannot store) is a
         # slip of a paste or a script, never part of an address or an order number.
         if any(ord(c) < 0x20 or c == "\x7f" for c in value):
-            raise ValueError("has a control character in it; type it again as it is in our email")
+            # A custom error, so the customer reads this sentence without pydantic's prefix.
+            raise PydanticCustomError("control_character", "has an invisible control character in it; type it again")
         return value
 
 

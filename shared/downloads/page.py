@@ -98,7 +98,7 @@ def _revoked_message(link: dict[str, Any]) -> str:
         # Retention deleted them (or erasure, whose links are gone before this is read):
         # no new link can bring them back, so none is offered.
         return (
-            f"The photos of order {number} were deleted on {deleted:%d %B %Y}, as our email said they would "
+            f"The photos of order {number} were deleted on {deleted.day} {deleted:%B %Y}, as our email said they would "
             "be after the retention period; they can no longer be downloaded. Reply to that email if you "
             "have a question."
         )

@@ -55,8 +55,10 @@ def _order_for(conn: db.Connection, ref: str) -> dict[str, Any] | None:
 
 
 PHOTOS_DELETED_MESSAGE = (
-    "The photos of this order have been deleted, as we promised when it finished; "
-    "the order itself is kept for our accounts."
+    # True of both ways photos go: retention (the completion email gave the period) and a
+    # customer's erasure, which this answer cannot tell apart without keeping data about them.
+    "The photos of this order have been deleted, after the time our email said we would keep "
+    "them or at the customer's request; the order itself is kept for our accounts."
 )
 
 
