@@ -154,6 +154,23 @@ def test_an_erased_customer_is_nowhere_in_the_rows_or_storage_and_accounting_sta
     assert again.exit_code == 0 and "nothing" in again.output
 
 
+def test_refunding_an_erased_customers_order_emails_nobody(
+    shop: TestClient, database: db.Database, conn: db.Connection
+) -> None:
+    walked = walk_the_shop(shop, database)
+    assert invoke(["customers", "erase", CUSTOMER, "--yes"]).exit_code == 0
+    number = walked["mine"]["order"]["order_number"]
+    refunded = invoke(["orders", "refund", number, "--yes"])
+    assert refunded.exit_code == 0 and f"{number} refunded" in refunded.output, refunded.output
+    assert rows(conn, "select payment_status from orders where order_number = %s", number) == [
+        {"payment_status": "refunded"}
+    ]
+    # The money goes back; no email goes to the address erasure left in place of theirs.
+    assert rows(conn, "select count(*) as n from email_queue where template = 'payment_refunded'") == [{"n": 0}]
+    assert rows(conn, "select count(*) as n from email_queue where to_email like '%%@erased.invalid'"
+                " and status in ('pending', 'sending')") == [{"n": 0}]  # fmt: skip
+
+
 def test_erasure_asks_first_and_changes_nothing_when_told_no(conn: db.Connection, settings: Settings) -> None:
     before, objects = every_row_as_text(conn), stored_files(settings)
     answer = invoke(["customers", "erase", CUSTOMER], input="n\n")
