@@ -25,7 +25,8 @@ import json
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,6 +160,32 @@ def restore(
         step("Checking the archive against its manifest")
         if sha256_of(archive) != manifest["archive"]["sha256"]:
             raise RestoreRefused(f"{archive.name} is not the archive its manifest describes (SHA-256 differs)")
+    with _sole_restore(url):
+        return _restore_into(url, archive, manifest, force, ensure_roles, step)
+
+
+@contextmanager
+def _sole_restore(url: str) -> Iterator[None]:
+    """Hold the database's restore lock for the block, or refuse: two restores at once
+    would each see the other's half-done work (the schemas set aside by --force) as
+    something left behind. A session lock: it goes with the connection, crash included."""
+    with db.connect(url) as conn:
+        if not queries.one(conn, "restore_try_lock")["locked"]:
+            raise RestoreRefused("another db restore into this database is running; wait for it to finish")
+        try:
+            yield
+        finally:
+            queries.rows(conn, "restore_unlock")
+
+
+def _restore_into(
+    url: str,
+    archive: Path,
+    manifest: dict[str, Any] | None,
+    force: bool,
+    ensure_roles: Callable[[], None] | None,
+    step: Step,
+) -> RestoreResult:
     found = tables_present(url)
     if found and not force:
         shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")

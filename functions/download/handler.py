@@ -18,7 +18,7 @@ from mangum import Mangum
 from shared.core.errors import NotFound, RestoreClickError
 from shared.core.http import create_app
 from shared.deps import get_database, get_storage
-from shared.downloads.page import download_page, spend_download
+from shared.downloads.page import download_page, refuse_unless_live, spend_download
 from shared.downloads.page_html import page_policy, render_page
 
 router = APIRouter(tags=["downloads"])
@@ -52,6 +52,9 @@ def download(
     try:
         wanted = UUID(image_id) if image_id else None
     except ValueError:
+        # A link that no longer works says so first, whatever photo the form names (as a
+        # well-formed id of no photo does: spend_download refuses the link before the id).
+        refuse_unless_live(get_database(), token[:200])
         raise NotFound("no restored photo with that id", code="photo_not_found") from None
     url = spend_download(get_database(), get_storage(), token[:200], wanted, part)
     return RedirectResponse(url, status_code=303, headers=PRIVATE)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.commands.target_db import TargetOption, fail, one_target
+from infra.commands.targets import TargetOption, display_url, fail, operating_on, target_url
 
 console = Console()
 
@@ -23,14 +23,17 @@ def backup(
     from infra.backup import backup as run_backup
     from infra.pg_tools import PgToolMissing
 
-    with one_target(target) as t, console.status(f"Backing up {t.name} ({t.display_url})…") as status:
+    with (
+        operating_on(target) as settings,
+        console.status(f"Backing up {target} ({display_url(target_url(settings))})…") as status,
+    ):
         try:
-            result = run_backup(t.url, out, step=lambda s: status.update(s + "…"))
+            result = run_backup(target_url(settings), out, step=lambda s: status.update(s + "…"))
         except (PgToolMissing, PgToolFailed) as exc:
             raise fail(str(exc), 1) from None
         except OSError as exc:
             raise fail(f"cannot write {out}: {exc.strerror or exc}", 1) from None
-    console.print(f"[green]backed up[/] {t.name} to {result.archive} with {result.tool}")
+    console.print(f"[green]backed up[/] {target} to {result.archive} with {result.tool}")
     console.print(f"  {sum(result.tables.values())} rows in {len(result.tables)} tables; manifest {result.manifest}")
     console.print(f"  {result.objects} storage object(s) named by rows are listed in the manifest")
 
@@ -48,17 +51,23 @@ def restore(
     from infra.local_database import bootstrap_server
     from infra.pg_tools import PgToolMissing
 
-    with one_target(target) as t, console.status(f"Restoring into {t.name} ({t.display_url})…") as status:
+    # schema=False: the archive brings the schema, so the embedded database is not migrated
+    # first (it would no longer be empty) and a database without one is the expected case.
+    with (
+        operating_on(target, schema=False) as settings,
+        console.status(f"Restoring into {target} ({display_url(target_url(settings))})…") as status,
+    ):
+        url = target_url(settings)
         try:
             result = run_restore(
-                t.url, archive, force=force, ensure_roles=lambda: bootstrap_server(t.url),
+                url, archive, force=force, ensure_roles=lambda: bootstrap_server(url),
                 step=lambda s: status.update(s + "…"),
             )  # fmt: skip
         except (RestoreRefused, PgToolMissing, PgToolFailed) as exc:
             raise fail(str(exc), 1) from None
         except OSError as exc:
             raise fail(f"cannot read {archive}: {exc.strerror or exc}", 1) from None
-    table = Table(title=f"restored into {t.name}")
+    table = Table(title=f"restored into {target}")
     for column in ("table", "rows"):
         table.add_column(column)
     for name, n in result.tables.items():
@@ -69,4 +78,4 @@ def restore(
             console.print(f"[bold red]{name}[/]: {got} rows restored, the manifest says {expected}")
         raise typer.Exit(1)
     console.print(f"[green]restored[/] with {result.tool}; every table's rows match the manifest")
-    console.print(f"check it with: restoreclick db verify --target {t.name}")
+    console.print(f"check it with: ./restoreclick db verify --target {target}")

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from infra.commands.target_db import TargetOption, fail, operator_name, target_database
+from infra.commands.targets import TargetOption, fail, operating_on, operator_name
+from shared.deps import get_database
 
 app = typer.Typer(help="The shop's customers, as personal data.")
 console = Console()
@@ -31,9 +32,9 @@ def erase(
             f"Erase {email} from {target}: their photos, links, name and address? This cannot be undone",
             abort=True,
         )
-    with target_database(target) as database, console.status("Erasing…"):
+    with operating_on(target), console.status("Erasing…"):
         try:
-            report = erase_customer(database, get_storage(), email, actor=operator_name())
+            report = erase_customer(get_database(), get_storage(), email, actor=operator_name())
         except ErasureBlocked as exc:
             raise fail(exc.message, 1) from None
     if not report.found:

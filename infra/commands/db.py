@@ -128,10 +128,23 @@ def verify(target: TargetOption = None, every: AllOption = False) -> None:
                 for line in plan.problems:
                     console.print(f"[bold red]{t.name}[/]: {line}")
             else:
-                pending = len(plan.having("pending"))
-                console.print(f"[green]{t.name}[/]: history matches the files ({pending} pending)")
+                console.print(_verified(t.name, len(plan.having("applied")), len(plan.having("pending"))))
     if failed:
         raise typer.Exit(1)
+
+
+def _verified(target: str, applied: int, pending: int) -> str:
+    """What a clean verify says. Verify compares the applied history with the files; a file
+    not applied yet is not a mismatch (push applies it), so it exits 0 but says so plainly."""
+    if applied == 0:
+        return (
+            f"[yellow]{target}[/]: no migration applied yet, nothing to compare; "
+            f"{pending} pending: run ./restoreclick db push --target {target}"
+        )
+    line = f"[green]{target}[/]: history matches the files: {applied} applied, unchanged"
+    if pending:
+        line += f"; {pending} pending (not a mismatch): run ./restoreclick db push --target {target}"
+    return line + ("" if pending else "; none pending")
 
 
 # The operating commands that belong to the database live in their own modules.

@@ -8,8 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.commands.target_db import JsonOption, TargetOption, fail, operator_name, print_json, target_database
+from infra.commands.targets import JsonOption, TargetOption, fail, operating_on, operator_name, print_json
 from shared.core.error_log import CATEGORIES, error_entry, list_errors, resolve_error
+from shared.deps import get_database
 
 app = typer.Typer(help="What went wrong: 5xx answers, failed jobs, automatic refunds, configuration errors.")
 console = Console()
@@ -26,7 +27,7 @@ def list_command(
     """Entries, the most recently seen first."""
     if category is not None and category not in CATEGORIES:
         raise fail(f"unknown category {category!r}; choose from {', '.join(CATEGORIES)}")
-    with target_database(target) as database, database.transaction() as conn:
+    with operating_on(target), get_database().transaction() as conn:
         entries = list_errors(conn, category=category, unresolved=unresolved, limit=limit)
     if as_json:
         print_json([e.model_dump(mode="json") for e in entries])
@@ -45,7 +46,7 @@ def list_command(
 @app.command("show")
 def show(entry_id: int, target: TargetOption = "dev", as_json: JsonOption = False) -> None:
     """One entry in full."""
-    with target_database(target) as database, database.transaction() as conn:
+    with operating_on(target), get_database().transaction() as conn:
         entry = error_entry(conn, entry_id)
     if entry is None:
         raise fail(f"no error-log entry {entry_id}", 1)
@@ -59,7 +60,7 @@ def show(entry_id: int, target: TargetOption = "dev", as_json: JsonOption = Fals
 @app.command("resolve")
 def resolve(entry_id: int, target: TargetOption = "dev") -> None:
     """Mark an entry resolved (it opens again if the error comes back)."""
-    with target_database(target) as database, database.transaction(actor=operator_name()) as conn:
+    with operating_on(target), get_database().transaction(actor=operator_name()) as conn:
         entry = resolve_error(conn, entry_id, operator_name())
         exists = entry is not None or error_entry(conn, entry_id) is not None
     if entry is None:

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.commands.target_db import JsonOption, TargetOption, one_target, print_json
+from infra.commands.targets import JsonOption, TargetOption, operating_on, print_json, target_url
 
 console = Console()
 
@@ -28,8 +28,8 @@ def health(target: TargetOption = "dev", as_json: JsonOption = False) -> None:
     long queries and lock waits; exits 1 when a threshold (README) is crossed."""
     from infra.db_health import check
 
-    with one_target(target) as t, console.status(f"Reading {t.name}'s statistics…"):
-        report = check(t.url)
+    with operating_on(target) as settings, console.status(f"Reading {target}'s statistics…"):
+        report = check(target_url(settings))
     if as_json:
         print_json(report.as_dict())
     else:

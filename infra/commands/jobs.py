@@ -72,6 +72,9 @@ def list_jobs(
     console.print(table)
 
 
+PAST = {"retry": "retried", "cancel": "cancelled"}
+
+
 def _change(action: str, queue: str, job_id: str, target: str) -> None:
     with operating_on(target) as settings:
         queues = every_queue(settings)
@@ -80,9 +83,9 @@ def _change(action: str, queue: str, job_id: str, target: str) -> None:
         with get_database().transaction(actor="operator") as conn:
             changed = db.maybe_one(conn, f"queue_{action}", table=queues[queue].table, id=job_id)
     if changed is None:
-        console.print(f"[red]no {queue} job {job_id} that can be {action}ed now[/]")
+        console.print(f"[red]no {queue} job {job_id} that can be {PAST[action]} now[/]")
         raise typer.Exit(1)
-    console.print(f"[green]{action}: {queue} job {job_id}[/]")
+    console.print(f"[green]{PAST[action]}: {queue} job {job_id}[/]")
 
 
 @jobs_app.command("retry")

@@ -8,8 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.commands.target_db import JsonOption, TargetOption, fail, operator_name, print_json, target_database
+from infra.commands.targets import JsonOption, TargetOption, fail, operating_on, operator_name, print_json
 from shared.core.errors import RestoreClickError
+from shared.deps import get_database
 
 app = typer.Typer(help="Look after one order: list, show, refund, resend its link.")
 console = Console()
@@ -29,7 +30,7 @@ def list_command(
 
     if status is not None and status not in STATUSES:
         raise fail(f"unknown status {status!r}; choose from {', '.join(STATUSES)}")
-    with target_database(target) as database, database.transaction() as conn:
+    with operating_on(target), get_database().transaction() as conn:
         found = list_orders(conn, status=status, since_days=since, limit=limit)
     if as_json:
         print_json(found)
@@ -60,7 +61,7 @@ def show(order_number: str, target: TargetOption = "dev", as_json: JsonOption = 
     """The order's photos and jobs, emails, links, payment and audit trail."""
     from shared.orders.operator import show_order
 
-    with target_database(target) as database, database.transaction() as conn:
+    with operating_on(target), get_database().transaction() as conn:
         try:
             view = show_order(conn, order_number)
         except RestoreClickError as exc:
@@ -100,9 +101,9 @@ def refund(
 
     if not yes:
         typer.confirm(f"Refund order {order_number} in full on {target}?", abort=True)
-    with target_database(target) as database, console.status(f"Refunding {order_number}…"):
+    with operating_on(target), console.status(f"Refunding {order_number}…"):
         try:
-            outcome = refund_order(database, get_payments(), order_number, actor=operator_name())
+            outcome = refund_order(get_database(), get_payments(), order_number, actor=operator_name())
         except RestoreClickError as exc:
             raise fail(exc.message, 1) from None
     if outcome.status == "refund_pending":
@@ -118,16 +119,16 @@ def refund(
 @app.command("resend")
 def resend(order_number: str, target: TargetOption = "dev") -> None:
     """Email the customer a fresh download link (the email worker sends it)."""
-    from shared.core.config import get_settings
     from shared.jobs.triggers import request_worker_run
     from shared.orders.operator import resend_order_link
 
-    with target_database(target) as database:
+    with operating_on(target) as settings:
         try:
-            queued = resend_order_link(database, order_number)
+            queued = resend_order_link(get_database(), order_number)
         except RestoreClickError as exc:
             raise fail(exc.message, 1) from None
+        if queued:
+            request_worker_run(settings, "email")  # the target's own workers, not this shell's
     if not queued:
         raise fail(f"no email queued for {order_number}: it is not finished, or it had its resends for this hour", 1)
-    request_worker_run(get_settings(), "email")
     console.print(f"[green]queued[/] a fresh download link for {order_number}; the email worker sends it")

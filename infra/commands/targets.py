@@ -4,11 +4,13 @@ for the command when it is not running (and stopped after), as `restoreclick dev
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -97,21 +99,27 @@ def settings_for_database(url: str) -> Iterator[Settings]:
 
 
 @contextmanager
-def operating_on(target: str) -> Iterator[Settings]:
-    """The settings an operating command runs with against one target.
+def operating_on(target: str, *, schema: bool = True) -> Iterator[Settings]:
+    """The settings an operating command runs with against one target: the one way every
+    command but `db status|push|verify` (which manage the schema itself) opens `--target`.
 
     On dev, the other settings keep their embedded defaults (local storage, the outbox,
     the local payments provider in `.restoreclick/`), so a command sees what
     `restoreclick dev` serves. The embedded database is migrated first, as `dev` does;
-    any other database is the operator's to migrate (`restoreclick db push`).
+    any other database is the operator's to migrate (`restoreclick db push`), and one with
+    no schema yet stops the command, naming the push to run.
+
+    `schema=False` is for a command that brings its own schema (`db restore`): the
+    embedded database is not migrated (that would fill the empty database it restores
+    into) and a database without the schema is what it expects, not an error.
     """
     settings = get_settings()
     with open_targets(chosen_names([target], False, settings), settings) as [chosen]:
-        if chosen.embedded:
+        if chosen.embedded and schema:
             from shared.migrations import push_migrations
 
             push_migrations(chosen.url, settings.migrations_dir)
-        _check_reachable(chosen, settings)
+        _check_reachable(chosen, settings, schema=schema)
         if chosen.url == settings.database_url:
             yield settings  # already the process's database: nothing to repoint
             return
@@ -119,7 +127,40 @@ def operating_on(target: str) -> Iterator[Settings]:
             yield pointed
 
 
-def _check_reachable(target: Target, settings: Settings) -> None:
+def target_url(settings: Settings) -> str:
+    """The database URL of settings `operating_on` yielded (always set there)."""
+    if not settings.database_url:
+        raise ConfigurationError("DATABASE_URL is not set; it is required here")
+    return settings.database_url
+
+
+def display_url(url: str) -> str:
+    """A database URL without its password, for printing."""
+    return Target("", url).display_url
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one line on stderr; the Exit to raise."""
+    print(f"restoreclick: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def print_json(value: Any) -> None:
+    """JSON on stdout, for scripts (dates as ISO strings, ids as strings)."""
+    print(json.dumps(value, indent=2, default=str))
+
+
+def operator_name() -> str:
+    """Who ran the command, for the audit trail: the login of the shell running it."""
+    import getpass
+
+    try:
+        return f"operator:{getpass.getuser()}"[:200]
+    except (KeyError, OSError):
+        return "operator"
+
+
+def _check_reachable(target: Target, settings: Settings, *, schema: bool = True) -> None:
     """Fail before any work, naming the database, when it cannot be reached or has no schema."""
     import psycopg
 
@@ -132,7 +173,7 @@ def _check_reachable(target: Target, settings: Settings) -> None:
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise CannotRun(f"cannot reach the {target.name} database at {target.display_url}: {reason}") from exc
-    if not (found and found[0]):
+    if schema and not (found and found[0]):
         raise CannotRun(
             f"the {target.name} database at {target.display_url} has no schema yet: "
             f"run ./restoreclick db push --target {target.name}"

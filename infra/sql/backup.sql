@@ -101,3 +101,11 @@ join pg_namespace n on n.oid = c.relnamespace
 cross join lateral aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
 where n.nspname = 'public' and c.relkind = 'r' and a.grantee <> 0 and a.grantee <> c.relowner
 order by 1, 2, 3;
+
+-- name: restore_try_lock
+-- One restore at a time per database (infra/backup.py: _sole_restore); the key is
+-- hashtext('restoreclick db restore'), fixed so every restoring process agrees on it.
+select pg_try_advisory_lock(hashtext('restoreclick db restore')) as locked;
+
+-- name: restore_unlock
+select pg_advisory_unlock(hashtext('restoreclick db restore')) as unlocked;

@@ -5,7 +5,7 @@ values (%(order_id)s, %(image_id)s, %(token_hash)s,
 returning *;
 
 -- name: download_link_by_hash
-select l.*, o.order_number, o.status as order_status, o.zip_parts
+select l.*, o.order_number, o.status as order_status, o.zip_parts, o.photos_deleted_at
 from public.download_links l
 join public.orders o on o.id = l.order_id
 where l.token_hash = %(token_hash)s;

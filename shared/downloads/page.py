@@ -61,18 +61,56 @@ class DownloadPage:
         return sorted({"{0.scheme}://{0.netloc}".format(urlsplit(url)) for url in urls})
 
 
+# The same words for a token never issued and for one whose row is gone (the customer was
+# erased): a link that no longer exists cannot say why without keeping data about the
+# person, and the page must not tell a guesser which tokens were once real.
+NO_SUCH_LINK = (
+    "This download link is not valid. If you copied it from our email, check that the whole "
+    "link was copied; if it was, reply to that email and we will help."
+)
+# Why a link was revoked (the reasons payments/refunds.py and privacy/retention.sql write),
+# in the customer's words. A hint to ask for a new link only where the shop would give one.
+REVOKED_BECAUSE = {
+    "refunded": "Order {number} was refunded, so its photos are no longer offered for download.",
+    "disputed": "The payment for order {number} is disputed with the bank, so its photos are not "
+    "offered for download. Reply to our email if you need them.",
+}
+
+
 def _refusal(link: dict[str, Any] | None) -> Exception:
-    """404 for a token we never issued; 410 saying why for one that no longer works."""
+    """404 for a token we never issued (or whose row was erased); 410 saying why for one
+    that no longer works."""
     if link is None:
-        return NotFound("this download link does not exist", code="link_not_found")
+        return NotFound(NO_SUCH_LINK, code="link_not_found")
     if link["revoked_at"] is not None:
-        return Gone(f"this download link was revoked ({link['revoked_reason']}). {NEW_LINK_HINT}", code="link_revoked")
+        return Gone(_revoked_message(link), code="link_revoked")
     if link["expires_at"] <= datetime.now(UTC):
         return Gone(f"this download link has expired. {NEW_LINK_HINT}", code="link_expired")
     return Gone(
         f"this download link has been used {link['max_downloads']} times, its limit. {NEW_LINK_HINT}",
         code="link_used_up",
     )
+
+
+def _revoked_message(link: dict[str, Any]) -> str:
+    number, deleted = link["order_number"], link["photos_deleted_at"]
+    if deleted is not None:
+        # Retention deleted them (or erasure, whose links are gone before this is read):
+        # no new link can bring them back, so none is offered.
+        return (
+            f"The photos of order {number} were deleted on {deleted.day} {deleted:%B %Y}, as our email said they would "
+            "be after the retention period; they can no longer be downloaded. Reply to that email if you "
+            "have a question."
+        )
+    reason = REVOKED_BECAUSE.get(link["revoked_reason"])
+    return reason.format(number=number) if reason else f"this download link no longer works. {NEW_LINK_HINT}"
+
+
+def refuse_unless_live(database: db.Database, token: str) -> None:
+    """Raise what a link that no longer works answers; nothing for a live one. For a request
+    that is wrong in another way too: the link's state is what the customer needs to know."""
+    with database.transaction() as conn:
+        _live_link(conn, token)
 
 
 def _live_link(conn: db.Connection, token: str) -> dict[str, Any]:
@@ -94,10 +132,15 @@ def _named(photos: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _named_restored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The page's photos with each restored one under the name its ZIP gives it: the same
-    photos in the same upload order as `_named` names them."""
+    """The page's photos with each restored one under the name its ZIP gives it (the same
+    photos in the same upload order as `_named` names them), and each original under the
+    unique name the status answer gives it (two uploads may share a filename)."""
     names = iter(unique_names([r["filename"] for r in rows if r["id"]]))
-    return [{**r, "filename": next(names)} if r["id"] else r for r in rows]
+    originals = unique_names([r["original_filename"] for r in rows])
+    return [
+        {**r, "original_filename": original} | ({"filename": next(names)} if r["id"] else {})
+        for r, original in zip(rows, originals, strict=True)
+    ]
 
 
 def download_page(database: db.Database, storage: StorageService, token: str) -> DownloadPage:

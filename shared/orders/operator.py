@@ -37,16 +37,15 @@ def show_order(conn: db.Connection, order_number: str) -> dict[str, Any]:
         conn, "operator_order_checkout", stripe_checkout_session_id=order["stripe_checkout_session_id"]
     )
     order_id = str(order["id"])
+    checkout_id = str(checkout["id"]) if checkout else None
     return {
         "order": order,
         "payment": checkout,
         "photos": db.all_rows(conn, "operator_order_images", order_id=order_id),
         "jobs": db.all_rows(conn, "operator_order_jobs", order_id=order_id),
-        "emails": db.all_rows(conn, "operator_order_emails", order_id=order_id),
+        "emails": db.all_rows(conn, "operator_order_emails", order_id=order_id, checkout_id=checkout_id),
         "links": db.all_rows(conn, "operator_order_links", order_id=order_id),
-        "audit": db.all_rows(
-            conn, "operator_order_audit", order_id=order_id, checkout_id=str(checkout["id"]) if checkout else None
-        ),
+        "audit": db.all_rows(conn, "operator_order_audit", order_id=order_id, checkout_id=checkout_id),
     }
 
 

@@ -37,8 +37,12 @@ from public.order_jobs where order_id = %(order_id)s
 order by updated_at;
 
 -- name: operator_order_emails
+-- The refund email is queued for the checkout (an automatic refund may have no order), so
+-- it is found by the dedupe key payments/refunds.py gives it.
 select id, template, status, to_email, attempt_number, provider_message_id, sent_at, last_error, created_at
-from public.email_queue where order_id = %(order_id)s
+from public.email_queue
+where order_id = %(order_id)s
+   or dedupe_key = 'payment_refunded:' || %(checkout_id)s::text
 order by created_at;
 
 -- name: operator_order_links

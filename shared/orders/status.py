@@ -14,7 +14,7 @@ from uuid import UUID
 from shared.core import db
 from shared.core.errors import NotFound
 from shared.orders.images import signed_preview
-from shared.storage import StorageService
+from shared.storage import StorageService, unique_names
 
 PHOTO_STATE = {
     "pending": "waiting",
@@ -55,8 +55,10 @@ def _order_for(conn: db.Connection, ref: str) -> dict[str, Any] | None:
 
 
 PHOTOS_DELETED_MESSAGE = (
-    "The photos of this order have been deleted, as we promised when it finished; "
-    "the order itself is kept for our accounts."
+    # True of both ways photos go: retention (the completion email gave the period) and a
+    # customer's erasure, which this answer cannot tell apart without keeping data about them.
+    "The photos of this order have been deleted, after the time our email said we would keep "
+    "them or at the customer's request; the order itself is kept for our accounts."
 )
 
 
@@ -70,6 +72,9 @@ def order_status(database: db.Database, storage: StorageService, ref: str) -> di
     """The order's progress, and each photo's state with its previews (short-lived signed
     URLs of the original and, once restored, of the result) as the success page shows them.
     A refunded or disputed order shows no previews: the order was not paid for."""
+    if "\x00" in ref:
+        # No id holds a NUL (PostgreSQL's text cannot): as unknown as any other reference.
+        raise NotFound("no order with that reference", code="order_not_found")
     with database.transaction() as conn:
         order = _order_for(conn, ref)
         if order is None:
@@ -90,16 +95,19 @@ def order_status(database: db.Database, storage: StorageService, ref: str) -> di
     # Photos deleted (retention or the customer's erasure): nothing left to preview or fetch.
     photos_gone = order["photos_deleted_at"] is not None
     show_previews = order["status"] not in UNPAID_ORDERS and not photos_gone
+    # Two uploads may share a filename: each is listed under the unique name the download
+    # page shows its original by (unique_names, in upload order, as the ZIP names them).
+    names = unique_names([p["filename"] for p in photos])
     listed = [
         {
             "id": str(p["id"]),
-            "filename": p["filename"],
+            "filename": name,
             "status": "restored"
             if p["restored_image_id"]
             else PHOTO_STATE.get(p["job_status"] or "pending", "waiting"),
             "preview": _previews(storage, p) if show_previews else {"before": None, "after": None},
         }
-        for p in photos
+        for p, name in zip(photos, names, strict=True)
     ]
     ready = order["status"] in READY and not photos_gone
     gone = {"photos_deleted": True, "message": PHOTOS_DELETED_MESSAGE} if photos_gone else {}

@@ -61,7 +61,24 @@ def check_stripe_event(event: Any) -> dict[str, Any]:
     shape = OBJECT_SHAPES.get(event["type"])
     if shape is not None:
         _validate(shape, obj, "data.object.")
-    return event  # type: ignore[no-any-return]  # EventEnvelope accepted it, so it is a JSON object
+    return without_nul(event)  # type: ignore[no-any-return]  # EventEnvelope accepted it: a JSON object
+
+
+def without_nul(value: Any) -> Any:
+    """`value` with U+0000 taken out of every string, keys included.
+
+    PostgreSQL's text cannot hold the NUL character, and jsonb refuses the `\\u0000` escape,
+    so an event carrying one (a customer's name typed with it, which Stripe keeps as given)
+    could never be recorded: every delivery would fail and Stripe would retry it for days,
+    holding up the order. No id, amount or name we read means anything by a NUL.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
 
 
 def _validate(shape: type[_Shape], value: Any, where: str) -> None:

@@ -126,4 +126,22 @@ def test_a_refund_revokes_the_link(shop: TestClient, conn: db.Connection, finish
     )
     revoked = shop.post(f"/api/download/{finished_order['token']}")
     assert revoked.status_code == 410 and revoked.json()["error"]["code"] == "link_revoked"
-    assert "refunded" in revoked.json()["error"]["message"]
+    said = revoked.json()["error"]["message"]
+    # What happened, and no offer of a new link: the shop would refuse one for a refunded order.
+    assert said.startswith(f"Order {finished_order['order']['order_number']} was refunded") and "new link" not in said
+    # Revoked first, whatever the form names: a junk id, a well-formed id of no photo, a real one.
+    photo = rows(conn, "select id from images where type = 'restored'")[0]
+    for image_id in ("not-a-photo", "00000000-0000-4000-8000-000000000000", str(photo["id"])):
+        tried = shop.post(f"/api/download/{finished_order['token']}", data={"image_id": image_id})
+        assert tried.status_code == 410 and tried.json()["error"] == revoked.json()["error"], image_id
+    assert shop.get(f"/api/download/{finished_order['token']}").json()["error"]["message"] == said
+
+
+def test_a_junk_photo_id_on_a_live_link_is_404_and_spends_nothing(
+    shop: TestClient,
+    conn: db.Connection,
+    finished_order: dict,  # type: ignore[type-arg]
+) -> None:
+    tried = shop.post(f"/api/download/{finished_order['token']}", data={"image_id": "not-a-photo"})
+    assert tried.status_code == 404 and tried.json()["error"]["code"] == "photo_not_found"
+    assert rows(conn, "select download_count from download_links") == [{"download_count": 0}]

@@ -198,7 +198,7 @@ def test_the_completion_email_shows_the_first_restored_photo_inline(
     [first] = rows(
         conn,
         "select r.preview_path, r.preview_size_bytes from images r join images s on s.id = r.source_image_id "
-        "where r.type = 'restored' order by s.created_at, s.id limit 1",
+        "where r.type = 'restored' order by s.upload_position limit 1",
     )
     assert len(inline[0].get_content()) == first["preview_size_bytes"]
 

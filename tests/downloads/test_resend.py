@@ -89,6 +89,14 @@ def test_resends_are_throttled_per_email_and_per_client_address_and_still_answer
     assert recorded == ["Ada@example.com", "Ada@example.com", "p0@example.com"]
 
 
-def test_malformed_resend_requests_get_the_json_error(shop: TestClient, database: db.Database) -> None:
+def test_malformed_resend_requests_get_the_json_error(shop: TestClient, conn: db.Connection) -> None:
     response = shop.post("/api/email/resend", json={"email": "x"})
     assert response.status_code == 422 and response.json()["error"]["code"] == "validation_failed"
+    for field, value in (("email", "ada\u0000@example.com"), ("order_number", "20261201-000001\u0000")):
+        body = {"email": "ada@example.com", "order_number": "20261201-000001", field: value}
+        refused = shop.post("/api/email/resend", json=body)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "validation_failed" and error["message"].startswith(f"{field}: ")
+        assert error["message"] == f"{field}: has an invisible control character in it; type it again"
+    assert rows(conn, "select count(*) as n from resend_requests") == [{"n": 0}]

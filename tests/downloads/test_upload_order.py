@@ -22,6 +22,9 @@ from tests.fixtures.shopping import press_pay, start_checkout
 # Not alphabetical, with a repeat and a repeat that differs only in case (one file on
 # Windows or macOS). Restored photos are named "<stem> (restored).jpg".
 UPLOADED = ["zebra.jpg", "photo.jpg", "apple.jpg", "photo.jpg", "Photo.JPG", "photo (2).jpg"]
+# The originals as status and the download page's image descriptions name them: unique too,
+# a repeat skipping a name another upload has (unique_names).
+SHOWN = ["zebra.jpg", "photo.jpg", "apple.jpg", "photo (3).jpg", "Photo (4).JPG", "photo (2).jpg"]
 RESTORED = [
     "zebra (restored).jpg",
     "photo (restored).jpg",
@@ -69,7 +72,7 @@ def test_every_listing_keeps_the_upload_order(shop: TestClient, conn: db.Connect
     run_worker("restoration", get_settings(), deadline_in(120))
     _scramble_insert_times(conn)  # restored photos too
     status = shop.get(f"/api/restoration/status/{checkout['checkout_session_id']}").json()
-    assert [p["filename"] for p in status["photos"]] == UPLOADED
+    assert [p["filename"] for p in status["photos"]] == SHOWN
 
     run_worker("email", get_settings(), deadline_in(60))
     messages = shop.get("/dev/outbox?format=json").json()["messages"]
@@ -80,6 +83,7 @@ def test_every_listing_keeps_the_upload_order(shop: TestClient, conn: db.Connect
     page = shop.get(f"/api/download/{token}").text
     listed = re.findall(r"<p class='name'>(.*?)</p>", page)  # each photo's name, as a download gives it
     assert [n.replace("&#x27;", "'") for n in listed] == RESTORED
+    assert re.findall(r"alt='([^']*), as you sent it'", page) == SHOWN
 
     zipped = follow(shop, shop.post(f"/api/download/{token}", follow_redirects=False))
     assert zipped.status_code == 200

@@ -55,6 +55,22 @@ def test_a_paid_checkout_becomes_one_complete_order(shop: TestClient, conn: db.C
     assert rows(conn, "select processed_at is not null as done from stripe_events") == [{"done": True}]
 
 
+def test_a_customer_name_with_a_nul_character_still_makes_its_one_order(shop: TestClient, conn: db.Connection) -> None:
+    # PostgreSQL cannot store U+0000 in text or jsonb: an event carrying one must not be
+    # refused on every delivery (Stripe would retry it for days), so the NUL is dropped.
+    _, event = paid_checkout(shop, photos=1)
+    obj = event["data"]["object"]
+    obj["customer_details"] = {**(obj.get("customer_details") or {}), "name": "Grace\u0000 Hopper", "\u0000x": "y"}
+    obj["metadata"] = {**(obj.get("metadata") or {}), "note": "\u0000"}
+    first = send(shop, event)
+    assert first.status_code == 200, first.text
+    assert first.json()["created"] is True
+    assert send(shop, event).status_code == 200  # a redelivery: still the one order
+    assert counts(conn)["orders"] == 1
+    [stored] = rows(conn, "select payload -> 'data' -> 'object' -> 'customer_details' as details from stripe_events")
+    assert stored["details"]["name"] == "Grace Hopper" and stored["details"]["x"] == "y"
+
+
 def test_twenty_concurrent_deliveries_of_one_event_make_one_order(shop: TestClient, conn: db.Connection) -> None:
     _, event = paid_checkout(shop, photos=3)
     statuses: list[int] = []

@@ -74,7 +74,7 @@ def test_a_walked_shop_round_trips_into_a_fresh_database(
         with pytest.raises(psycopg.errors.RestrictViolation):
             conn.execute("delete from audit_logs")
     verified = invoke(["db", "verify", "--target", "dev"], env={"DATABASE_URL": empty_database_url})
-    assert verified.exit_code == 0 and "history matches the files (0 pending)" in verified.output
+    assert verified.exit_code == 0 and "unchanged; none pending" in verified.output
 
 
 def test_a_restore_refuses_a_database_that_holds_tables_naming_them_unless_forced(
@@ -109,6 +109,26 @@ def test_a_restore_refuses_a_database_that_holds_tables_naming_them_unless_force
     assert _counts(empty_database_url) == _counts(database_url)
     with db.connect(empty_database_url) as conn:
         assert conn.execute("select to_regclass('public.someone_elses') as t").fetchone() == {"t": None}
+
+
+def test_a_second_restore_into_the_same_database_while_one_runs_is_refused_in_one_line(
+    database_url: str, empty_database_url: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "shop.dump"
+    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
+    # A restore under way holds the database's restore lock (from its own session, as a
+    # second shell's restore would); this one must not take the first's set-aside schemas
+    # for leftovers, nor touch anything.
+    with db.connect(empty_database_url) as running:
+        assert queries.one(running, "restore_try_lock")["locked"] is True
+        second = invoke(["db", "restore", str(archive), "--force"], env={"DATABASE_URL": empty_database_url})
+        assert second.exit_code == 1, second.output
+        assert "another db restore into this database is running" in second.output
+        assert running.execute("select to_regclass('public.orders') as t").fetchone() == {"t": None}
+    # The lock goes with the first restore's session: the next restore runs.
+    after = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
+    assert after.exit_code == 0, after.output
+    assert _counts(empty_database_url) == _counts(database_url)
 
 
 def test_a_restore_refuses_an_archive_that_is_not_the_one_its_manifest_describes(

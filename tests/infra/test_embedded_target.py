@@ -87,7 +87,48 @@ def test_what_cannot_run_says_so_in_one_line_and_exits_2(data_dir: Path) -> None
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
+# Every command that opens --target, on a database nobody migrated: each goes through
+# infra/commands/targets.py's operating_on, so each names the push to run (none answers
+# "database error", none touches the database).
+UNMIGRATED = [
+    ("jobs", "list"),
+    ("monitor",),
+    ("errors", "list"),
+    ("errors", "show", "1"),
+    ("errors", "resolve", "1"),
+    ("orders", "list"),
+    ("orders", "show", "20261201-000001"),
+    ("orders", "refund", "20261201-000001", "--yes"),
+    ("orders", "resend", "20261201-000001"),
+    ("customers", "erase", "grace@example.com", "--yes"),
+    ("db", "health"),
+    ("db", "backup", "--out", "never-written.dump"),
+]
+
+
 def test_a_database_without_the_schema_names_the_push_to_run(data_dir: Path, empty_database_url: str) -> None:
-    ran = restoreclick("jobs", "list", data_dir=data_dir, db_port=free_port(), DATABASE_URL=empty_database_url)
-    assert ran.returncode == 2
-    assert "has no schema yet: run ./restoreclick db push --target dev" in ran.stderr
+    port = free_port()
+    for args in UNMIGRATED:
+        ran = restoreclick(*args, data_dir=data_dir, db_port=port, DATABASE_URL=empty_database_url)
+        assert ran.returncode == 2, (args, ran.stdout, ran.stderr)
+        lines = ran.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("restoreclick: the dev database at "), (args, ran.stderr)
+        assert lines[0].endswith("has no schema yet: run ./restoreclick db push --target dev"), (args, ran.stderr)
+    prod = restoreclick("orders", "list", "--target", "prod", data_dir=data_dir, db_port=port,
+                        PRODUCTION_DATABASE_URL=empty_database_url)  # fmt: skip
+    assert prod.returncode == 2 and prod.stderr.strip().endswith("run ./restoreclick db push --target prod")
+    assert not (ROOT / "never-written.dump").exists()
+    with psycopg.connect(empty_database_url) as conn:
+        assert conn.execute("select count(*) from pg_tables where schemaname = 'public'").fetchone() == (0,)
+
+
+def test_verify_on_a_database_nothing_was_applied_to_says_so_and_exits_0(
+    data_dir: Path, empty_database_url: str
+) -> None:
+    # Verify compares the applied history with the files: nothing applied is no mismatch,
+    # but it must not read as "matches" either.
+    ran = restoreclick("db", "verify", data_dir=data_dir, db_port=free_port(), DATABASE_URL=empty_database_url)
+    assert ran.returncode == 0, ran.stderr
+    said = " ".join(ran.stdout.split())
+    assert "no migration applied yet, nothing to compare" in said and "run ./restoreclick db push --target dev" in said
+    assert "matches" not in said

@@ -19,15 +19,21 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
+from infra import queries
 from infra.embedded_postgres import free_port
 from infra.local_database import dev_server
-from shared.core.config import Settings
+from shared.core import db
+from shared.core.config import Settings, get_settings
+from shared.core.error_log import record_error
+from tests.fixtures.operating import CUSTOMER, MY_FILENAMES, walk_the_shop
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -45,13 +51,15 @@ class Clone:
     def env(self, **extra: str) -> dict[str, str]:
         """A shell's environment with none of the test suite's settings in it."""
         env = {k: v for k, v in os.environ.items() if k.upper() not in SHOP_SETTINGS and not k.startswith("PYTEST")}
-        env.update(LOCAL_DB_PORT=str(self.db_port), COLUMNS="160", SLS_TELEMETRY_DISABLED="1", **extra)
+        env.update(LOCAL_DB_PORT=str(self.db_port), COLUMNS="160", SLS_TELEMETRY_DISABLED="1")
+        env.update(extra)
         return env
 
-    def run(self, command: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    def run(self, command: str, input: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["bash", "-c", command], cwd=self.path, env=self.env(**extra), capture_output=True, text=True, timeout=600
-        )
+            ["bash", "-c", command], cwd=self.path, env=self.env(**extra), input=input,
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
 
     def database_url(self, name: str = "restoreclick") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.db_port}/{name}"
@@ -86,8 +94,12 @@ def operating_commands(section: str) -> list[str]:
 
 
 def embedded_server_running(clone: Clone) -> bool:
+    return embedded_server_running_at(clone.db_port)
+
+
+def embedded_server_running_at(port: int) -> bool:
     try:
-        with psycopg.connect(clone.database_url("postgres"), connect_timeout=2):
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=2):
             return True
     except psycopg.OperationalError:
         return False
@@ -166,3 +178,119 @@ def test_a_command_starts_the_embedded_database_migrates_it_and_stops_it_after(c
     reconcile = clone.run("./restoreclick reconcile --json")
     assert reconcile.returncode == 0, reconcile.stderr
     assert json.loads(reconcile.stdout) == {"seen": 0, "fulfilled": [], "skipped": []}
+
+
+LOOKING_AFTER = "Looking after the shop: backups, the error log, upkeep, privacy and orders"
+
+
+@pytest.fixture
+def looking_after(clone: Clone) -> Iterator[dict[str, str]]:
+    """The environment of that section's commands: the clone's own embedded database in a
+    data folder and on a port of this test's, so the shop it walks and the backup it restores
+    meet no other test of the module (and theirs none of its payments or photos)."""
+    folder = clone.path / ".restoreclick-looking-after"
+    port = free_port()
+    # Started here, as an operator's own server would be, so the test can read dev between
+    # commands; each command joins it and leaves it running (test_embedded_target.py shows
+    # a command stopping the server it started itself).
+    server = dev_server(folder, port)
+    server.start()
+    try:
+        yield {"LOCAL_DATA_DIR": str(folder), "LOCAL_DB_PORT": str(port)}
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def settings(settings: Settings, looking_after: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """This test's settings with the data folder the clone's commands use: the journey
+    walked in this process leaves its photos, payments and outbox where they look."""
+    monkeypatch.setenv("LOCAL_DATA_DIR", looking_after["LOCAL_DATA_DIR"])
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+def _counts(url: str) -> dict[str, int]:
+    with db.connect(url) as conn:
+        return {r["table"]: int(r["rows"]) for r in queries.rows(conn, "backup_table_counts")}
+
+
+def _rows(url: str, query: str, *params: Any) -> list[dict[str, Any]]:
+    with db.connect(url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def test_the_looking_after_commands_in_the_readme_run_as_written_in_order(
+    clone: Clone, looking_after: dict[str, str], shop: TestClient, database: db.Database, database_url: str
+) -> None:
+    """Production is a test database holding a walked shop; dev is the clone's embedded
+    database, which the README's restore makes a copy of production before the rest run."""
+    commands = operating_commands(LOOKING_AFTER)
+    assert commands and all(c.startswith("./restoreclick ") for c in commands), commands
+    walked = walk_the_shop(shop, database)
+    theirs = walked["theirs"]["order"]
+    error_id = record_error(
+        database, category="payment", severity="error", source="readme",
+        message="the provider refused a refund", subject_type="order", subject_id=str(theirs["id"]),
+    )  # fmt: skip
+    assert error_id is not None
+    values = {"<error id>": str(error_id), "<customer email>": CUSTOMER, "<order number>": theirs["order_number"]}
+    assert {v for v in values if any(v in c for c in commands)} == set(values), "a placeholder the README lost"
+    env = {"PRODUCTION_DATABASE_URL": database_url, **looking_after}
+    dev_url = f"postgresql://postgres@127.0.0.1:{looking_after['LOCAL_DB_PORT']}/restoreclick"
+    archive = clone.path / "backups" / "shop.dump"
+
+    ran_any = set()
+    for command in commands:
+        line = command
+        for placeholder, value in values.items():
+            line = line.replace(placeholder, value)
+        asks = " erase " in line or " refund " in line  # the two that ask first: answered yes
+        ran = clone.run(line, input="y\n" if asks else None, **env)
+        said = " ".join((ran.stdout + ran.stderr).split())
+        assert ran.returncode == 0, f"{line}\n{ran.stdout}\n{ran.stderr}"
+        assert "Traceback" not in ran.stderr, line
+        verb = " ".join(command.split()[1:3])
+        ran_any.add(verb)
+        if verb == "db backup":
+            assert archive.read_bytes()[:5] == b"PGDMP"
+            manifest = json.loads(archive.with_name("shop.dump.manifest.json").read_text())
+            assert manifest["tables"] == _counts(database_url) and manifest["tables"]["public.orders"] == 2
+        elif verb == "db restore":
+            assert _counts(dev_url) == manifest["tables"], said
+        elif verb == "db verify":
+            assert "history matches the files" in said and "none pending" in said, said
+        elif verb == "db health":
+            assert "cache hit ratio" in said and "no threshold crossed" in said, said  # a small, quiet database
+        elif verb == "errors list":
+            assert f"│ {error_id} " in ran.stdout and "the provider refused a refund" in said, said
+        elif verb == "errors show":
+            assert "the provider refused a refund" in said and str(theirs["id"]) in said, said
+        elif verb == "errors resolve":
+            assert _rows(dev_url, "select resolved from error_log where id = %s", error_id) == [{"resolved": True}]
+        elif verb == "customers erase":
+            assert _rows(dev_url, "select id from customers where lower(email) = lower(%s)", CUSTOMER) == []
+            assert _rows(dev_url, "select id from checkouts where lower(email) = lower(%s)", CUSTOMER) == []
+            gone = _rows(dev_url, "select count(*) as n from images where filename = any(%s)", list(MY_FILENAMES))
+            assert gone == [{"n": 0}]
+        elif verb == "orders list":
+            assert theirs["order_number"] in said and walked["mine"]["order"]["order_number"] in said, said
+        elif verb == "orders show":
+            assert theirs["order_number"] in said and "beach.jpg" in said and "audit trail" in said, said
+        elif verb == "orders resend":
+            resent = _rows(dev_url, "select count(*) as n from email_queue where order_id = %s"
+                           " and template = 'download_links_resent'", theirs["id"])  # fmt: skip
+            assert resent == [{"n": 1}], said
+        elif verb == "orders refund":
+            [order] = _rows(dev_url, "select payment_status from orders where id = %s", theirs["id"])
+            assert order == {"payment_status": "refunded"}
+            refunds = json.loads((Path(looking_after["LOCAL_DATA_DIR"]) / "payments" / "refunds.json").read_text())
+            assert [r["payment_intent"] for r in refunds.values()] == [theirs["stripe_payment_intent_id"]]
+    assert ran_any == {
+        "db backup", "db restore", "db verify", "db health", "errors list", "errors show", "errors resolve",
+        "customers erase", "orders list", "orders show", "orders resend", "orders refund",
+    }  # fmt: skip
+    assert embedded_server_running_at(int(looking_after["LOCAL_DB_PORT"])), (
+        "a command stopped a server it did not start"
+    )

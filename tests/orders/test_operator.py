@@ -112,6 +112,13 @@ def test_the_refund_command_asks_first_refunds_and_an_unknown_order_is_one_line(
     assert rows(conn, "select payment_status from orders where order_number = %s", number) == [
         {"payment_status": "refunded"}
     ]
+    # The refund email is queued for the checkout, not the order; show lists it all the same.
+    shown = invoke(["orders", "show", number, "--json"])
+    assert shown.exit_code == 0, shown.output
+    emails = {e["template"]: e for e in json.loads(shown.stdout)["emails"]}
+    [refund_mail] = rows(conn, "select id, to_email from email_queue where template = 'payment_refunded'")
+    assert emails["payment_refunded"]["id"] == str(refund_mail["id"])
+    assert emails["payment_refunded"]["to_email"] == refund_mail["to_email"]
     missing = invoke(["orders", "refund", "20990101-000001", "--yes"])
     assert missing.exit_code == 1 and "no order 20990101-000001" in missing.output
 

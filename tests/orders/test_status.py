@@ -89,6 +89,6 @@ def test_status_polls_find_the_order_through_an_index_however_many_orders_there_
 
 
 def test_a_reference_that_is_not_an_id_is_looked_up_as_a_checkout_and_answers_404(shop: TestClient) -> None:
-    for ref in ("not-a-uuid", "00000000-0000-0000-0000-000000000000", "cs_test_nobody"):
+    for ref in ("not-a-uuid", "00000000-0000-0000-0000-000000000000", "cs_test_nobody", "cs_test_%00x", "%00"):
         response = shop.get(f"/api/restoration/status/{ref}")
         assert response.status_code == 404 and response.json()["error"]["code"] == "order_not_found"

@@ -63,7 +63,18 @@ def test_photos_go_photo_retention_days_after_the_order_finished_and_the_order_r
     assert rows(conn, "select count(*) filter (where deleted_at is null) as kept, count(*) as n from images "
                 "where order_id = %s", old_id) == [{"kept": 0, "n": 4}]  # fmt: skip
     gone = shop.get(f"/api/download/{old['token']}")
-    assert gone.status_code == 410 and "retention" in gone.json()["error"]["message"]
+    said = gone.json()["error"]["message"]
+    # What happened and when, as the email said; no new link offered, since none could work.
+    assert (
+        gone.status_code == 410
+        and "retention" in said
+        and f"on {order['photos_deleted_at'].day} {order['photos_deleted_at']:%B %Y}," in said
+    )
+    assert "new link" not in said
+    # Downloading says the same, whatever photo the form names.
+    for form in ({}, {"image_id": "not-a-photo"}, {"image_id": str(old["order"]["id"])}):
+        tried = shop.post(f"/api/download/{old['token']}", data=form)
+        assert tried.status_code == 410 and tried.json()["error"]["message"] == said, form
     assert shop.get(f"/api/download/{recent['token']}").status_code == 200
     # The success page no longer offers what is gone: no previews, no download, a sentence why.
     status = shop.get(f"/api/restoration/status/{old['checkout']['checkout_session_id']}").json()
@@ -121,7 +132,16 @@ def test_an_erased_customer_is_nowhere_in_the_rows_or_storage_and_accounting_sta
                       mine["order"]["stripe_checkout_session_id"])  # fmt: skip
     assert checkout["amount_total"] == mine["order"]["total_amount"] and checkout["currency"] == "usd"
     assert rows(conn, "select count(*) as n from download_links where order_id = %s", mine["order"]["id"]) == [{"n": 0}]
-    assert shop.get(f"/api/download/{mine['token']}").status_code == 404
+    # The link is gone with the person: its page says only what a link never issued says,
+    # for a person and for a script alike, so nothing about them is kept or told.
+    junk = "rc_dl_" + "B" * 43
+    for accept in ("application/json", "text/html,*/*"):
+        erased = shop.get(f"/api/download/{mine['token']}", headers={"accept": accept})
+        never = shop.get(f"/api/download/{junk}", headers={"accept": accept})
+        assert erased.status_code == never.status_code == 404
+        assert erased.content == never.content and b"not valid" in erased.content
+        assert erased.headers["content-type"] == never.headers["content-type"]
+    assert shop.post(f"/api/download/{mine['token']}").json() == shop.post(f"/api/download/{junk}").json()
     # The audit log says who was erased, by id.
     [audit] = rows(conn, "select * from audit_logs where action = 'customer.erased'")
     assert audit["entity_type"] == "customer" and audit["entity_id"] == customer["id"]
@@ -132,6 +152,23 @@ def test_an_erased_customer_is_nowhere_in_the_rows_or_storage_and_accounting_sta
     # Erasing again finds nobody by that address.
     again = invoke(["customers", "erase", CUSTOMER, "--yes"])
     assert again.exit_code == 0 and "nothing" in again.output
+
+
+def test_refunding_an_erased_customers_order_emails_nobody(
+    shop: TestClient, database: db.Database, conn: db.Connection
+) -> None:
+    walked = walk_the_shop(shop, database)
+    assert invoke(["customers", "erase", CUSTOMER, "--yes"]).exit_code == 0
+    number = walked["mine"]["order"]["order_number"]
+    refunded = invoke(["orders", "refund", number, "--yes"])
+    assert refunded.exit_code == 0 and f"{number} refunded" in refunded.output, refunded.output
+    assert rows(conn, "select payment_status from orders where order_number = %s", number) == [
+        {"payment_status": "refunded"}
+    ]
+    # The money goes back; no email goes to the address erasure left in place of theirs.
+    assert rows(conn, "select count(*) as n from email_queue where template = 'payment_refunded'") == [{"n": 0}]
+    assert rows(conn, "select count(*) as n from email_queue where to_email like '%%@erased.invalid'"
+                " and status in ('pending', 'sending')") == [{"n": 0}]  # fmt: skip
 
 
 def test_erasure_asks_first_and_changes_nothing_when_told_no(conn: db.Connection, settings: Settings) -> None:
