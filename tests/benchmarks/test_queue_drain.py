@@ -16,8 +16,8 @@
 N workers are N concurrent drains: for ours and the floor, N threads each with its own
 connection (as N Lambda invocations each hold one); for procrastinate, one worker running N
 jobs at once, which is how procrastinate scales within a process. Only the drain is timed:
-jobs are queued and connections opened beforehand. Variants take turns within each run, so
-a noisy neighbour on the machine slows them all alike.
+jobs are queued and connections opened beforehand. Variants take turns within each run (in
+reverse order every other run), so a noisy neighbour on the machine slows them all alike.
 
 Sizes: BENCH_DRAIN_JOBS (default 10,000 jobs a drain), BENCH_DRAIN_PEER_JOBS (procrastinate's,
 default 2,000), BENCH_RUNS (at least 5). Rates are compared, so the sizes may differ.
@@ -126,7 +126,8 @@ psycopg's default of preparing a statement after five runs, and a pool of n + 2
 connections; its 4 workers are one worker of concurrency 4. It drains 2,000 jobs a run
 (ten drains of 10,000 would take four minutes); in a side check, on a server without
 fsync, its rate on 2,000 jobs (537–610 jobs/s) was no lower than on 10,000 (368–588), so
-the smaller queue flatters it if anything. Ratios are taken run by run, every variant running once in each run.
+the smaller queue flatters it if anything. Ratios are taken run by run, every variant running once in each run,
+in reverse order every other run.
 
 Two cores are shared by PostgreSQL and every Python thread (one interpreter lock): four
 workers add little over one for any of the three, and procrastinate's concurrency none,
@@ -404,8 +405,10 @@ def test_queue_drain(database_url: str, peer_database_url: str, report: Callable
     rates: dict[Drain, list[float]] = {drain: [] for drain in DRAINS}
     reruns = dict.fromkeys(DRAINS, 0)
     started = time.perf_counter()
-    for _ in range(runs):
-        for drain in DRAINS:
+    for run in range(runs):
+        # Every other run takes the variants in reverse order, so a drift over a run (the
+        # WAL growing towards a checkpoint, autovacuum waking) falls on none of them alone.
+        for drain in DRAINS if run % 2 == 0 else DRAINS[::-1]:
             jobs_per_second, reran = measure(drain, database_url, peer_database_url, order_id)
             rates[drain].append(jobs_per_second)
             reruns[drain] += reran
