@@ -20,11 +20,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from infra import queries
@@ -221,8 +223,23 @@ def _rows(url: str, query: str, *params: Any) -> list[dict[str, Any]]:
         return conn.execute(query, params).fetchall()
 
 
+def inline_commands(section: str, placeholder: str) -> list[str]:
+    """The commands a README section writes inline, in `code`, that start with `placeholder`
+    (a command shown in a sentence is a command shown too), their line breaks joined."""
+    text = README.read_text()
+    start = text.index(f"## {section}\n")
+    prose = re.sub(r"```.*?```", "", text[start : text.index("\n## ", start + 1)], flags=re.S)
+    spans = re.findall(r"`([^`]+)`", prose)
+    return [command for command in (" ".join(span.split()) for span in spans) if command.startswith(placeholder)]
+
+
 def test_the_looking_after_commands_in_the_readme_run_as_written_in_order(
-    clone: Clone, looking_after: dict[str, str], shop: TestClient, database: db.Database, database_url: str
+    clone: Clone,
+    looking_after: dict[str, str],
+    shop: TestClient,
+    database: db.Database,
+    database_url: str,
+    empty_database_url: str,
 ) -> None:
     """Production is a test database holding a walked shop; dev is the clone's embedded
     database, which the README's restore makes a copy of production before the rest run."""
@@ -294,3 +311,20 @@ def test_the_looking_after_commands_in_the_readme_run_as_written_in_order(
     assert embedded_server_running_at(int(looking_after["LOCAL_DB_PORT"])), (
         "a command stopped a server it did not start"
     )
+
+    # Rebuilding a lost database, as the section's prose writes it: the backup restored into
+    # a new, empty database (no --force), then verified.
+    rebuild = inline_commands(LOOKING_AFTER, "DATABASE_URL=<empty database URL> ")
+    verbs = [" ".join(c.split("./restoreclick ")[1].split()[:2]) for c in rebuild]
+    assert verbs == ["db restore", "db verify"], rebuild
+    # As an operator writes it: a postgresql:// URL (the suite's are libpq key=value strings).
+    parts = conninfo_to_dict(empty_database_url)
+    login = quote(str(parts["user"])) + (f":{quote(str(parts['password']))}" if parts.get("password") else "")
+    empty_url = f"postgresql://{login}@{parts['host']}:{parts['port']}/{parts['dbname']}"
+    for command in rebuild:
+        line = command.replace("<empty database URL>", empty_url)  # bash sets it for the command
+        ran = clone.run(line, **env)
+        assert ran.returncode == 0, f"{command}\n{ran.stdout}\n{ran.stderr}"
+        assert "Traceback" not in ran.stderr, command
+    assert _counts(empty_database_url) == manifest["tables"]
+    assert "history matches the files" in ran.stdout + ran.stderr
