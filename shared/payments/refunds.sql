@@ -37,9 +37,11 @@ select * from public.orders where stripe_payment_intent_id = %(payment_intent)s;
 
 -- name: reverse_order_payment
 -- A full refund or a dispute. Only moves forward: a disputed order is not later "refunded"
--- back over, and a repeated event changes nothing.
+-- back over, and a repeated event changes nothing. It ends the order: one stopped before its
+-- photos were all restored is finished now (completed_at), so retention deletes its photos
+-- PHOTO_RETENTION_DAYS from here, as it does a completed order's.
 update public.orders
-set status = %(status)s, payment_status = %(status)s
+set status = %(status)s, payment_status = %(status)s, completed_at = coalesce(completed_at, now())
 where id = %(order_id)s
   and payment_status = 'paid'
 returning *;

@@ -1,6 +1,8 @@
 -- name: orders_past_photo_retention
 -- Finished orders whose photos are still kept past retention, oldest first (the partial
--- index orders_photos_kept_idx holds exactly these, in this order).
+-- index orders_photos_kept_idx holds exactly these, in this order). Finished is completed,
+-- partly completed or failed, or stopped by a refund or a dispute (reverse_order_payment
+-- stamps completed_at too; migration 039 stamped the orders stopped before it did).
 select o.id, o.order_number from public.orders o
 where o.photos_deleted_at is null and o.completed_at is not null
   and o.completed_at < now() - make_interval(days => %(retention_days)s)

@@ -3,7 +3,6 @@ mechanism (migration 027) are claimed and run by it; the operator's commands use
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,9 @@ from shared.core.sql import QUERIES
 from shared.jobs.queue import Job, Queue, TerminalJobError, deadline_in, run_queue, sweep_expired_leases
 from shared.jobs.queues import EMAIL, ORDER_WORK, RESTORATION, every_queue
 from shared.jobs.workers import run_worker
-from shared.migrations import migration_files, push_migrations
 from tests.fixtures import factories
-from tests.fixtures.db import rows
+from tests.fixtures.db import migrate_up_to, rows
 from tests.fixtures.queue_plans import explain_claim
-
-ROOT = Path(__file__).resolve().parents[2]
-MIGRATIONS = ROOT / "supabase" / "migrations"
 
 # A queue the shop does not have: a table with the queue columns and its claimable index,
 # and states of its own. Nothing else is written for it.
@@ -162,19 +157,11 @@ def test_an_email_sent_by_the_email_worker_carries_the_queue_stamps(
 # -- rows queued before migration 027 ----------------------------------------------------------
 
 
-def _migrate(url: str, folder: Path, up_to: int | None) -> None:
-    folder.mkdir(exist_ok=True)
-    for f in migration_files(MIGRATIONS):
-        if up_to is None or int(f.filename[:3]) <= up_to:
-            shutil.copy(MIGRATIONS / f.filename, folder / f.filename)
-    push_migrations(url, folder)
-
-
 def test_jobs_queued_before_the_one_mechanism_are_claimed_and_run_by_it(
     empty_database_url: str, tmp_path: Path
 ) -> None:
     folder = tmp_path / "migrations"
-    _migrate(empty_database_url, folder, up_to=26)
+    migrate_up_to(empty_database_url, folder, up_to=26)
     with db.connect(empty_database_url) as conn:
         order = factories.order(conn, image_count=2, status="paid")
         images = conn.execute(
@@ -216,7 +203,7 @@ def test_jobs_queued_before_the_one_mechanism_are_claimed_and_run_by_it(
             r["dedupe_key"]: r["updated_at"] for r in rows(conn, "select dedupe_key, updated_at from email_queue")
         }
 
-    _migrate(empty_database_url, folder, up_to=None)
+    migrate_up_to(empty_database_url, folder, up_to=None)
     database = db.Database(empty_database_url)
     try:
         with db.connect(empty_database_url) as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +14,8 @@ from shared.core.config import Settings, get_settings
 from shared.deps import get_storage
 from shared.jobs.cleanup import run_cleanup
 from shared.jobs.queue import deadline_in
-from tests.fixtures.db import rows, stored_files
+from tests.fixtures import factories
+from tests.fixtures.db import migrate_up_to, rows, stored_files
 from tests.fixtures.operating import CUSTOMER, MY_FILENAMES, finish_an_order, invoke, upload_named, walk_the_shop
 from tests.fixtures.shopping import press_pay, start_checkout
 
@@ -85,6 +87,62 @@ def test_photos_go_photo_retention_days_after_the_order_finished_and_the_order_r
 
     again = run_cleanup(database, get_storage(), settings, time_left=deadline_in(60))
     assert again.counts["expired_order_photos"] == 0
+
+
+def test_an_order_refunded_before_its_photos_were_restored_loses_them_after_retention_too(
+    shop: TestClient, database: db.Database, conn: db.Connection, settings: Settings
+) -> None:
+    session = upload_named(shop, MY_FILENAMES)
+    checkout = start_checkout(shop, session["upload_session_id"], email=CUSTOMER)
+    assert press_pay(shop, checkout["checkout_url"]).status_code == 303  # paid; no worker has run
+    [order] = rows(conn, "select id, order_number from orders")
+    refunded = invoke(["orders", "refund", order["order_number"], "--yes"])
+    assert refunded.exit_code == 0, refunded.output
+    # The refund ended the order, and retention counts from there.
+    [stopped] = rows(conn, "select status, completed_at, photos_deleted_at from orders where id = %s", order["id"])
+    assert stopped["status"] == "refunded" and stopped["completed_at"] is not None
+    # Its originals, never restored (nor moved into the order's folder, as no worker ran).
+    named = {r["storage_path"] for r in rows(conn, "select storage_path from images where order_id = %s"
+                                             " union select storage_path from file_uploads where order_id = %s",
+                                             order["id"], order["id"])}  # fmt: skip
+    kept = {path for path in stored_files(settings) if any(path.endswith(n) for n in named)}
+    assert named and len(kept) >= len(MY_FILENAMES), (named, kept)
+    conn.execute("update orders set completed_at = now() - interval '91 days' where id = %s", [order["id"]])
+
+    report = run_cleanup(database, get_storage(), settings, time_left=deadline_in(60))
+
+    assert report.counts["expired_order_photos"] == 1
+    assert kept.isdisjoint(stored_files(settings))
+    assert rows(conn, "select photos_deleted_at is not null as deleted from orders where id = %s", order["id"]) == [
+        {"deleted": True}
+    ]
+
+
+def test_orders_stopped_before_migration_039_are_finished_at_their_last_update(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "migrations"
+    migrate_up_to(empty_database_url, folder, up_to=38)
+    with db.connect(empty_database_url) as conn:
+        stopped = {
+            status: factories.order(conn, status=status)["id"] for status in ("refunded", "disputed", "processing")
+        }
+        conn.execute("update orders set payment_status = status where status in ('refunded', 'disputed')")
+        # Stopped ten days ago: their updated_at says so (set past the trigger that stamps now).
+        conn.execute("alter table orders disable trigger orders_set_updated_at")
+        conn.execute("update orders set updated_at = now() - interval '10 days'")
+        conn.execute("alter table orders enable trigger orders_set_updated_at")
+        before = {r["id"]: r["updated_at"] for r in rows(conn, "select id, updated_at from orders")}
+
+    migrate_up_to(empty_database_url, folder, up_to=None)
+
+    with db.connect(empty_database_url) as conn:
+        after = {r["id"]: r for r in rows(conn, "select id, completed_at, updated_at from orders")}
+    for status in ("refunded", "disputed"):
+        order = after[stopped[status]]
+        assert order["completed_at"] == order["updated_at"] == before[stopped[status]], status
+    still_working = after[stopped["processing"]]
+    assert still_working["completed_at"] is None and still_working["updated_at"] == before[stopped["processing"]]
 
 
 def test_the_retention_is_a_setting_and_the_email_says_it(
