@@ -68,6 +68,11 @@ where j.order_id = %(order_id)s;
 -- name: lock_order
 select * from public.orders where id = %(order_id)s for update;
 
+-- name: lock_order_for_a_restored_photo
+-- Shared, so the photos of one order are recorded side by side; a refund or a dispute (an
+-- update of the row) waits for it, or it waits for one under way and reads its status.
+select status from public.orders where id = %(order_id)s for share;
+
 -- name: finish_order
 update public.orders
 set status = %(status)s, completed_at = coalesce(completed_at, now()), zip_parts = %(zip_parts)s

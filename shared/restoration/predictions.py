@@ -114,6 +114,8 @@ def _store_output(
     if existing is None:
         restored = _as_jpeg(provider.download(output_url), max_pixels)
         existing = store_restored_photo(database, storage, image, restored, max_pixels)
+        if existing is None:
+            return  # refunded or disputed while it was stored
     preview_restored_photo(database, storage, existing, restored, max_pixels)
     link_restored_photo(database, job, existing, provider.name)
 

@@ -51,6 +51,8 @@ def restore_photo(
             return hand_to_provider(database, storage, provider, settings, job, image)
         restored = provider.restore(original or _checked_original(storage, image))
         existing = store_restored_photo(database, storage, image, restored, restored_max_pixels(settings))
+        if existing is None:
+            return None  # refunded or disputed while it was restored: nothing to deliver
     preview_restored_photo(database, storage, existing, restored, restored_max_pixels(settings))
     link_restored_photo(database, job, existing, provider.name)
     return None
@@ -82,8 +84,12 @@ def _checked_original(storage: StorageService, image: dict[str, Any]) -> bytes:
 
 def store_restored_photo(
     database: db.Database, storage: StorageService, image: dict[str, Any], restored: bytes, max_pixels: int
-) -> Image:
-    """Save the restored bytes beside the order's originals and record them, once per source."""
+) -> Image | None:
+    """Save the restored bytes beside the order's originals and record them, once per source.
+
+    None when the order was refunded or disputed while the photo was restored: the refund
+    cancelled the job, and a photo nobody paid for is not kept (the object just saved is
+    deleted again)."""
     width, height = _dimensions(restored, max_pixels)
     object_name = image["storage_path"].rsplit("/", 1)[-1].rsplit(".", 1)[0] + ".jpg"
     try:
@@ -91,12 +97,17 @@ def store_restored_photo(
     except StorageObjectTooLarge:
         raise TerminalJobError("the restored photo is larger than storage takes") from None
     with database.transaction(actor="restoration_worker") as conn:
-        return record_restored_image(
-            conn,
-            order_id=str(image["order_id"]), source_image_id=str(image["id"]), storage_path=path,
-            filename=_restored_filename(image["filename"]), size_bytes=len(restored),
-            width=width, height=height, sha256=hashlib.sha256(restored).hexdigest(),
-        )  # fmt: skip
+        order = db.one(conn, "lock_order_for_a_restored_photo", order_id=str(image["order_id"]))
+        if order["status"] not in STOPPED_ORDERS:
+            return record_restored_image(
+                conn,
+                order_id=str(image["order_id"]), source_image_id=str(image["id"]), storage_path=path,
+                filename=_restored_filename(image["filename"]), size_bytes=len(restored),
+                width=width, height=height, sha256=hashlib.sha256(restored).hexdigest(),
+            )  # fmt: skip
+    log.info("order %s is %s: its restored photo is not kept", image["order_id"], order["status"])
+    storage.delete_objects([path])
+    return None
 
 
 def preview_restored_photo(

@@ -15,7 +15,7 @@ from shared.core.config import Settings, get_settings
 from shared.deps import get_storage
 from shared.jobs.queue import deadline_in
 from shared.jobs.workers import run_worker
-from tests.fixtures.db import rows
+from tests.fixtures.db import rows, stored_files
 from tests.fixtures.shopping import paid_order
 
 
@@ -115,6 +115,38 @@ def test_a_provider_failing_always_ends_dead_and_the_order_failed(
         {"template": "order_confirmation"},
         {"template": "restoration_failed"},
     ]
+
+
+def test_a_photo_restored_while_its_order_was_refunded_is_not_kept(
+    shop: TestClient, conn: db.Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.payments.refunds import reverse_payment
+    from shared.restoration.local import LocalRestoration
+
+    real = LocalRestoration.restore
+    paid_order(shop, photos=2)
+    [order] = rows(conn, "select id, stripe_payment_intent_id from orders")
+
+    def refunded_meanwhile(self: LocalRestoration, photo: bytes) -> bytes:
+        # The customer's refund lands while the first photo is with the provider.
+        if rows(conn, "select status from orders") == [{"status": "processing"}]:
+            with db.get_database().transaction(actor="test") as tx:
+                reverse_payment(tx, order["stripe_payment_intent_id"], "refunded")
+        return real(self, photo)
+
+    monkeypatch.setattr(LocalRestoration, "restore", refunded_meanwhile)
+    run_worker("restoration", get_settings(), deadline_in(60))
+
+    assert rows(conn, "select status from orders") == [{"status": "refunded"}]
+    # The job in hand finished restoring, but nothing of its result is kept or recorded,
+    # and the other job, cancelled by the refund, never ran.
+    assert rows(conn, "select count(*) as n from images where type = 'restored'") == [{"n": 0}]
+    assert (
+        rows(conn, "select status, restored_image_id from restoration_jobs")
+        == [{"status": "cancelled", "restored_image_id": None}] * 2
+    )
+    restored_objects = [p for p in stored_files(settings) if "/restored/" in p]
+    assert restored_objects == []
 
 
 def _swap_originals(conn: db.Connection, photo: bytes) -> None:
