@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from shared.checkout.checkouts import cancel_checkout, start_checkout
 from shared.core.config import Settings, get_settings
-from shared.core.http import create_app
+from shared.core.http import TypedText, create_app
 from shared.deps import get_database, get_payments
 
 router = APIRouter(tags=["checkout"])
@@ -23,8 +23,8 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 class CheckoutIn(BaseModel):
     upload_session_id: UUID
-    email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: TypedText = Field(max_length=254, pattern=EMAIL_PATTERN)
+    name: TypedText | None = Field(default=None, min_length=1, max_length=200)
 
 
 class CheckoutOut(BaseModel):

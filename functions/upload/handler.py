@@ -6,6 +6,7 @@ signed URL and are checked when the browser says it is done.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -105,6 +106,12 @@ def _file_id(raw: str) -> UUID:
         raise NotFound("no announced upload with that id", code="photo_not_found") from None
 
 
+def _as_listed(photos: list[UploadedPhoto]) -> list[UploadedPhoto]:
+    # Read after the upload's own transaction: the names the cart's listing now gives.
+    with get_database().transaction() as conn:
+        return sessions.as_listed(conn, photos)
+
+
 def _session_out(session: UploadSession, photos: list[UploadedPhoto]) -> UploadSessionOut:
     return UploadSessionOut(
         upload_session_id=session.id, status=session.status, expires_at=session.expires_at,
@@ -127,7 +134,7 @@ def upload_photos(
     throttle_uploads(get_database(), settings, "upload", _client_address(request), session_id)
     incoming = [intake.IncomingPhoto(f.filename or "", f.content_type, f.file) for f in files]
     session, added = intake.accept_photos(get_database(), get_storage(), settings, session_id, incoming)
-    return _session_out(session, added)
+    return _session_out(session, _as_listed(added))
 
 
 @router.post("/api/uploads/direct", status_code=201, response_model=DirectUploadsOut)
@@ -139,10 +146,11 @@ def announce_direct_uploads(
     session, announced = direct.announce_direct_uploads(
         get_database(), get_storage(), settings, body.upload_session_id, body.files
     )
+    named = _as_listed([a.photo for a in announced])
     return DirectUploadsOut(
         upload_session_id=session.id,
         expires_at=session.expires_at,
-        files=[DirectUploadOut.of_announced(a) for a in announced],
+        files=[DirectUploadOut.of_announced(replace(a, photo=p)) for a, p in zip(announced, named, strict=True)],
     )
 
 
@@ -150,15 +158,15 @@ def announce_direct_uploads(
 def renew_upload_url(file_id: str, request: Request, settings: Settings = Depends(get_settings)) -> DirectUploadOut:
     """A fresh signed URL for an announced photo whose URL expired before it was sent."""
     throttle_uploads(get_database(), settings, "announce", _client_address(request), None)
-    return DirectUploadOut.of_announced(
-        direct.renew_upload_url(get_database(), get_storage(), settings, _file_id(file_id))
-    )
+    announced = direct.renew_upload_url(get_database(), get_storage(), settings, _file_id(file_id))
+    return DirectUploadOut.of_announced(replace(announced, photo=_as_listed([announced.photo])[0]))
 
 
 @router.post("/api/uploads/direct/{file_id}/complete", response_model=PhotoOut)
 def complete_direct_upload(file_id: str, settings: Settings = Depends(get_settings)) -> PhotoOut:
     """Check the photo stored through a signed URL: uploaded, or deleted with the reason."""
-    return PhotoOut.of(direct.complete_direct_upload(get_database(), get_storage(), settings, _file_id(file_id)))
+    photo = direct.complete_direct_upload(get_database(), get_storage(), settings, _file_id(file_id))
+    return PhotoOut.of(_as_listed([photo])[0])
 
 
 @router.get("/api/uploads/{upload_session_id}", response_model=UploadSessionOut)
@@ -167,7 +175,7 @@ def list_photos(upload_session_id: str) -> UploadSessionOut:
     session_id = _session_id(upload_session_id)
     with get_database().transaction() as conn:
         session = sessions.upload_session(conn, session_id)
-        photos = sessions.photos_in_session(conn, session_id)
+        photos = sessions.listed_photos(conn, session_id)
     return _session_out(session, photos)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated
+from uuid import UUID
 
 import typer
 from rich.console import Console
@@ -75,11 +76,24 @@ def list_jobs(
 PAST = {"retry": "retried", "cancel": "cancelled"}
 
 
+def _is_job_id(job_id: str) -> bool:
+    # Job ids are uuids: anything else is a typo, told in the operator's words before the
+    # database's cast would refuse it in its own.
+    try:
+        UUID(job_id)
+    except ValueError:
+        return False
+    return True
+
+
 def _change(action: str, queue: str, job_id: str, target: str) -> None:
     with operating_on(target) as settings:
         queues = every_queue(settings)
         if queue not in queues:
             raise typer.BadParameter(f"queue must be one of {', '.join(queues)}")
+        if not _is_job_id(job_id):
+            console.print(f"[red]{job_id} is not a job id[/]")
+            raise typer.Exit(1)
         with get_database().transaction(actor="operator") as conn:
             changed = db.maybe_one(conn, f"queue_{action}", table=queues[queue].table, id=job_id)
     if changed is None:

@@ -308,10 +308,13 @@ def cancel_checkout(database: db.Database, payments: PaymentsProvider, checkout_
     CheckoutAlreadyPaid and nothing changes here: the payment webhook makes the order.
     Cancelling twice, or at once from two tabs, answers the same; one of them reopens.
     """
-    with database.transaction(actor="checkout") as conn:
-        checkout = db.maybe_one(
-            conn, "checkout_by_stripe_session", Checkout, stripe_checkout_session_id=checkout_session_id
-        )
+    # No id holds a NUL (PostgreSQL's text cannot): as unknown as any other id.
+    checkout = None
+    if "\x00" not in checkout_session_id:
+        with database.transaction(actor="checkout") as conn:
+            checkout = db.maybe_one(
+                conn, "checkout_by_stripe_session", Checkout, stripe_checkout_session_id=checkout_session_id
+            )
     if checkout is None:
         raise NotFound("no checkout with that id", code="checkout_not_found")
     if checkout.status == "completed":

@@ -11,11 +11,13 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +56,26 @@ HTTP_ERROR_CODES = {
     422: "validation_failed",
     429: "too_many_requests",
 }
+
+
+def has_control_character(value: str) -> bool:
+    """Whether `value` holds an ASCII control character (a NUL, a tab, DEL ...)."""
+    return any(ord(c) < 0x20 or c == "\x7f" for c in value)
+
+
+def _refuse_control_characters(value: Any) -> Any:
+    # A control character (a NUL above all, which the database cannot store) is a slip of
+    # a paste or a script, never part of an address, a name or an order number. Checked
+    # before the field's own rules, so a tab in an address reads as this, not as a pattern.
+    if isinstance(value, str) and has_control_character(value):
+        # A custom error, so the customer reads this sentence without pydantic's prefix.
+        raise PydanticCustomError("control_character", "has an invisible control character in it; type it again")
+    return value
+
+
+# A text field a customer types: refused with a 422 naming the field if it holds a control
+# character, before anything is recorded.
+TypedText = Annotated[str, BeforeValidator(_refuse_control_characters)]
 
 
 async def raw_body(request: Request) -> bytes:

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from shared.core import db
 from shared.core.errors import Conflict, Gone, NotFound, ValidationFailed
+from shared.storage import unique_names
 
 SessionStatus = Literal["open", "checkout", "paid", "expired"]
 PhotoStatus = Literal["pending", "uploaded", "claimed", "deleted", "expired"]
@@ -97,6 +98,29 @@ def insert_photo(conn: db.Connection, **values: object) -> UploadedPhoto:
 
 def photos_in_session(conn: db.Connection, session_id: UUID | str) -> list[UploadedPhoto]:
     return db.all_rows(conn, "photos_in_session", UploadedPhoto, upload_session_id=str(session_id))
+
+
+def listed_photos(conn: db.Connection, session_id: UUID | str) -> list[UploadedPhoto]:
+    """The session's photos in upload order, each under the name it keeps once paid for.
+
+    Two uploads may share a filename; after payment the status answer, the download page
+    and the ZIP tell them apart by unique_names over the order's photos in upload order.
+    A checkout takes every photo listed here (it refuses while one is pending), so the
+    same call over the same list gives the customer the same names before paying.
+    """
+    photos = photos_in_session(conn, session_id)
+    names = unique_names([p.filename for p in photos])
+    return [p.model_copy(update={"filename": name}) for p, name in zip(photos, names, strict=True)]
+
+
+def as_listed(conn: db.Connection, photos: list[UploadedPhoto]) -> list[UploadedPhoto]:
+    """These photos of one session under the names its listing gives them: an upload's
+    answer names a photo as the cart then lists it. A photo no longer listed (refused
+    after its direct upload) keeps its own name."""
+    if not photos:
+        return []
+    listed = {p.id: p.filename for p in listed_photos(conn, photos[0].upload_session_id)}
+    return [p.model_copy(update={"filename": listed.get(p.id, p.filename)}) for p in photos]
 
 
 def photos_ready_for_checkout(conn: db.Connection, session_id: UUID | str) -> list[UploadedPhoto]:

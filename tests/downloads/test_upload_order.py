@@ -50,7 +50,10 @@ def _upload_in_two_requests(shop: TestClient) -> str:
         assert response.status_code == 201, response.text
         session_id = response.json()["upload_session_id"]
         listed = [p["filename"] for p in shop.get(f"/api/uploads/{session_id}").json()["photos"]]
-        assert listed == UPLOADED[: len(listed)]
+        # The cart names the photos as the order will once paid (the upload order, each
+        # repeat under its unique name), and each upload's answer names its photos so too.
+        assert listed == SHOWN[: len(listed)]
+        assert [p["filename"] for p in response.json()["photos"]] == listed[-len(batch) :]
     assert session_id
     return session_id
 

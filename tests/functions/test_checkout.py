@@ -125,3 +125,27 @@ def test_the_local_pay_button_sends_a_signed_event_the_webhook_accepts(shop: Tes
     assert order["image_count"] == 2 and order["status"] == "paid"
     [event] = rows(conn, "select type, processed_at from stripe_events")
     assert event["type"] == "checkout.session.completed" and event["processed_at"] is not None
+
+
+def test_a_control_character_in_the_email_or_name_is_refused_and_nothing_is_recorded(
+    shop: TestClient, conn: db.Connection
+) -> None:
+    session = upload_photos(shop)
+    session_id = session["upload_session_id"]
+    for field, value in (
+        ("email", "a\u0000da@example.com"),  # a NUL, which the database cannot store
+        ("email", "ada\t@example.com"),  # whitespace too: the sentence, not the pattern
+        ("name", "A\u0000da"),
+        ("name", "A\u0001da"),  # storable, and still no part of a name
+        ("name", "Ada\u007f"),
+    ):
+        body = {"upload_session_id": session_id, "email": "ada@example.com", "name": "Ada", field: value}
+        refused = shop.post("/api/checkout", json=body)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "validation_failed"
+        assert error["message"] == f"{field}: has an invisible control character in it; type it again"
+    assert rows(conn, "select count(*) as n from checkouts") == [{"n": 0}]
+    assert rows(conn, "select status from upload_sessions") == [{"status": "open"}]
+    # The same cart checks out once the field is typed again.
+    assert start_checkout(shop, session_id)["photo_count"] == 2

@@ -210,3 +210,12 @@ def test_the_payment_page_gives_nobody_the_cart(shop: TestClient) -> None:
     assert page.status_code == 200
     assert session["upload_session_id"] not in page.text
     assert session["upload_session_id"] not in local_payments().session(checkout["checkout_session_id"])["cancel_url"]
+
+
+def test_cancelling_an_id_with_a_nul_is_an_unknown_checkout(shop: TestClient, conn: db.Connection) -> None:
+    checkout = start_checkout(shop, upload_photos(shop)["upload_session_id"])
+    for checkout_session_id in ("cs_local_%00", f"{checkout['checkout_session_id']}%00"):
+        refused = cancel(shop, checkout_session_id)
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["error"]["code"] == "checkout_not_found"
+    assert rows(conn, "select status from checkouts") == [{"status": "open"}]

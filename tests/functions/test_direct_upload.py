@@ -206,3 +206,21 @@ def test_an_expired_upload_url_is_renewed_for_a_pending_photo(
     # Completed: no more URLs for it.
     assert shop.post(f"/api/uploads/direct/{slot['id']}/url").json()["error"]["code"] == "upload_not_pending"
     assert shop.post(f"/api/uploads/direct/{uuid.uuid4()}/url").status_code == 404
+
+
+def test_a_direct_upload_is_named_as_the_cart_lists_it(shop: TestClient) -> None:
+    small = shop.post("/api/uploads", files=[("files", ("scan.jpg", images.jpeg(seed=1), "image/jpeg"))])
+    session_id = small.json()["upload_session_id"]
+    photo = images.jpeg((300, 200), seed=2)
+    announced = announce(
+        shop, {"filename": "SCAN.jpg", "size": len(photo), "content_type": "image/jpeg"}, session_id=session_id
+    )
+    [slot] = announced.json()["files"]
+    assert slot["filename"] == "SCAN (2).jpg"
+    renewed = shop.post(f"/api/uploads/direct/{slot['id']}/url")
+    assert renewed.status_code == 200 and renewed.json()["filename"] == "SCAN (2).jpg"
+    assert put_signed(shop, slot, photo).status_code == 200
+    done = shop.post(f"/api/uploads/direct/{slot['id']}/complete")
+    assert done.status_code == 200 and done.json()["filename"] == "SCAN (2).jpg"
+    listed = shop.get(f"/api/uploads/{session_id}").json()["photos"]
+    assert [p["filename"] for p in listed] == ["scan.jpg", "SCAN (2).jpg"]

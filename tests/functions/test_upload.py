@@ -13,6 +13,7 @@ from shared.core import db
 from shared.core.config import Settings, get_settings
 from tests.fixtures import images
 from tests.fixtures.db import rows, stored_files
+from tests.fixtures.shopping import press_pay, start_checkout
 
 
 def upload(shop: TestClient, *files: tuple[str, bytes, str], session_id: str | None = None):  # type: ignore[no-untyped-def]
@@ -289,3 +290,25 @@ def test_concurrent_announcements_are_throttled_exactly(
     assert sorted(a.status_code for a in answers) == [201] * 5 + [429] * 7
     assert all("retry-after" in a.headers for a in answers if a.status_code == 429)
     assert rows(conn, "select count(*) as n from upload_sessions") == [{"n": 5}]
+
+
+def test_the_cart_lists_repeated_filenames_under_the_names_the_paid_order_shows(shop: TestClient) -> None:
+    uploaded = ["photo.jpg", "Photo.jpg", "photo.jpg", "a.jpg"]
+    unique = ["photo.jpg", "Photo (2).jpg", "photo (3).jpg", "a.jpg"]
+    first = upload(shop, *[(name, images.jpeg(seed=n), "image/jpeg") for n, name in enumerate(uploaded[:2])])
+    session_id = first.json()["upload_session_id"]
+    assert [p["filename"] for p in first.json()["photos"]] == unique[:2]
+    second = upload(
+        shop,
+        *[(name, images.jpeg(seed=n + 2), "image/jpeg") for n, name in enumerate(uploaded[2:])],
+        session_id=session_id,
+    )
+    assert [p["filename"] for p in second.json()["photos"]] == unique[2:]
+
+    listed = shop.get(f"/api/uploads/{session_id}").json()["photos"]
+    assert [p["filename"] for p in listed] == unique
+
+    checkout = start_checkout(shop, session_id)
+    assert press_pay(shop, checkout["checkout_url"]).status_code == 303
+    status = shop.get(f"/api/restoration/status/{checkout['checkout_session_id']}").json()
+    assert [p["filename"] for p in status["photos"]] == unique

@@ -34,6 +34,14 @@ def test_jobs_list_retry_and_cancel(conn: db.Connection, settings: Settings, dat
     assert runner.invoke(app, ["jobs", "retry", "nonsense", str(pending_id)]).exit_code != 0
 
 
+def test_jobs_retry_of_a_malformed_id_says_it_is_not_a_job_id(database: db.Database) -> None:
+    for action in ("retry", "cancel"):
+        outcome = CliRunner().invoke(app, ["jobs", action, "email", "junk"])
+        assert outcome.exit_code == 1
+        assert "junk is not a job id" in outcome.output
+        assert "database" not in outcome.output
+
+
 def test_worker_run_once_reports_what_it_did(conn: db.Connection, settings: Settings, database: db.Database) -> None:
     conn.execute(
         "insert into email_queue (to_email, template, payload, dedupe_key) values "
