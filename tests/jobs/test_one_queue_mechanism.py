@@ -160,8 +160,7 @@ def test_an_email_sent_by_the_email_worker_carries_the_queue_stamps(
 def test_jobs_queued_before_the_one_mechanism_are_claimed_and_run_by_it(
     empty_database_url: str, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "migrations"
-    migrate_up_to(empty_database_url, folder, up_to=26)
+    migrate_up_to(empty_database_url, tmp_path, up_to=26)
     with db.connect(empty_database_url) as conn:
         order = factories.order(conn, image_count=2, status="paid")
         images = conn.execute(
@@ -203,7 +202,7 @@ def test_jobs_queued_before_the_one_mechanism_are_claimed_and_run_by_it(
             r["dedupe_key"]: r["updated_at"] for r in rows(conn, "select dedupe_key, updated_at from email_queue")
         }
 
-    migrate_up_to(empty_database_url, folder, up_to=None)
+    migrate_up_to(empty_database_url, tmp_path, up_to=None)
     database = db.Database(empty_database_url)
     try:
         with db.connect(empty_database_url) as conn:

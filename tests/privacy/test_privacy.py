@@ -121,8 +121,7 @@ def test_an_order_refunded_before_its_photos_were_restored_loses_them_after_rete
 def test_orders_stopped_before_migration_039_are_finished_at_their_last_update(
     empty_database_url: str, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "migrations"
-    migrate_up_to(empty_database_url, folder, up_to=38)
+    migrate_up_to(empty_database_url, tmp_path, up_to=38)
     with db.connect(empty_database_url) as conn:
         stopped = {
             status: factories.order(conn, status=status)["id"] for status in ("refunded", "disputed", "processing")
@@ -134,7 +133,7 @@ def test_orders_stopped_before_migration_039_are_finished_at_their_last_update(
         conn.execute("alter table orders enable trigger orders_set_updated_at")
         before = {r["id"]: r["updated_at"] for r in rows(conn, "select id, updated_at from orders")}
 
-    migrate_up_to(empty_database_url, folder, up_to=None)
+    migrate_up_to(empty_database_url, tmp_path, up_to=None)
 
     with db.connect(empty_database_url) as conn:
         after = {r["id"]: r for r in rows(conn, "select id, completed_at, updated_at from orders")}
