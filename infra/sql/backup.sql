@@ -56,8 +56,10 @@ order by 1;
 select count(*) = 3 as present from pg_roles where rolname in ('anon', 'authenticated', 'service_role');
 
 -- name: restore_set_aside_schemas
--- --force only: the shop's schemas are renamed out of the way, not dropped, so a restore
--- that fails can put them back; restore_drop_set_aside drops them once it succeeded.
+-- Every restore, forced or not: the shop's schemas (without --force, ones that hold no
+-- table) are renamed out of the way, not dropped, so a restore that fails, or whose rows
+-- are not the manifest's, can put them back exactly; restore_drop_set_aside drops them
+-- once the restore committed and its row counts matched.
 do $$
 begin
     if exists (select 1 from pg_namespace where nspname in ('restoreclick_replaced_public', 'restoreclick_replaced_history')) then
@@ -73,15 +75,17 @@ end;
 $$;
 
 -- name: restore_put_back_set_aside
--- The restore failed (in one transaction, so it created nothing): the schemas come back.
+-- The restore failed (pg_restore, in one transaction, created nothing) or committed rows
+-- that are not the manifest's: whatever it made goes, and the set-aside schemas come back
+-- under their names, all in this one statement's transaction. A schema the database did
+-- not have before is dropped and not replaced, so an empty database is empty again.
 do $$
 begin
+    drop schema if exists public, supabase_migrations cascade;
     if exists (select 1 from pg_namespace where nspname = 'restoreclick_replaced_public') then
-        drop schema if exists public cascade;
         alter schema restoreclick_replaced_public rename to public;
     end if;
     if exists (select 1 from pg_namespace where nspname = 'restoreclick_replaced_history') then
-        drop schema if exists supabase_migrations cascade;
         alter schema restoreclick_replaced_history rename to supabase_migrations;
     end if;
 end;
@@ -89,9 +93,6 @@ $$;
 
 -- name: restore_drop_set_aside
 drop schema if exists restoreclick_replaced_public, restoreclick_replaced_history cascade;
-
--- name: restore_has_public_schema
-select exists (select 1 from pg_namespace where nspname = 'public') as present;
 
 -- name: table_grants
 -- Who may do what on each table of the shop: compared before and after a round trip.
