@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -228,7 +230,14 @@ def _restore_into(
     try:
         # One transaction: a failure leaves nothing half restored. Owners are the
         # restoring role's, grants the archive's.
-        _run(pg_restore, ["--single-transaction", "--exit-on-error", "--no-owner", str(archive)], url)
+        with tempfile.TemporaryDirectory() as work:
+            listing = Path(work) / "restore.list"
+            listing.write_text(_restore_list(pg_restore, archive, url), encoding="utf-8")
+            _run(
+                pg_restore,
+                ["--single-transaction", "--exit-on-error", "--no-owner", "--use-list", str(listing), str(archive)],
+                url,
+            )
         step("Counting the restored rows")
         tables = table_counts(url)
         expected: dict[str, int] = manifest["tables"]
@@ -247,6 +256,27 @@ def _restore_into(
                 for bucket in manifest["buckets"]:
                     queries.rows_changed(conn, "restore_bucket", **bucket)
     return RestoreResult(tables, pg_restore)
+
+
+# pg_restore's table of contents names the public schema itself on a line such as
+# `5; 2615 2200 SCHEMA - public pg_database_owner`.
+_CREATE_PUBLIC = re.compile(r"^\d+; \d+ \d+ SCHEMA - public ")
+
+
+def _restore_list(pg_restore: Path, archive: Path, url: str) -> str:
+    """The archive's table of contents, less `CREATE SCHEMA public` where the database
+    has that schema: the one restore_set_aside_schemas made in place of the database's own
+    (its owner and privileges), and creating it again would fail the whole restore. Its
+    grants and comment are kept."""
+    done = subprocess.run([str(pg_restore), "--list", str(archive)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PgToolFailed(f"pg_restore failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    with db.connect(url) as conn:
+        has_public = queries.one(conn, "restore_has_public_schema")["present"]
+    lines = done.stdout.splitlines()
+    if has_public:
+        lines = [line for line in lines if not _CREATE_PUBLIC.match(line)]
+    return "\n".join(lines) + "\n"
 
 
 _BUCKET_KEYS = frozenset({"id", "name", "public", "file_size_limit", "allowed_mime_types"})

@@ -59,14 +59,38 @@ select count(*) = 3 as present from pg_roles where rolname in ('anon', 'authenti
 -- Every restore, forced or not: the shop's schemas (without --force, ones that hold no
 -- table) are renamed out of the way, not dropped, so a restore that fails, or whose rows
 -- are not the manifest's, can put them back exactly; restore_drop_set_aside drops them
--- once the restore committed and its row counts matched.
+-- once the restore committed and its row counts matched. An empty public schema takes the
+-- old one's place with its owner and privileges (a new database's public is usable by
+-- every role, and the archive's CREATE SCHEMA would make one only its owner may use):
+-- the restore goes into it, as into the database's own public before.
 do $$
+declare
+    old_owner regrole;
+    granted record;
 begin
     if exists (select 1 from pg_namespace where nspname in ('restoreclick_replaced_public', 'restoreclick_replaced_history')) then
         raise exception 'an earlier --force restore left restoreclick_replaced_public or restoreclick_replaced_history behind; look at it, then drop it';
     end if;
     if exists (select 1 from pg_namespace where nspname = 'public') then
+        select nspowner::regrole into old_owner from pg_namespace where nspname = 'public';
         alter schema public rename to restoreclick_replaced_public;
+        create schema public;
+        begin
+            execute format('alter schema public owner to %%s', old_owner);
+        exception when insufficient_privilege then
+            null;  -- a role that may not give it away keeps it, as --no-owner does for the rest
+        end;
+        for granted in
+            select a.grantee, a.privilege_type, a.is_grantable
+            from pg_namespace n, aclexplode(n.nspacl) a
+            where n.nspname = 'restoreclick_replaced_public' and a.grantee <> n.nspowner
+        loop
+            execute format(
+                'grant %%s on schema public to %%s%%s', granted.privilege_type,
+                case when granted.grantee = 0 then 'public' else granted.grantee::regrole::text end,
+                case when granted.is_grantable then ' with grant option' else '' end
+            );
+        end loop;
     end if;
     if exists (select 1 from pg_namespace where nspname = 'supabase_migrations') then
         alter schema supabase_migrations rename to restoreclick_replaced_history;
@@ -93,6 +117,9 @@ $$;
 
 -- name: restore_drop_set_aside
 drop schema if exists restoreclick_replaced_public, restoreclick_replaced_history cascade;
+
+-- name: restore_has_public_schema
+select exists (select 1 from pg_namespace where nspname = 'public') as present;
 
 -- name: table_grants
 -- Who may do what on each table of the shop: compared before and after a round trip.

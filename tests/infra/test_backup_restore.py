@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from infra import queries
-from infra.backup import manifest_path
+from infra.backup import manifest_path, sha256_of
 from infra.pg_tools import find_tool, server_major, tool_major
 from shared.core import db
 from tests.fixtures.operating import invoke, walk_the_shop
@@ -32,6 +32,45 @@ def _history(url: str) -> list[dict[str, Any]]:
 def _grants(url: str) -> list[dict[str, Any]]:
     with db.connect(url) as conn:
         return queries.rows(conn, "table_grants")
+
+
+def _schema_privileges(url: str) -> dict[str, bool]:
+    with db.connect(url) as conn:
+        return {
+            f"{role} {privilege}": conn.execute(
+                "select has_schema_privilege(%s, 'public', %s) as ok", (role, privilege)
+            ).fetchone()["ok"]
+            for role in ("anon", "authenticated", "service_role")
+            for privilege in ("usage", "create")
+        }
+
+
+def _shop_schemas(url: str) -> list[dict[str, Any]]:
+    """The schemas a restore sets aside or makes, with their owner and privileges, and the tables in them."""
+    with db.connect(url) as conn:
+        return conn.execute(
+            "select n.nspname, n.nspowner::regrole::text as owner, n.nspacl::text as acl, "
+            "array(select c.relname::text from pg_class c where c.relnamespace = n.oid and c.relkind = 'r' "
+            "order by 1) as tables "
+            "from pg_namespace n where n.nspname in ('public', 'supabase_migrations') "
+            "or n.nspname like 'restoreclick%%' order by 1"
+        ).fetchall()
+
+
+def _cut_short(archive: Path, into: Path) -> None:
+    """Half of `archive` at `into`, with a manifest that describes it: the SHA-256 check
+    passes and pg_restore is what fails."""
+    into.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    manifest = json.loads(manifest_path(archive).read_text())
+    manifest["archive"] = {"name": into.name, "bytes": into.stat().st_size, "sha256": sha256_of(into)}
+    manifest_path(into).write_text(json.dumps(manifest))
+
+
+def _refused_in_one_line(result: Any, says: str) -> None:
+    """A refusal from the command (exit 1, its one line), not a traceback."""
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"restoreclick: {says}" in result.output, result.output
+    assert "Traceback" not in result.output
 
 
 def test_the_tools_match_the_servers_major_version(database_url: str) -> None:
@@ -64,6 +103,7 @@ def test_a_walked_shop_round_trips_into_a_fresh_database(
     assert _counts(empty_database_url) == source_counts
     assert _history(empty_database_url) == _history(database_url) != []
     assert _grants(empty_database_url) == _grants(database_url)
+    assert _schema_privileges(empty_database_url) == _schema_privileges(database_url)
     with db.connect(empty_database_url) as conn:
         # The roles see what the migrations let them see: the service role all, a browser's none.
         assert conn.execute("select has_table_privilege('service_role', 'public.orders', 'select') as ok").fetchone()
@@ -95,7 +135,7 @@ def test_a_restore_refuses_a_database_that_holds_tables_naming_them_unless_force
 
     # Forced with an archive that cannot be restored, the database stays as it was.
     broken = tmp_path / "broken.dump"
-    broken.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    _cut_short(archive, broken)
     failed = invoke(["db", "restore", str(broken), "--force"], env={"DATABASE_URL": empty_database_url})
     assert failed.exit_code == 1 and "pg_restore failed" in failed.output, failed.output
     with db.connect(empty_database_url) as conn:
@@ -154,12 +194,115 @@ def test_a_failed_restore_leaves_the_database_as_it_was(
 ) -> None:
     archive = tmp_path / "shop.dump"
     assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
-    manifest_path(archive).unlink()  # a bare archive restores too; here one cut short
-    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    failed = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
+    broken = tmp_path / "broken.dump"
+    _cut_short(archive, broken)
+    before = _shop_schemas(empty_database_url)
+    failed = invoke(["db", "restore", str(broken)], env={"DATABASE_URL": empty_database_url})
     assert failed.exit_code == 1 and "pg_restore failed" in failed.output
+    assert _shop_schemas(empty_database_url) == before
     with db.connect(empty_database_url) as conn:
         assert conn.execute("select count(*) as n from pg_tables where schemaname = 'public'").fetchone() == {"n": 0}
+
+
+def test_rows_that_are_not_the_manifests_undo_the_restore_forced_or_not(
+    database_url: str, empty_database_url: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "shop.dump"
+    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
+    manifest = json.loads(manifest_path(archive).read_text())
+    manifest["tables"]["public.orders"] = 999
+    manifest_path(archive).write_text(json.dumps(manifest))
+
+    # Into an empty database: it is empty again, its own public schema (owner, grants) kept.
+    before = _shop_schemas(empty_database_url)
+    assert [s["nspname"] for s in before] == ["public"] and before[0]["tables"] == []
+    plain = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
+    _refused_in_one_line(plain, "1 table(s) restored with other row counts than the manifest's")
+    assert "public.orders: 0 rows restored, the manifest says 999" in plain.output
+    assert "the database is as it was" in plain.output and "every table's rows match" not in plain.output
+    assert _shop_schemas(empty_database_url) == before
+
+    # Forced over a database that holds tables: what it held is back, under its names.
+    with db.connect(empty_database_url) as conn:
+        conn.execute("create table public.someone_elses (id int)")
+        conn.execute("insert into public.someone_elses values (1)")
+    held = _shop_schemas(empty_database_url)
+    forced = invoke(["db", "restore", str(archive), "--force"], env={"DATABASE_URL": empty_database_url})
+    _refused_in_one_line(forced, "1 table(s) restored with other row counts than the manifest's")
+    assert _shop_schemas(empty_database_url) == held
+    with db.connect(empty_database_url) as conn:
+        assert conn.execute("select count(*) as n from public.someone_elses").fetchone() == {"n": 1}
+
+    # The same database over the real manifest: the check passes and the old schemas go.
+    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
+    again = invoke(["db", "restore", str(archive), "--force"], env={"DATABASE_URL": empty_database_url})
+    assert again.exit_code == 0 and "every table's rows match the manifest" in again.output, again.output
+    assert [s["nspname"] for s in _shop_schemas(empty_database_url)] == ["public", "supabase_migrations"]
+    assert _counts(empty_database_url) == _counts(database_url)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("{not json", "not JSON"),
+        ("[]", "a JSON list, not an object"),
+        ('{"format": 1}', 'no "archive" object'),
+        ('{"format": 2}', "manifest format 2, not 1"),
+        (None, 'no "archive" object'),  # backup's own manifest, less "archive"
+        ("\xff\xfe", "not UTF-8 JSON"),
+    ],
+)
+def test_a_manifest_that_cannot_be_read_is_one_line_and_changes_nothing(
+    database_url: str, empty_database_url: str, tmp_path: Path, text: str | None, says: str
+) -> None:
+    archive = tmp_path / "shop.dump"
+    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
+    if text is None:
+        manifest = json.loads(manifest_path(archive).read_text())
+        del manifest["archive"]
+        manifest_path(archive).write_text(json.dumps(manifest))
+    else:
+        manifest_path(archive).write_bytes(text.encode("latin-1"))
+    before = _shop_schemas(empty_database_url)
+    refused = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
+    _refused_in_one_line(refused, f"the manifest beside {archive} cannot be read: ")
+    assert says in refused.output, refused.output
+    assert _shop_schemas(empty_database_url) == before
+
+
+def test_an_archive_without_its_manifest_is_refused(
+    database_url: str, empty_database_url: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "shop.dump"
+    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
+    manifest_path(archive).unlink()
+    before = _shop_schemas(empty_database_url)
+    refused = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
+    _refused_in_one_line(refused, f"no manifest beside {archive}")
+    assert "restore checks the archive against it" in refused.output
+    assert "every table's rows match" not in refused.output
+    assert _shop_schemas(empty_database_url) == before
+
+
+def test_verify_exits_0_with_some_migrations_pending_and_1_with_none_applied(
+    database_url: str, empty_database_url: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "shop.dump"
+    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
+    nothing = invoke(["db", "verify"], env={"DATABASE_URL": empty_database_url})
+    assert nothing.exit_code == 1, nothing.output
+    said = " ".join(nothing.output.split())
+    assert "no migration applied yet, nothing to compare" in said and "run ./restoreclick db push --target dev" in said
+    assert invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url}).exit_code == 0
+    with db.connect(empty_database_url) as conn:
+        # The newest file's history row goes: it is pending again, not a mismatch.
+        conn.execute(
+            "delete from supabase_migrations.schema_migrations "
+            "where version = (select max(version) from supabase_migrations.schema_migrations)"
+        )
+    some = invoke(["db", "verify"], env={"DATABASE_URL": empty_database_url})
+    assert some.exit_code == 0, some.output
+    assert "1 pending (not a mismatch)" in " ".join(some.output.split())
 
 
 def test_an_unset_prod_target_is_one_line_and_exit_2(tmp_path: Path, settings: object) -> None:
