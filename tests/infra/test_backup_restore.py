@@ -239,6 +239,8 @@ def test_rows_that_are_not_the_manifests_undo_the_restore_forced_or_not(
     assert again.exit_code == 0 and "every table's rows match the manifest" in again.output, again.output
     assert [s["nspname"] for s in _shop_schemas(empty_database_url)] == ["public", "supabase_migrations"]
     assert _counts(empty_database_url) == _counts(database_url)
+    # The public schema that replaced the old one is usable by the same roles as the source's.
+    assert _schema_privileges(empty_database_url) == _schema_privileges(database_url)
 
 
 @pytest.mark.parametrize(
@@ -270,9 +272,7 @@ def test_a_manifest_that_cannot_be_read_is_one_line_and_changes_nothing(
     assert _shop_schemas(empty_database_url) == before
 
 
-def test_an_archive_without_its_manifest_is_refused(
-    database_url: str, empty_database_url: str, tmp_path: Path
-) -> None:
+def test_an_archive_without_its_manifest_is_refused(database_url: str, empty_database_url: str, tmp_path: Path) -> None:
     archive = tmp_path / "shop.dump"
     assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
     manifest_path(archive).unlink()
