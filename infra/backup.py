@@ -37,7 +37,6 @@ from typing import Any
 from infra import queries
 from infra.pg_tools import find_tool, libpq_args, server_major, tool_major
 from shared.core import db
-from shared.core.errors import RestoreClickError
 
 SHOP_SCHEMAS = ("public", "supabase_migrations")
 MANIFEST_FORMAT = 1
@@ -219,14 +218,13 @@ def _restore_into(
     step(f"Restoring with {pg_restore}")
     # Forced or not, the shop's schemas step aside (without --force they hold no table):
     # the old ones go only once the new ones passed every check below.
-    try:
-        with db.connect(url) as conn:
-            queries.rows_changed(conn, "restore_set_aside_schemas")
-    except RestoreClickError:
-        raise RestoreRefused(
-            "an earlier --force restore left restoreclick_replaced_public or restoreclick_replaced_history "
-            "behind; look at it, then drop it"
-        ) from None
+    with db.connect(url) as conn:
+        if queries.one(conn, "restore_leftovers_present")["present"]:
+            raise RestoreRefused(
+                "an earlier restore left restoreclick_replaced_public or restoreclick_replaced_history "
+                "behind; look at it, then drop it"
+            )
+        queries.rows_changed(conn, "restore_set_aside_schemas")
     try:
         # One transaction: a failure leaves nothing half restored. Owners are the
         # restoring role's, grants the archive's.

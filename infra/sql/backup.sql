@@ -55,6 +55,13 @@ order by 1;
 -- The roles the archive's grants name (infra/supabase_roles.sql creates them on a plain server).
 select count(*) = 3 as present from pg_roles where rolname in ('anon', 'authenticated', 'service_role');
 
+-- name: restore_leftovers_present
+-- Set-aside schemas a restore left behind (killed between setting aside and putting back):
+-- they may hold the only copy of what was replaced, so a restore refuses to go on.
+select exists (
+    select 1 from pg_namespace where nspname in ('restoreclick_replaced_public', 'restoreclick_replaced_history')
+) as present;
+
 -- name: restore_set_aside_schemas
 -- Every restore, forced or not: the shop's schemas (without --force, ones that hold no
 -- table) are renamed out of the way, not dropped, so a restore that fails, or whose rows
@@ -69,7 +76,7 @@ declare
     granted record;
 begin
     if exists (select 1 from pg_namespace where nspname in ('restoreclick_replaced_public', 'restoreclick_replaced_history')) then
-        raise exception 'an earlier --force restore left restoreclick_replaced_public or restoreclick_replaced_history behind; look at it, then drop it';
+        raise exception 'an earlier restore left restoreclick_replaced_public or restoreclick_replaced_history behind; look at it, then drop it';
     end if;
     if exists (select 1 from pg_namespace where nspname = 'public') then
         select nspowner::regrole into old_owner from pg_namespace where nspname = 'public';
