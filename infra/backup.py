@@ -54,7 +54,7 @@ class RowsMismatched(RestoreRefused):
     """The restored rows are not the manifest's; the database was put back as it was."""
 
     def __init__(self, mismatched: dict[str, tuple[int, int]]) -> None:
-        self.mismatched = mismatched  # table: (in the manifest, restored)
+        self.mismatched = mismatched  # table: (in the manifest, restored); -1 where absent
         super().__init__(
             f"{len(mismatched)} table(s) restored with other row counts than the manifest's; "
             "the restore was undone and the database is as it was"
@@ -239,7 +239,12 @@ def _restore_into(
         step("Counting the restored rows")
         tables = table_counts(url)
         expected: dict[str, int] = manifest["tables"]
-        mismatched = {t: (n, tables.get(t, -1)) for t, n in expected.items() if tables.get(t) != n}
+        # -1: not in the manifest, or not restored; a table either side lacks is a mismatch too.
+        mismatched = {
+            t: (expected.get(t, -1), tables.get(t, -1))
+            for t in sorted(expected.keys() | tables.keys())
+            if tables.get(t) != expected.get(t)
+        }
         if mismatched:
             raise RowsMismatched(mismatched)
     except BaseException:
@@ -310,7 +315,7 @@ def _manifest_problem(manifest: object) -> str | None:
     """What keeps `manifest` from being one `backup` wrote, or None."""
     if not isinstance(manifest, dict):
         return f"it holds a JSON {type(manifest).__name__}, not an object"
-    if manifest.get("format") != MANIFEST_FORMAT:
+    if manifest.get("format") != MANIFEST_FORMAT or isinstance(manifest.get("format"), bool):
         return f"it is manifest format {manifest.get('format')!r}, not {MANIFEST_FORMAT}"
     described = manifest.get("archive")
     if not isinstance(described, dict) or not isinstance(described.get("sha256"), str):

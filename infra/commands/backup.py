@@ -65,7 +65,9 @@ def restore(
             )  # fmt: skip
         except RowsMismatched as exc:
             for name, (expected, got) in exc.mismatched.items():
-                console.print(f"[bold red]{name}[/]: {got} rows restored, the manifest says {expected}")
+                restored = "not restored" if got < 0 else f"{got} rows restored"
+                listed = "the manifest does not list it" if expected < 0 else f"the manifest says {expected}"
+                console.print(f"[bold red]{name}[/]: {restored}, {listed}")
             raise fail(str(exc), 1) from None
         except (RestoreRefused, PgToolMissing, PgToolFailed) as exc:
             raise fail(str(exc), 1) from None

@@ -211,14 +211,18 @@ def test_rows_that_are_not_the_manifests_undo_the_restore_forced_or_not(
     assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
     manifest = json.loads(manifest_path(archive).read_text())
     manifest["tables"]["public.orders"] = 999
+    manifest["tables"]["public.no_such_table"] = 0
+    del manifest["tables"]["public.upload_sessions"]
     manifest_path(archive).write_text(json.dumps(manifest))
 
     # Into an empty database: it is empty again, its own public schema (owner, grants) kept.
     before = _shop_schemas(empty_database_url)
     assert [s["nspname"] for s in before] == ["public"] and before[0]["tables"] == []
     plain = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
-    _refused_in_one_line(plain, "1 table(s) restored with other row counts than the manifest's")
+    _refused_in_one_line(plain, "3 table(s) restored with other row counts than the manifest's")
     assert "public.orders: 0 rows restored, the manifest says 999" in plain.output
+    assert "public.no_such_table: not restored, the manifest says 0" in plain.output
+    assert "public.upload_sessions: 0 rows restored, the manifest does not list it" in plain.output
     assert "the database is as it was" in plain.output and "every table's rows match" not in plain.output
     assert _shop_schemas(empty_database_url) == before
 
@@ -228,7 +232,7 @@ def test_rows_that_are_not_the_manifests_undo_the_restore_forced_or_not(
         conn.execute("insert into public.someone_elses values (1)")
     held = _shop_schemas(empty_database_url)
     forced = invoke(["db", "restore", str(archive), "--force"], env={"DATABASE_URL": empty_database_url})
-    _refused_in_one_line(forced, "1 table(s) restored with other row counts than the manifest's")
+    _refused_in_one_line(forced, "3 table(s) restored with other row counts than the manifest's")
     assert _shop_schemas(empty_database_url) == held
     with db.connect(empty_database_url) as conn:
         assert conn.execute("select count(*) as n from public.someone_elses").fetchone() == {"n": 1}
@@ -250,6 +254,7 @@ def test_rows_that_are_not_the_manifests_undo_the_restore_forced_or_not(
         ("[]", "a JSON list, not an object"),
         ('{"format": 1}', 'no "archive" object'),
         ('{"format": 2}', "manifest format 2, not 1"),
+        ('{"format": true}', "manifest format True, not 1"),
         (None, 'no "archive" object'),  # backup's own manifest, less "archive"
         ("\xff\xfe", "not UTF-8 JSON"),
     ],
@@ -309,3 +314,18 @@ def test_an_unset_prod_target_is_one_line_and_exit_2(tmp_path: Path, settings: o
     out = invoke(["db", "backup", "--target", "prod", "--out", str(tmp_path / "x.dump")])
     assert out.exit_code == 2 and "PRODUCTION_DATABASE_URL" in out.output
     assert not (tmp_path / "x.dump").exists()
+
+
+def test_schemas_an_earlier_restore_set_aside_are_refused_and_kept(
+    database_url: str, empty_database_url: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "shop.dump"
+    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
+    with db.connect(empty_database_url) as conn:
+        # What a restore killed between setting aside and putting back leaves: maybe the only copy.
+        conn.execute("create schema restoreclick_replaced_public")
+        conn.execute("create table restoreclick_replaced_public.orders (id int)")
+    before = _shop_schemas(empty_database_url)
+    refused = invoke(["db", "restore", str(archive), "--force"], env={"DATABASE_URL": empty_database_url})
+    _refused_in_one_line(refused, "an earlier restore left restoreclick_replaced_public")
+    assert _shop_schemas(empty_database_url) == before
