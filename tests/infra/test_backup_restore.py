@@ -73,6 +73,15 @@ def _refused_in_one_line(result: Any, says: str) -> None:
     assert "Traceback" not in result.output
 
 
+def _restore_refused(url: str, args: list[str], says: str) -> Any:
+    """`db restore ARGS` into `url` is refused in one line and leaves its schemas as they were."""
+    before = _shop_schemas(url)
+    refused = invoke(["db", "restore", *args], env={"DATABASE_URL": url})
+    _refused_in_one_line(refused, says)
+    assert _shop_schemas(url) == before
+    return refused
+
+
 def test_the_tools_match_the_servers_major_version(database_url: str) -> None:
     major = server_major(database_url)
     for name in ("pg_dump", "pg_restore"):
@@ -218,22 +227,21 @@ def test_rows_that_are_not_the_manifests_undo_the_restore_forced_or_not(
     # Into an empty database: it is empty again, its own public schema (owner, grants) kept.
     before = _shop_schemas(empty_database_url)
     assert [s["nspname"] for s in before] == ["public"] and before[0]["tables"] == []
-    plain = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
-    _refused_in_one_line(plain, "3 table(s) restored with other row counts than the manifest's")
+    plain = _restore_refused(
+        empty_database_url, [str(archive)], "3 table(s) restored with other row counts than the manifest's"
+    )
     assert "public.orders: 0 rows restored, the manifest says 999" in plain.output
     assert "public.no_such_table: not restored, the manifest says 0" in plain.output
     assert "public.upload_sessions: 0 rows restored, the manifest does not list it" in plain.output
     assert "the database is as it was" in plain.output and "every table's rows match" not in plain.output
-    assert _shop_schemas(empty_database_url) == before
 
     # Forced over a database that holds tables: what it held is back, under its names.
     with db.connect(empty_database_url) as conn:
         conn.execute("create table public.someone_elses (id int)")
         conn.execute("insert into public.someone_elses values (1)")
-    held = _shop_schemas(empty_database_url)
-    forced = invoke(["db", "restore", str(archive), "--force"], env={"DATABASE_URL": empty_database_url})
-    _refused_in_one_line(forced, "3 table(s) restored with other row counts than the manifest's")
-    assert _shop_schemas(empty_database_url) == held
+    _restore_refused(
+        empty_database_url, [str(archive), "--force"], "3 table(s) restored with other row counts than the manifest's"
+    )
     with db.connect(empty_database_url) as conn:
         assert conn.execute("select count(*) as n from public.someone_elses").fetchone() == {"n": 1}
 
@@ -270,23 +278,17 @@ def test_a_manifest_that_cannot_be_read_is_one_line_and_changes_nothing(
         manifest_path(archive).write_text(json.dumps(manifest))
     else:
         manifest_path(archive).write_bytes(text.encode("latin-1"))
-    before = _shop_schemas(empty_database_url)
-    refused = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
-    _refused_in_one_line(refused, f"the manifest beside {archive} cannot be read: ")
+    refused = _restore_refused(empty_database_url, [str(archive)], f"the manifest beside {archive} cannot be read: ")
     assert says in refused.output, refused.output
-    assert _shop_schemas(empty_database_url) == before
 
 
 def test_an_archive_without_its_manifest_is_refused(database_url: str, empty_database_url: str, tmp_path: Path) -> None:
     archive = tmp_path / "shop.dump"
     assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
     manifest_path(archive).unlink()
-    before = _shop_schemas(empty_database_url)
-    refused = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
-    _refused_in_one_line(refused, f"no manifest beside {archive}")
+    refused = _restore_refused(empty_database_url, [str(archive)], f"no manifest beside {archive}")
     assert "restore checks the archive against it" in refused.output
     assert "every table's rows match" not in refused.output
-    assert _shop_schemas(empty_database_url) == before
 
 
 def test_verify_exits_0_with_some_migrations_pending_and_1_with_none_applied(
@@ -325,7 +327,6 @@ def test_schemas_an_earlier_restore_set_aside_are_refused_and_kept(
         # What a restore killed between setting aside and putting back leaves: maybe the only copy.
         conn.execute("create schema restoreclick_replaced_public")
         conn.execute("create table restoreclick_replaced_public.orders (id int)")
-    before = _shop_schemas(empty_database_url)
-    refused = invoke(["db", "restore", str(archive), "--force"], env={"DATABASE_URL": empty_database_url})
-    _refused_in_one_line(refused, "an earlier restore left restoreclick_replaced_public")
-    assert _shop_schemas(empty_database_url) == before
+    _restore_refused(
+        empty_database_url, [str(archive), "--force"], "an earlier restore left restoreclick_replaced_public"
+    )
