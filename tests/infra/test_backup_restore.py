@@ -82,6 +82,14 @@ def _restore_refused(url: str, args: list[str], says: str) -> Any:
     return refused
 
 
+@pytest.fixture
+def archive(database_url: str, tmp_path: Path) -> Path:
+    """A backup of a fresh, migrated database, with its manifest."""
+    made = tmp_path / "shop.dump"
+    assert invoke(["db", "backup", "--out", str(made)], env={"DATABASE_URL": database_url}).exit_code == 0
+    return made
+
+
 def test_the_tools_match_the_servers_major_version(database_url: str) -> None:
     major = server_major(database_url)
     for name in ("pg_dump", "pg_restore"):
@@ -161,10 +169,8 @@ def test_a_restore_refuses_a_database_that_holds_tables_naming_them_unless_force
 
 
 def test_a_second_restore_into_the_same_database_while_one_runs_is_refused_in_one_line(
-    database_url: str, empty_database_url: str, tmp_path: Path
+    database_url: str, empty_database_url: str, archive: Path
 ) -> None:
-    archive = tmp_path / "shop.dump"
-    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
     # A restore under way holds the database's restore lock (from its own session, as a
     # second shell's restore would); this one must not take the first's set-aside schemas
     # for leftovers, nor touch anything.
@@ -181,17 +187,17 @@ def test_a_second_restore_into_the_same_database_while_one_runs_is_refused_in_on
 
 
 def test_a_restore_refuses_an_archive_that_is_not_the_one_its_manifest_describes(
-    database_url: str, empty_database_url: str, tmp_path: Path
+    database_url: str, empty_database_url: str, archive: Path
 ) -> None:
-    archive = tmp_path / "shop.dump"
-    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
     damaged = bytearray(archive.read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF
     archive.write_bytes(bytes(damaged))
     refused = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
     assert refused.exit_code == 1 and "SHA-256" in refused.output
     assert (
-        invoke(["db", "restore", str(tmp_path / "missing.dump")], env={"DATABASE_URL": empty_database_url}).exit_code
+        invoke(
+            ["db", "restore", str(archive.with_name("missing.dump"))], env={"DATABASE_URL": empty_database_url}
+        ).exit_code
         == 1
     )
     with db.connect(empty_database_url) as conn:
@@ -199,11 +205,9 @@ def test_a_restore_refuses_an_archive_that_is_not_the_one_its_manifest_describes
 
 
 def test_a_failed_restore_leaves_the_database_as_it_was(
-    database_url: str, empty_database_url: str, tmp_path: Path
+    database_url: str, empty_database_url: str, archive: Path
 ) -> None:
-    archive = tmp_path / "shop.dump"
-    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
-    broken = tmp_path / "broken.dump"
+    broken = archive.with_name("broken.dump")
     _cut_short(archive, broken)
     before = _shop_schemas(empty_database_url)
     failed = invoke(["db", "restore", str(broken)], env={"DATABASE_URL": empty_database_url})
@@ -214,10 +218,8 @@ def test_a_failed_restore_leaves_the_database_as_it_was(
 
 
 def test_rows_that_are_not_the_manifests_undo_the_restore_forced_or_not(
-    database_url: str, empty_database_url: str, tmp_path: Path
+    database_url: str, empty_database_url: str, archive: Path
 ) -> None:
-    archive = tmp_path / "shop.dump"
-    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
     manifest = json.loads(manifest_path(archive).read_text())
     manifest["tables"]["public.orders"] = 999
     manifest["tables"]["public.no_such_table"] = 0
@@ -268,10 +270,8 @@ def test_rows_that_are_not_the_manifests_undo_the_restore_forced_or_not(
     ],
 )
 def test_a_manifest_that_cannot_be_read_is_one_line_and_changes_nothing(
-    database_url: str, empty_database_url: str, tmp_path: Path, text: str | None, says: str
+    database_url: str, empty_database_url: str, archive: Path, text: str | None, says: str
 ) -> None:
-    archive = tmp_path / "shop.dump"
-    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
     if text is None:
         manifest = json.loads(manifest_path(archive).read_text())
         del manifest["archive"]
@@ -282,9 +282,7 @@ def test_a_manifest_that_cannot_be_read_is_one_line_and_changes_nothing(
     assert says in refused.output, refused.output
 
 
-def test_an_archive_without_its_manifest_is_refused(database_url: str, empty_database_url: str, tmp_path: Path) -> None:
-    archive = tmp_path / "shop.dump"
-    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
+def test_an_archive_without_its_manifest_is_refused(database_url: str, empty_database_url: str, archive: Path) -> None:
     manifest_path(archive).unlink()
     refused = _restore_refused(empty_database_url, [str(archive)], f"no manifest beside {archive}")
     assert "restore checks the archive against it" in refused.output
@@ -292,10 +290,8 @@ def test_an_archive_without_its_manifest_is_refused(database_url: str, empty_dat
 
 
 def test_verify_exits_0_with_some_migrations_pending_and_1_with_none_applied(
-    database_url: str, empty_database_url: str, tmp_path: Path
+    database_url: str, empty_database_url: str, archive: Path
 ) -> None:
-    archive = tmp_path / "shop.dump"
-    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
     nothing = invoke(["db", "verify"], env={"DATABASE_URL": empty_database_url})
     assert nothing.exit_code == 1, nothing.output
     said = " ".join(nothing.output.split())
@@ -319,10 +315,8 @@ def test_an_unset_prod_target_is_one_line_and_exit_2(tmp_path: Path, settings: o
 
 
 def test_schemas_an_earlier_restore_set_aside_are_refused_and_kept(
-    database_url: str, empty_database_url: str, tmp_path: Path
+    database_url: str, empty_database_url: str, archive: Path
 ) -> None:
-    archive = tmp_path / "shop.dump"
-    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
     with db.connect(empty_database_url) as conn:
         # What a restore killed between setting aside and putting back leaves: maybe the only copy.
         conn.execute("create schema restoreclick_replaced_public")
