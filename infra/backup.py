@@ -14,8 +14,8 @@ PRODUCTION_DATABASE_URL names) and refuses one that already holds tables, naming
 and checks the archive's SHA-256 against it first. The shop's schemas the database has are
 set aside (renamed) before pg_restore runs in one transaction, and dropped only once that
 committed and every table's row count is the manifest's: a failed restore, or one whose
-rows differ, puts them back, so the database is as it was, forced or not. Ownership goes to the restoring role (as
-when the migrations ran) and the grants are the archive's, which are the migrations'
+rows differ, puts them back, so the database is as it was, forced or not. Ownership goes
+to the restoring role (as when the migrations ran) and the grants are the archive's, which are the migrations'
 (infra/supabase_roles.sql's roles, migration 014's grants): the roles are created first on
 a plain server that lacks them.
 """
