@@ -10,10 +10,12 @@ the manifest says which of them the database needs.
 
 A restore goes into an empty database (the embedded one, or whatever DATABASE_URL or
 PRODUCTION_DATABASE_URL names) and refuses one that already holds tables, naming them;
-`--force` sets the shop's schemas aside first (renamed, and dropped only once the restore
-succeeded). It runs pg_restore in one transaction, so a failed restore leaves the
-database as it was, forced or not. Ownership goes to the restoring role (as
-when the migrations ran) and the grants are the archive's, which are the migrations'
+`--force` replaces the shop's schemas. Every restore needs the manifest beside the archive
+and checks the archive's SHA-256 against it first. The shop's schemas the database has are
+set aside (renamed) before pg_restore runs in one transaction, and dropped only once that
+committed and every table's row count is the manifest's: a failed restore, or one whose
+rows differ, puts them back, so the database is as it was, forced or not. Ownership goes
+to the restoring role (as when the migrations ran) and the grants are the archive's, which are the migrations'
 (infra/supabase_roles.sql's roles, migration 014's grants): the roles are created first on
 a plain server that lacks them.
 """
@@ -35,7 +37,6 @@ from typing import Any
 from infra import queries
 from infra.pg_tools import find_tool, libpq_args, server_major, tool_major
 from shared.core import db
-from shared.core.errors import RestoreClickError
 
 SHOP_SCHEMAS = ("public", "supabase_migrations")
 MANIFEST_FORMAT = 1
@@ -43,6 +44,21 @@ MANIFEST_FORMAT = 1
 
 class RestoreRefused(RuntimeError):
     """The target holds tables (without --force), or the archive is not the manifest's."""
+
+
+class ManifestUnreadable(RestoreRefused):
+    """The manifest beside the archive is missing, not JSON, or not shaped as backup writes it."""
+
+
+class RowsMismatched(RestoreRefused):
+    """The restored rows are not the manifest's; the database was put back as it was."""
+
+    def __init__(self, mismatched: dict[str, tuple[int, int]]) -> None:
+        self.mismatched = mismatched  # table: (in the manifest, restored); -1 where absent
+        super().__init__(
+            f"{len(mismatched)} table(s) restored with other row counts than the manifest's; "
+            "the restore was undone and the database is as it was"
+        )
 
 
 class PgToolFailed(RuntimeError):
@@ -140,7 +156,6 @@ def tables_present(url: str) -> list[str]:
 @dataclass
 class RestoreResult:
     tables: dict[str, int]
-    mismatched: dict[str, tuple[int, int]]  # table: (in the manifest, restored)
     tool: Path
 
 
@@ -156,10 +171,9 @@ def restore(
     if not archive.is_file():
         raise RestoreRefused(f"no archive at {archive}")
     manifest = _read_manifest(archive)
-    if manifest is not None:
-        step("Checking the archive against its manifest")
-        if sha256_of(archive) != manifest["archive"]["sha256"]:
-            raise RestoreRefused(f"{archive.name} is not the archive its manifest describes (SHA-256 differs)")
+    step("Checking the archive against its manifest")
+    if sha256_of(archive) != manifest["archive"]["sha256"]:
+        raise RestoreRefused(f"{archive.name} is not the archive its manifest describes (SHA-256 differs)")
     with _sole_restore(url):
         return _restore_into(url, archive, manifest, force, ensure_roles, step)
 
@@ -181,7 +195,7 @@ def _sole_restore(url: str) -> Iterator[None]:
 def _restore_into(
     url: str,
     archive: Path,
-    manifest: dict[str, Any] | None,
+    manifest: dict[str, Any],
     force: bool,
     ensure_roles: Callable[[], None] | None,
     step: Step,
@@ -202,15 +216,15 @@ def _restore_into(
         ensure_roles()
     pg_restore = find_tool("pg_restore", server_major(url))
     step(f"Restoring with {pg_restore}")
-    if force and found:
-        try:
-            with db.connect(url) as conn:
-                queries.rows_changed(conn, "restore_set_aside_schemas")
-        except RestoreClickError:
+    # Forced or not, the shop's schemas step aside (without --force they hold no table):
+    # the old ones go only once the new ones passed every check below.
+    with db.connect(url) as conn:
+        if queries.one(conn, "restore_leftovers_present")["present"]:
             raise RestoreRefused(
-                "an earlier --force restore left restoreclick_replaced_public or restoreclick_replaced_history "
+                "an earlier restore left restoreclick_replaced_public or restoreclick_replaced_history "
                 "behind; look at it, then drop it"
-            ) from None
+            )
+        queries.rows_changed(conn, "restore_set_aside_schemas")
     try:
         # One transaction: a failure leaves nothing half restored. Owners are the
         # restoring role's, grants the archive's.
@@ -222,24 +236,29 @@ def _restore_into(
                 ["--single-transaction", "--exit-on-error", "--no-owner", "--use-list", str(listing), str(archive)],
                 url,
             )
+        step("Counting the restored rows")
+        tables = table_counts(url)
+        expected: dict[str, int] = manifest["tables"]
+        # -1: not in the manifest, or not restored; a table either side lacks is a mismatch too.
+        mismatched = {
+            t: (expected.get(t, -1), tables.get(t, -1))
+            for t in sorted(expected.keys() | tables.keys())
+            if tables.get(t) != expected.get(t)
+        }
+        if mismatched:
+            raise RowsMismatched(mismatched)
     except BaseException:
-        if force and found:
-            with db.connect(url) as conn:
-                queries.rows_changed(conn, "restore_put_back_set_aside")
-        raise
-    if force and found:
         with db.connect(url) as conn:
-            queries.rows_changed(conn, "restore_drop_set_aside")
-    if manifest and manifest.get("buckets"):
+            queries.rows_changed(conn, "restore_put_back_set_aside")
+        raise
+    with db.connect(url) as conn:
+        queries.rows_changed(conn, "restore_drop_set_aside")
+    if manifest["buckets"]:
         with db.connect(url) as conn:
             if queries.one(conn, "backup_has_storage_schema")["present"]:
                 for bucket in manifest["buckets"]:
                     queries.rows_changed(conn, "restore_bucket", **bucket)
-    step("Counting the restored rows")
-    tables = table_counts(url)
-    expected: dict[str, int] = (manifest or {}).get("tables", {})
-    mismatched = {t: (n, tables.get(t, -1)) for t, n in expected.items() if tables.get(t) != n}
-    return RestoreResult(tables, mismatched, pg_restore)
+    return RestoreResult(tables, pg_restore)
 
 
 # pg_restore's table of contents names the public schema itself on a line such as
@@ -249,8 +268,9 @@ _CREATE_PUBLIC = re.compile(r"^\d+; \d+ \d+ SCHEMA - public ")
 
 def _restore_list(pg_restore: Path, archive: Path, url: str) -> str:
     """The archive's table of contents, less `CREATE SCHEMA public` where the database
-    already has that schema: every new database has it (empty), and creating it again
-    would fail the whole restore. Its grants and comment are kept."""
+    has that schema: the one restore_set_aside_schemas made in place of the database's own
+    (its owner and privileges), and creating it again would fail the whole restore. Its
+    grants and comment are kept."""
     done = subprocess.run([str(pg_restore), "--list", str(archive)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PgToolFailed(f"pg_restore failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
@@ -262,11 +282,50 @@ def _restore_list(pg_restore: Path, archive: Path, url: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _read_manifest(archive: Path) -> dict[str, Any] | None:
+_BUCKET_KEYS = frozenset({"id", "name", "public", "file_size_limit", "allowed_mime_types"})
+
+
+def _read_manifest(archive: Path) -> dict[str, Any]:
+    """The manifest beside `archive`, checked for every field restore reads: a restore
+    checks the archive against it, so without one (or with one that is not backup's) it
+    refuses before touching the database."""
     path = manifest_path(archive)
     if not path.exists():
-        return None
-    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("format") != MANIFEST_FORMAT:
-        raise RestoreRefused(f"{path.name} is manifest format {manifest.get('format')}, not {MANIFEST_FORMAT}")
+        raise ManifestUnreadable(f"no manifest beside {archive} ({path.name}); restore checks the archive against it")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ManifestUnreadable(f"the manifest beside {archive} cannot be read: {_reason(exc)}") from None
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise ManifestUnreadable(f"the manifest beside {archive} cannot be read: {problem}")
+    assert isinstance(manifest, dict)
     return manifest
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    return f"not UTF-8 JSON ({exc})"
+
+
+def _manifest_problem(manifest: object) -> str | None:
+    """What keeps `manifest` from being one `backup` wrote, or None."""
+    if not isinstance(manifest, dict):
+        return f"it holds a JSON {type(manifest).__name__}, not an object"
+    if manifest.get("format") != MANIFEST_FORMAT or isinstance(manifest.get("format"), bool):
+        return f"it is manifest format {manifest.get('format')!r}, not {MANIFEST_FORMAT}"
+    described = manifest.get("archive")
+    if not isinstance(described, dict) or not isinstance(described.get("sha256"), str):
+        return 'it has no "archive" object with the archive\'s "sha256"'
+    tables = manifest.get("tables")
+    if not isinstance(tables, dict) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in tables.values()
+    ):
+        return 'it has no "tables" object of row counts'
+    buckets = manifest.get("buckets")
+    if not isinstance(buckets, list) or not all(isinstance(b, dict) and set(b) == _BUCKET_KEYS for b in buckets):
+        return 'its "buckets" is not a list of bucket rows'
+    return None

@@ -46,7 +46,7 @@ def restore(
     ] = False,
 ) -> None:
     """Restore an archive into an empty database; refuses one that holds tables unless --force."""
-    from infra.backup import PgToolFailed, RestoreRefused
+    from infra.backup import PgToolFailed, RestoreRefused, RowsMismatched
     from infra.backup import restore as run_restore
     from infra.local_database import bootstrap_server
     from infra.pg_tools import PgToolMissing
@@ -63,6 +63,12 @@ def restore(
                 url, archive, force=force, ensure_roles=lambda: bootstrap_server(url),
                 step=lambda s: status.update(s + "…"),
             )  # fmt: skip
+        except RowsMismatched as exc:
+            for name, (expected, got) in exc.mismatched.items():
+                restored = "not restored" if got < 0 else f"{got} rows restored"
+                listed = "the manifest does not list it" if expected < 0 else f"the manifest says {expected}"
+                console.print(f"[bold red]{name}[/]: {restored}, {listed}")
+            raise fail(str(exc), 1) from None
         except (RestoreRefused, PgToolMissing, PgToolFailed) as exc:
             raise fail(str(exc), 1) from None
         except OSError as exc:
@@ -73,9 +79,5 @@ def restore(
     for name, n in result.tables.items():
         table.add_row(name, str(n))
     console.print(table)
-    if result.mismatched:
-        for name, (expected, got) in result.mismatched.items():
-            console.print(f"[bold red]{name}[/]: {got} rows restored, the manifest says {expected}")
-        raise typer.Exit(1)
     console.print(f"[green]restored[/] with {result.tool}; every table's rows match the manifest")
     console.print(f"check it with: ./restoreclick db verify --target {target}")

@@ -116,7 +116,7 @@ def push(
 
 @app.command()
 def verify(target: TargetOption = None, every: AllOption = False) -> None:
-    """Exit non-zero, naming the file, when an applied migration changed or vanished."""
+    """Exit non-zero, naming the file, when an applied migration changed or vanished, or none is applied."""
     settings = get_settings()
     failed = False
     with open_targets(chosen_names(target or [], every, settings), settings) as targets:
@@ -128,17 +128,22 @@ def verify(target: TargetOption = None, every: AllOption = False) -> None:
                 for line in plan.problems:
                     console.print(f"[bold red]{t.name}[/]: {line}")
             else:
-                console.print(_verified(t.name, len(plan.having("applied")), len(plan.having("pending"))))
+                applied = len(plan.having("applied"))
+                # Nothing applied verifies nothing (after a failed restore, say): exit 1 so a
+                # script does not read it as a pass. Some applied and some pending is exit 0.
+                failed = failed or applied == 0
+                console.print(_verified(t.name, applied, len(plan.having("pending"))))
     if failed:
         raise typer.Exit(1)
 
 
 def _verified(target: str, applied: int, pending: int) -> str:
-    """What a clean verify says. Verify compares the applied history with the files; a file
-    not applied yet is not a mismatch (push applies it), so it exits 0 but says so plainly."""
+    """What a verify without mismatches says. Verify compares the applied history with the
+    files; a file not applied yet is not a mismatch (push applies it), so it says so plainly;
+    with nothing applied there is nothing verified (the caller exits 1)."""
     if applied == 0:
         return (
-            f"[yellow]{target}[/]: no migration applied yet, nothing to compare; "
+            f"[bold red]{target}[/]: no migration applied yet, nothing to compare; "
             f"{pending} pending: run ./restoreclick db push --target {target}"
         )
     line = f"[green]{target}[/]: history matches the files: {applied} applied, unchanged"

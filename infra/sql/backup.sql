@@ -55,16 +55,49 @@ order by 1;
 -- The roles the archive's grants name (infra/supabase_roles.sql creates them on a plain server).
 select count(*) = 3 as present from pg_roles where rolname in ('anon', 'authenticated', 'service_role');
 
+-- name: restore_leftovers_present
+-- Set-aside schemas a restore left behind (killed between setting aside and putting back):
+-- they may hold the only copy of what was replaced, so a restore refuses to go on.
+select exists (
+    select 1 from pg_namespace where nspname in ('restoreclick_replaced_public', 'restoreclick_replaced_history')
+) as present;
+
 -- name: restore_set_aside_schemas
--- --force only: the shop's schemas are renamed out of the way, not dropped, so a restore
--- that fails can put them back; restore_drop_set_aside drops them once it succeeded.
+-- Every restore, forced or not: the shop's schemas (without --force, ones that hold no
+-- table) are renamed out of the way, not dropped, so a restore that fails, or whose rows
+-- are not the manifest's, can put them back exactly; restore_drop_set_aside drops them
+-- once the restore committed and its row counts matched. An empty public schema takes the
+-- old one's place with its owner and privileges (a new database's public is usable by
+-- every role, and the archive's CREATE SCHEMA would make one only its owner may use):
+-- the restore goes into it, as into the database's own public before.
 do $$
+declare
+    old_owner regrole;
+    granted record;
 begin
     if exists (select 1 from pg_namespace where nspname in ('restoreclick_replaced_public', 'restoreclick_replaced_history')) then
-        raise exception 'an earlier --force restore left restoreclick_replaced_public or restoreclick_replaced_history behind; look at it, then drop it';
+        raise exception 'an earlier restore left restoreclick_replaced_public or restoreclick_replaced_history behind; look at it, then drop it';
     end if;
     if exists (select 1 from pg_namespace where nspname = 'public') then
+        select nspowner::regrole into old_owner from pg_namespace where nspname = 'public';
         alter schema public rename to restoreclick_replaced_public;
+        create schema public;
+        begin
+            execute format('alter schema public owner to %%s', old_owner);
+        exception when insufficient_privilege then
+            null;  -- a role that may not give it away keeps it, as --no-owner does for the rest
+        end;
+        for granted in
+            select a.grantee, a.privilege_type, a.is_grantable
+            from pg_namespace n, aclexplode(n.nspacl) a
+            where n.nspname = 'restoreclick_replaced_public' and a.grantee <> n.nspowner
+        loop
+            execute format(
+                'grant %%s on schema public to %%s%%s', granted.privilege_type,
+                case when granted.grantee = 0 then 'public' else granted.grantee::regrole::text end,
+                case when granted.is_grantable then ' with grant option' else '' end
+            );
+        end loop;
     end if;
     if exists (select 1 from pg_namespace where nspname = 'supabase_migrations') then
         alter schema supabase_migrations rename to restoreclick_replaced_history;
@@ -73,15 +106,17 @@ end;
 $$;
 
 -- name: restore_put_back_set_aside
--- The restore failed (in one transaction, so it created nothing): the schemas come back.
+-- The restore failed (pg_restore, in one transaction, created nothing) or committed rows
+-- that are not the manifest's: whatever it made goes, and the set-aside schemas come back
+-- under their names, all in this one statement's transaction. A schema the database did
+-- not have before is dropped and not replaced, so an empty database is empty again.
 do $$
 begin
+    drop schema if exists public, supabase_migrations cascade;
     if exists (select 1 from pg_namespace where nspname = 'restoreclick_replaced_public') then
-        drop schema if exists public cascade;
         alter schema restoreclick_replaced_public rename to public;
     end if;
     if exists (select 1 from pg_namespace where nspname = 'restoreclick_replaced_history') then
-        drop schema if exists supabase_migrations cascade;
         alter schema restoreclick_replaced_history rename to supabase_migrations;
     end if;
 end;

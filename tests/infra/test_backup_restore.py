@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from infra import queries
-from infra.backup import manifest_path
+from infra.backup import manifest_path, sha256_of
 from infra.pg_tools import find_tool, server_major, tool_major
 from shared.core import db
 from tests.fixtures.operating import invoke, walk_the_shop
@@ -32,6 +32,62 @@ def _history(url: str) -> list[dict[str, Any]]:
 def _grants(url: str) -> list[dict[str, Any]]:
     with db.connect(url) as conn:
         return queries.rows(conn, "table_grants")
+
+
+def _schema_privileges(url: str) -> dict[str, bool]:
+    with db.connect(url) as conn:
+        return {
+            f"{role} {privilege}": conn.execute(
+                "select has_schema_privilege(%s, 'public', %s) as ok", (role, privilege)
+            ).fetchone()["ok"]
+            for role in ("anon", "authenticated", "service_role")
+            for privilege in ("usage", "create")
+        }
+
+
+def _shop_schemas(url: str) -> list[dict[str, Any]]:
+    """The schemas a restore sets aside or makes, with their owner and privileges, and the tables in them."""
+    with db.connect(url) as conn:
+        return conn.execute(
+            "select n.nspname, n.nspowner::regrole::text as owner, n.nspacl::text as acl, "
+            "array(select c.relname::text from pg_class c where c.relnamespace = n.oid and c.relkind = 'r' "
+            "order by 1) as tables "
+            "from pg_namespace n where n.nspname in ('public', 'supabase_migrations') "
+            "or n.nspname like 'restoreclick%%' order by 1"
+        ).fetchall()
+
+
+def _cut_short(archive: Path, into: Path) -> None:
+    """Half of `archive` at `into`, with a manifest that describes it: the SHA-256 check
+    passes and pg_restore is what fails."""
+    into.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    manifest = json.loads(manifest_path(archive).read_text())
+    manifest["archive"] = {"name": into.name, "bytes": into.stat().st_size, "sha256": sha256_of(into)}
+    manifest_path(into).write_text(json.dumps(manifest))
+
+
+def _refused_in_one_line(result: Any, says: str) -> None:
+    """A refusal from the command (exit 1, its one line), not a traceback."""
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"restoreclick: {says}" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def _restore_refused(url: str, args: list[str], says: str) -> Any:
+    """`db restore ARGS` into `url` is refused in one line and leaves its schemas as they were."""
+    before = _shop_schemas(url)
+    refused = invoke(["db", "restore", *args], env={"DATABASE_URL": url})
+    _refused_in_one_line(refused, says)
+    assert _shop_schemas(url) == before
+    return refused
+
+
+@pytest.fixture
+def archive(database_url: str, tmp_path: Path) -> Path:
+    """A backup of a fresh, migrated database, with its manifest."""
+    made = tmp_path / "shop.dump"
+    assert invoke(["db", "backup", "--out", str(made)], env={"DATABASE_URL": database_url}).exit_code == 0
+    return made
 
 
 def test_the_tools_match_the_servers_major_version(database_url: str) -> None:
@@ -64,6 +120,7 @@ def test_a_walked_shop_round_trips_into_a_fresh_database(
     assert _counts(empty_database_url) == source_counts
     assert _history(empty_database_url) == _history(database_url) != []
     assert _grants(empty_database_url) == _grants(database_url)
+    assert _schema_privileges(empty_database_url) == _schema_privileges(database_url)
     with db.connect(empty_database_url) as conn:
         # The roles see what the migrations let them see: the service role all, a browser's none.
         assert conn.execute("select has_table_privilege('service_role', 'public.orders', 'select') as ok").fetchone()
@@ -95,7 +152,7 @@ def test_a_restore_refuses_a_database_that_holds_tables_naming_them_unless_force
 
     # Forced with an archive that cannot be restored, the database stays as it was.
     broken = tmp_path / "broken.dump"
-    broken.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    _cut_short(archive, broken)
     failed = invoke(["db", "restore", str(broken), "--force"], env={"DATABASE_URL": empty_database_url})
     assert failed.exit_code == 1 and "pg_restore failed" in failed.output, failed.output
     with db.connect(empty_database_url) as conn:
@@ -112,10 +169,8 @@ def test_a_restore_refuses_a_database_that_holds_tables_naming_them_unless_force
 
 
 def test_a_second_restore_into_the_same_database_while_one_runs_is_refused_in_one_line(
-    database_url: str, empty_database_url: str, tmp_path: Path
+    database_url: str, empty_database_url: str, archive: Path
 ) -> None:
-    archive = tmp_path / "shop.dump"
-    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
     # A restore under way holds the database's restore lock (from its own session, as a
     # second shell's restore would); this one must not take the first's set-aside schemas
     # for leftovers, nor touch anything.
@@ -132,17 +187,17 @@ def test_a_second_restore_into_the_same_database_while_one_runs_is_refused_in_on
 
 
 def test_a_restore_refuses_an_archive_that_is_not_the_one_its_manifest_describes(
-    database_url: str, empty_database_url: str, tmp_path: Path
+    database_url: str, empty_database_url: str, archive: Path
 ) -> None:
-    archive = tmp_path / "shop.dump"
-    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
     damaged = bytearray(archive.read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF
     archive.write_bytes(bytes(damaged))
     refused = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
     assert refused.exit_code == 1 and "SHA-256" in refused.output
     assert (
-        invoke(["db", "restore", str(tmp_path / "missing.dump")], env={"DATABASE_URL": empty_database_url}).exit_code
+        invoke(
+            ["db", "restore", str(archive.with_name("missing.dump"))], env={"DATABASE_URL": empty_database_url}
+        ).exit_code
         == 1
     )
     with db.connect(empty_database_url) as conn:
@@ -150,19 +205,122 @@ def test_a_restore_refuses_an_archive_that_is_not_the_one_its_manifest_describes
 
 
 def test_a_failed_restore_leaves_the_database_as_it_was(
-    database_url: str, empty_database_url: str, tmp_path: Path
+    database_url: str, empty_database_url: str, archive: Path
 ) -> None:
-    archive = tmp_path / "shop.dump"
-    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
-    manifest_path(archive).unlink()  # a bare archive restores too; here one cut short
-    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    failed = invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url})
+    broken = archive.with_name("broken.dump")
+    _cut_short(archive, broken)
+    before = _shop_schemas(empty_database_url)
+    failed = invoke(["db", "restore", str(broken)], env={"DATABASE_URL": empty_database_url})
     assert failed.exit_code == 1 and "pg_restore failed" in failed.output
+    assert _shop_schemas(empty_database_url) == before
     with db.connect(empty_database_url) as conn:
         assert conn.execute("select count(*) as n from pg_tables where schemaname = 'public'").fetchone() == {"n": 0}
+
+
+def test_rows_that_are_not_the_manifests_undo_the_restore_forced_or_not(
+    database_url: str, empty_database_url: str, archive: Path
+) -> None:
+    manifest = json.loads(manifest_path(archive).read_text())
+    manifest["tables"]["public.orders"] = 999
+    manifest["tables"]["public.no_such_table"] = 0
+    del manifest["tables"]["public.upload_sessions"]
+    manifest_path(archive).write_text(json.dumps(manifest))
+
+    # Into an empty database: it is empty again, its own public schema (owner, grants) kept.
+    before = _shop_schemas(empty_database_url)
+    assert [s["nspname"] for s in before] == ["public"] and before[0]["tables"] == []
+    plain = _restore_refused(
+        empty_database_url, [str(archive)], "3 table(s) restored with other row counts than the manifest's"
+    )
+    assert "public.orders: 0 rows restored, the manifest says 999" in plain.output
+    assert "public.no_such_table: not restored, the manifest says 0" in plain.output
+    assert "public.upload_sessions: 0 rows restored, the manifest does not list it" in plain.output
+    assert "the database is as it was" in plain.output and "every table's rows match" not in plain.output
+
+    # Forced over a database that holds tables: what it held is back, under its names.
+    with db.connect(empty_database_url) as conn:
+        conn.execute("create table public.someone_elses (id int)")
+        conn.execute("insert into public.someone_elses values (1)")
+    _restore_refused(
+        empty_database_url, [str(archive), "--force"], "3 table(s) restored with other row counts than the manifest's"
+    )
+    with db.connect(empty_database_url) as conn:
+        assert conn.execute("select count(*) as n from public.someone_elses").fetchone() == {"n": 1}
+
+    # The same database over the real manifest: the check passes and the old schemas go.
+    assert invoke(["db", "backup", "--out", str(archive)], env={"DATABASE_URL": database_url}).exit_code == 0
+    again = invoke(["db", "restore", str(archive), "--force"], env={"DATABASE_URL": empty_database_url})
+    assert again.exit_code == 0 and "every table's rows match the manifest" in again.output, again.output
+    assert [s["nspname"] for s in _shop_schemas(empty_database_url)] == ["public", "supabase_migrations"]
+    assert _counts(empty_database_url) == _counts(database_url)
+    # The public schema that replaced the old one is usable by the same roles as the source's.
+    assert _schema_privileges(empty_database_url) == _schema_privileges(database_url)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("{not json", "not JSON"),
+        ("[]", "a JSON list, not an object"),
+        ('{"format": 1}', 'no "archive" object'),
+        ('{"format": 2}', "manifest format 2, not 1"),
+        ('{"format": true}', "manifest format True, not 1"),
+        (None, 'no "archive" object'),  # backup's own manifest, less "archive"
+        ("\xff\xfe", "not UTF-8 JSON"),
+    ],
+)
+def test_a_manifest_that_cannot_be_read_is_one_line_and_changes_nothing(
+    database_url: str, empty_database_url: str, archive: Path, text: str | None, says: str
+) -> None:
+    if text is None:
+        manifest = json.loads(manifest_path(archive).read_text())
+        del manifest["archive"]
+        manifest_path(archive).write_text(json.dumps(manifest))
+    else:
+        manifest_path(archive).write_bytes(text.encode("latin-1"))
+    refused = _restore_refused(empty_database_url, [str(archive)], f"the manifest beside {archive} cannot be read: ")
+    assert says in refused.output, refused.output
+
+
+def test_an_archive_without_its_manifest_is_refused(database_url: str, empty_database_url: str, archive: Path) -> None:
+    manifest_path(archive).unlink()
+    refused = _restore_refused(empty_database_url, [str(archive)], f"no manifest beside {archive}")
+    assert "restore checks the archive against it" in refused.output
+    assert "every table's rows match" not in refused.output
+
+
+def test_verify_exits_0_with_some_migrations_pending_and_1_with_none_applied(
+    database_url: str, empty_database_url: str, archive: Path
+) -> None:
+    nothing = invoke(["db", "verify"], env={"DATABASE_URL": empty_database_url})
+    assert nothing.exit_code == 1, nothing.output
+    said = " ".join(nothing.output.split())
+    assert "no migration applied yet, nothing to compare" in said and "run ./restoreclick db push --target dev" in said
+    assert invoke(["db", "restore", str(archive)], env={"DATABASE_URL": empty_database_url}).exit_code == 0
+    with db.connect(empty_database_url) as conn:
+        # The newest file's history row goes: it is pending again, not a mismatch.
+        conn.execute(
+            "delete from supabase_migrations.schema_migrations "
+            "where version = (select max(version) from supabase_migrations.schema_migrations)"
+        )
+    some = invoke(["db", "verify"], env={"DATABASE_URL": empty_database_url})
+    assert some.exit_code == 0, some.output
+    assert "1 pending (not a mismatch)" in " ".join(some.output.split())
 
 
 def test_an_unset_prod_target_is_one_line_and_exit_2(tmp_path: Path, settings: object) -> None:
     out = invoke(["db", "backup", "--target", "prod", "--out", str(tmp_path / "x.dump")])
     assert out.exit_code == 2 and "PRODUCTION_DATABASE_URL" in out.output
     assert not (tmp_path / "x.dump").exists()
+
+
+def test_schemas_an_earlier_restore_set_aside_are_refused_and_kept(
+    database_url: str, empty_database_url: str, archive: Path
+) -> None:
+    with db.connect(empty_database_url) as conn:
+        # What a restore killed between setting aside and putting back leaves: maybe the only copy.
+        conn.execute("create schema restoreclick_replaced_public")
+        conn.execute("create table restoreclick_replaced_public.orders (id int)")
+    _restore_refused(
+        empty_database_url, [str(archive), "--force"], "an earlier restore left restoreclick_replaced_public"
+    )

@@ -122,13 +122,13 @@ def test_a_database_without_the_schema_names_the_push_to_run(data_dir: Path, emp
         assert conn.execute("select count(*) from pg_tables where schemaname = 'public'").fetchone() == (0,)
 
 
-def test_verify_on_a_database_nothing_was_applied_to_says_so_and_exits_0(
+def test_verify_on_a_database_nothing_was_applied_to_says_so_and_exits_1(
     data_dir: Path, empty_database_url: str
 ) -> None:
-    # Verify compares the applied history with the files: nothing applied is no mismatch,
-    # but it must not read as "matches" either.
+    # Verify compares the applied history with the files: with nothing applied nothing was
+    # verified (after a failed restore, say), so it must not read as a pass nor as "matches".
     ran = restoreclick("db", "verify", data_dir=data_dir, db_port=free_port(), DATABASE_URL=empty_database_url)
-    assert ran.returncode == 0, ran.stderr
+    assert ran.returncode == 1, ran.stderr
     said = " ".join(ran.stdout.split())
     assert "no migration applied yet, nothing to compare" in said and "run ./restoreclick db push --target dev" in said
     assert "matches" not in said
