@@ -11,13 +11,14 @@ the manifest says which of them the database needs.
 A restore goes into an empty database (the embedded one, or whatever DATABASE_URL or
 PRODUCTION_DATABASE_URL names) and refuses one that already holds tables, naming them;
 `--force` replaces the shop's schemas. Every restore needs the manifest beside the archive
-and checks the archive's SHA-256 against it first. The shop's schemas the database has are
-set aside (renamed) before pg_restore runs in one transaction, and dropped only once that
-committed and every table's row count is the manifest's: a failed restore, or one whose
-rows differ, puts them back, so the database is as it was, forced or not. Ownership goes
-to the restoring role (as when the migrations ran) and the grants are the archive's, which are the migrations'
-(infra/supabase_roles.sql's roles, migration 014's grants): the roles are created first on
-a plain server that lacks them.
+and checks the archive's SHA-256 against it first. Then one transaction on the server
+sets the shop's schemas aside (renamed), restores the archive (pg_restore writes it as a
+script, psql runs it), checks every table's row count against the manifest, and drops the
+set-aside schemas: a failure, rows that differ, or the command killed outright roll it
+back whole, so the database is as it was, forced or not. Ownership goes to the restoring
+role (as when the migrations ran) and the grants are the archive's, which are the
+migrations' (infra/supabase_roles.sql's roles, migration 014's grants): the roles are
+created first on a plain server that lacks them.
 """
 
 from __future__ import annotations
@@ -62,7 +63,12 @@ class RowsMismatched(RestoreRefused):
 
 
 class PgToolFailed(RuntimeError):
-    """pg_dump or pg_restore exited non-zero; the message carries what it printed."""
+    """pg_dump, pg_restore or psql exited non-zero; the message carries the end of what it
+    printed, `stderr` all of it."""
+
+    def __init__(self, message: str, stderr: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr
 
 
 def manifest_path(archive: Path) -> Path:
@@ -89,13 +95,44 @@ def migration_history(url: str) -> list[dict[str, Any]]:
         return queries.rows(conn, "backup_migration_history")
 
 
-def _run(tool: Path, args: list[str], url: str) -> None:
-    conninfo, env = libpq_args(url)
-    done = subprocess.run(
-        [str(tool), *args, "--dbname", conninfo], capture_output=True, text=True, env=env, check=False
-    )
+def _run(tool: Path, args: list[str], url: str | None = None) -> None:
+    """Run a PostgreSQL tool (against `url`, when given); PgToolFailed with what it printed."""
+    command, env = [str(tool), *args], None
+    if url is not None:
+        conninfo, env = libpq_args(url)
+        command += ["--dbname", conninfo]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
-        raise PgToolFailed(f"{tool.name} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+        raise PgToolFailed(f"{tool.name} failed ({done.returncode}): {done.stderr.strip()[-2000:]}", done.stderr)
+
+
+# What restore_check_rows raises, with the counts it found.
+_ROWS_DIFFER = re.compile(r"restoreclick: restored rows differ from the manifest: (\{.*?\})\s*$", re.M)
+
+
+def _restore_script(script: Path) -> str:
+    """The psql script of a restore: set aside, the archive's own script, the row check,
+    drop the set-aside schemas, in one transaction that psql stops at the first error."""
+
+    def statement(name: str) -> str:
+        # As psycopg would send it unparameterised; the loader leaves the last ; off.
+        return queries.QUERIES[name].replace("%%", "%") + ";"
+
+    return "\n".join(
+        [
+            "begin;",
+            statement("restore_set_aside_schemas"),
+            f"\\i {_psql_quoted(script)}",
+            statement("restore_check_rows"),
+            statement("restore_drop_set_aside"),
+            "commit;",
+            "",
+        ]
+    )
+
+
+def _psql_quoted(path: Path) -> str:
+    return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 @dataclass
@@ -214,45 +251,50 @@ def _restore_into(
             raise RestoreRefused("the server lacks the anon, authenticated and service_role roles the grants name")
         step("Creating the Supabase roles (infra/supabase_roles.sql)")
         ensure_roles()
-    pg_restore = find_tool("pg_restore", server_major(url))
+    major = server_major(url)
+    pg_restore, psql = find_tool("pg_restore", major), find_tool("psql", major)
     step(f"Restoring with {pg_restore}")
-    # Forced or not, the shop's schemas step aside (without --force they hold no table):
-    # the old ones go only once the new ones passed every check below.
     with db.connect(url) as conn:
         if queries.one(conn, "restore_leftovers_present")["present"]:
             raise RestoreRefused(
                 "an earlier restore left restoreclick_replaced_public or restoreclick_replaced_history "
                 "behind; look at it, then drop it"
             )
-        queries.rows_changed(conn, "restore_set_aside_schemas")
-    try:
-        # One transaction: a failure leaves nothing half restored. Owners are the
-        # restoring role's, grants the archive's.
-        with tempfile.TemporaryDirectory() as work:
-            listing = Path(work) / "restore.list"
-            listing.write_text(_restore_list(pg_restore, archive, url), encoding="utf-8")
+    # One transaction on the server, from setting the shop's schemas aside (forced or not;
+    # without --force they hold no table) to dropping them once every table's row count is
+    # the manifest's. A failure anywhere, a mismatch, or the command killed outright (the
+    # server rolls back a transaction whose session ends) leaves the database as it was,
+    # with every write it took meanwhile; nobody else sees the restored tables before the
+    # commit. pg_restore writes the archive as a script (owners the restoring role's,
+    # grants the archive's) and psql runs it inside that transaction.
+    with tempfile.TemporaryDirectory() as work:
+        listing, script, wrapper = (Path(work) / n for n in ("restore.list", "restore.sql", "wrapper.sql"))
+        listing.write_text(_restore_list(pg_restore, archive, url), encoding="utf-8")
+        _run(pg_restore, ["--no-owner", "--use-list", str(listing), "--file", str(script), str(archive)])
+        wrapper.write_text(_restore_script(script), encoding="utf-8")
+        step("Restoring and counting the rows, in one transaction")
+        try:
             _run(
-                pg_restore,
-                ["--single-transaction", "--exit-on-error", "--no-owner", "--use-list", str(listing), str(archive)],
+                psql,
+                ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"expected={json.dumps(manifest['tables'])}",
+                 "-f", str(wrapper)],
                 url,
-            )
-        step("Counting the restored rows")
-        tables = table_counts(url)
-        expected: dict[str, int] = manifest["tables"]
-        # -1: not in the manifest, or not restored; a table either side lacks is a mismatch too.
-        mismatched = {
-            t: (expected.get(t, -1), tables.get(t, -1))
-            for t in sorted(expected.keys() | tables.keys())
-            if tables.get(t) != expected.get(t)
-        }
-        if mismatched:
-            raise RowsMismatched(mismatched)
-    except BaseException:
-        with db.connect(url) as conn:
-            queries.rows_changed(conn, "restore_put_back_set_aside")
-        raise
-    with db.connect(url) as conn:
-        queries.rows_changed(conn, "restore_drop_set_aside")
+            )  # fmt: skip
+        except PgToolFailed as exc:
+            differ = _ROWS_DIFFER.search(exc.stderr)
+            if differ is None:
+                raise
+            tables: dict[str, int] = json.loads(differ.group(1))
+            expected: dict[str, int] = manifest["tables"]
+            # -1: not in the manifest, or not restored; a table either side lacks is a mismatch too.
+            raise RowsMismatched(
+                {
+                    t: (expected.get(t, -1), tables.get(t, -1))
+                    for t in sorted(expected.keys() | tables.keys())
+                    if tables.get(t) != expected.get(t)
+                }
+            ) from None
+    tables = table_counts(url)
     if manifest["buckets"]:
         with db.connect(url) as conn:
             if queries.one(conn, "backup_has_storage_schema")["present"]:

@@ -34,7 +34,7 @@ def server_major(url: str) -> int:
 
 
 def tool_major(path: Path) -> int | None:
-    """The major version a pg_dump or pg_restore says it is (`pg_dump (PostgreSQL) 16.2`)."""
+    """The major version a pg_dump, pg_restore or psql says it is (`pg_dump (PostgreSQL) 16.2`)."""
     try:
         out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
     except OSError:
@@ -63,7 +63,7 @@ def candidates(name: str, major: int) -> list[Path]:
 
 
 def find_tool(name: str, major: int, *, install: bool = True) -> Path:
-    """`name` (pg_dump or pg_restore) of major version `major`, installing Debian's
+    """`name` (pg_dump, pg_restore or psql) of major version `major`, installing Debian's
     postgresql-client-`major` when none is found and this is a root shell with apt-get."""
     for path in candidates(name, major):
         if tool_major(path) == major:

@@ -63,10 +63,10 @@ select exists (
 ) as present;
 
 -- name: restore_set_aside_schemas
--- Every restore, forced or not: the shop's schemas (without --force, ones that hold no
--- table) are renamed out of the way, not dropped, so a restore that fails, or whose rows
--- are not the manifest's, can put them back exactly; restore_drop_set_aside drops them
--- once the restore committed and its row counts matched. An empty public schema takes the
+-- Every restore, forced or not, in the restore's one transaction (infra/backup.py,
+-- _restore_script): the shop's schemas (without --force, ones that hold no table) are
+-- renamed out of the way; restore_drop_set_aside drops them once every row count matched,
+-- and a restore that fails or differs rolls back with them in place. An empty public schema takes the
 -- old one's place with its owner and privileges (a new database's public is usable by
 -- every role, and the archive's CREATE SCHEMA would make one only its owner may use):
 -- the restore goes into it, as into the database's own public before.
@@ -105,25 +105,27 @@ begin
 end;
 $$;
 
--- name: restore_put_back_set_aside
--- The restore failed (pg_restore, in one transaction, created nothing) or committed rows
--- that are not the manifest's: whatever it made goes, and the set-aside schemas come back
--- under their names, all in this one statement's transaction. A schema the database did
--- not have before is dropped and not replaced, so an empty database is empty again.
-do $$
-begin
-    drop schema if exists public, supabase_migrations cascade;
-    if exists (select 1 from pg_namespace where nspname = 'restoreclick_replaced_public') then
-        alter schema restoreclick_replaced_public rename to public;
-    end if;
-    if exists (select 1 from pg_namespace where nspname = 'restoreclick_replaced_history') then
-        alter schema restoreclick_replaced_history rename to supabase_migrations;
-    end if;
-end;
-$$;
-
 -- name: restore_drop_set_aside
 drop schema if exists restoreclick_replaced_public, restoreclick_replaced_history cascade;
+
+-- name: restore_check_rows
+-- The restore's last step, inside its one transaction (a psql script: :'expected' is the
+-- manifest's row counts, quoted by psql): a count that is not the manifest's raises, and
+-- the whole restore rolls back, the set-aside schemas with it. The message carries the
+-- counts found, for the command to say which tables differ.
+create function pg_temp.restoreclick_check_rows(expected jsonb) returns void
+    language plpgsql
+as $check$
+declare
+    found jsonb;
+begin
+    select coalesce(jsonb_object_agg(table_name, row_count), '{}') into found from public.shop_table_row_counts();
+    if found is distinct from expected then
+        raise exception 'restoreclick: restored rows differ from the manifest: %%', found;
+    end if;
+end;
+$check$;
+select pg_temp.restoreclick_check_rows(:'expected'::jsonb);
 
 -- name: restore_has_public_schema
 select exists (select 1 from pg_namespace where nspname = 'public') as present;

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +19,10 @@ from infra import queries
 from infra.backup import manifest_path, sha256_of
 from infra.pg_tools import find_tool, server_major, tool_major
 from shared.core import db
+from tests.fixtures import factories
 from tests.fixtures.operating import invoke, walk_the_shop
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _counts(url: str) -> dict[str, int]:
@@ -324,3 +332,51 @@ def test_schemas_an_earlier_restore_set_aside_are_refused_and_kept(
     _restore_refused(
         empty_database_url, [str(archive), "--force"], "an earlier restore left restoreclick_replaced_public"
     )
+
+
+def test_a_restore_killed_outright_leaves_the_database_as_it_was_and_serving(database_url: str, archive: Path) -> None:
+    """SIGKILL of the command and its tools (a crash, the OOM killer, a dropped SSH session)
+    in the middle of a --force restore: no Python is left to undo anything, so the restore
+    must be one transaction the server rolls back when its session ends."""
+    with db.connect(database_url) as conn:
+        factories.order(conn)  # written after the backup: a restore would replace it
+    before, schemas = _counts(database_url), _shop_schemas(database_url)
+    # A reader of the live orders holds the restore at its last step, dropping the old
+    # schemas, where everything else of it has been done.
+    reader = psycopg.connect(database_url)
+    reader.execute("select 1 from public.orders limit 1")
+    command = subprocess.Popen(
+        [sys.executable, "-c", "from infra.commands.main import app; app()", "db", "restore", str(archive), "--force"],
+        cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        restoring = None
+        deadline = time.monotonic() + 120
+        while restoring is None:
+            assert command.poll() is None, command.stdout.read() if command.stdout else ""
+            assert time.monotonic() < deadline, "the restore never reached its last step"
+            with db.connect(database_url) as conn:
+                restoring = conn.execute(
+                    "select pid from pg_stat_activity where wait_event_type = 'Lock' "
+                    "and query ilike 'drop schema if exists restoreclick_replaced%%'"
+                ).fetchone()
+            time.sleep(0.2)
+        os.killpg(command.pid, signal.SIGKILL)
+        command.wait(timeout=30)
+    finally:
+        reader.rollback()
+        reader.close()
+        if command.poll() is None:
+            os.killpg(command.pid, signal.SIGKILL)
+            command.wait(timeout=30)
+        if command.stdout:
+            command.stdout.close()
+    # Its session learns its client is gone once the lock is granted, and rolls back.
+    deadline = time.monotonic() + 60
+    with db.connect(database_url) as conn:
+        while conn.execute("select 1 from pg_stat_activity where pid = %s", [restoring["pid"]]).fetchone():
+            assert time.monotonic() < deadline, "the killed restore's session lives on"
+            time.sleep(0.2)
+    assert _counts(database_url) == before
+    assert _shop_schemas(database_url) == schemas
