@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterable
 from typing import Annotated, Any
@@ -58,9 +59,17 @@ HTTP_ERROR_CODES = {
 }
 
 
+# Characters nobody means to type and nobody can see: the C0 and C1 controls (a NUL, a tab,
+# DEL, NEL), the line and paragraph separators, the bidirectional overrides and isolates
+# (which make a name or an address display as something else), the zero-width space and
+# the byte-order mark. The zero-width joiner and non-joiner stay: Persian and Indic names
+# and emoji need them.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
 def has_control_character(value: str) -> bool:
-    """Whether `value` holds an ASCII control character (a NUL, a tab, DEL ...)."""
-    return any(ord(c) < 0x20 or c == "\x7f" for c in value)
+    """Whether `value` holds a control or other invisible character (see _INVISIBLE)."""
+    return _INVISIBLE.search(value) is not None
 
 
 def _refuse_control_characters(value: Any) -> Any:

@@ -127,6 +127,21 @@ def test_the_local_pay_button_sends_a_signed_event_the_webhook_accepts(shop: Tes
     assert event["type"] == "checkout.session.completed" and event["processed_at"] is not None
 
 
+def test_an_address_that_is_not_one_is_refused_in_the_customers_words(shop: TestClient, conn: db.Connection) -> None:
+    session_id = upload_photos(shop)["upload_session_id"]
+    for email in ("ada.example.com", " ada@example.com", "ada@example", "ada@@example.com"):
+        refused = shop.post("/api/checkout", json={"upload_session_id": session_id, "email": email})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["message"] == "email: is not an email address (name@example.com)", email
+    assert rows(conn, "select count(*) as n from checkouts") == [{"n": 0}]
+    # A Persian name keeps its zero-width non-joiner: it is part of how the name is written.
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    body = {"upload_session_id": session_id, "email": "a@example.com", "name": persian}
+    opened = shop.post("/api/checkout", json=body)
+    assert opened.status_code == 201, opened.text
+    assert rows(conn, "select name from checkouts") == [{"name": persian}]
+
+
 def test_a_control_character_in_the_email_or_name_is_refused_and_nothing_is_recorded(
     shop: TestClient, conn: db.Connection
 ) -> None:
@@ -138,6 +153,13 @@ def test_a_control_character_in_the_email_or_name_is_refused_and_nothing_is_reco
         ("name", "A\u0000da"),
         ("name", "A\u0001da"),  # storable, and still no part of a name
         ("name", "Ada\u007f"),
+        # Invisible, and they change how a name or an address displays.
+        ("email", "ad\u202ea@example.com"),  # a right-to-left override
+        ("email", "ada\u200b@example.com"),  # a zero-width space
+        ("email", "\ufeffada@example.com"),  # a byte-order mark
+        ("name", "Ad\u202ea"),
+        ("name", "Ada\u0085"),  # NEL, a C1 control
+        ("name", "Ada\u2028Lovelace"),  # the line separator
     ):
         body = {"upload_session_id": session_id, "email": "ada@example.com", "name": "Ada", field: value}
         refused = shop.post("/api/checkout", json=body)
