@@ -346,7 +346,7 @@ def test_a_restore_killed_outright_leaves_the_database_as_it_was_and_serving(dat
     reader = psycopg.connect(database_url)
     reader.execute("select 1 from public.orders limit 1")
     command = subprocess.Popen(
-        [sys.executable, "-c", "from infra.commands.main import app; app()", "db", "restore", str(archive), "--force"],
+        [sys.executable, "-m", "infra.commands.main", "db", "restore", str(archive), "--force"],
         cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip

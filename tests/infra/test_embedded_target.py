@@ -16,6 +16,7 @@ import pytest
 
 from infra.embedded_postgres import free_port
 from shared.core.config import Settings
+from tests.fixtures.db import server_running_at
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP_SETTINGS = {(field.alias or name).upper() for name, field in Settings.model_fields.items()}
@@ -32,14 +33,6 @@ def restoreclick(*args: str, data_dir: Path, db_port: int, **env: str) -> subpro
     )  # fmt: skip
 
 
-def running(db_port: int) -> bool:
-    try:
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{db_port}/postgres", connect_timeout=2):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
 def test_commands_started_together_share_the_server_and_the_last_stops_it(data_dir: Path) -> None:
     port = free_port()
     commands = [
@@ -53,7 +46,7 @@ def test_commands_started_together_share_the_server_and_the_last_stops_it(data_d
     for args, ran in zip(commands, results, strict=True):
         assert ran.returncode == 0, (args, ran.stderr)
         json.loads(ran.stdout)  # JSON alone on stdout: progress and status went to stderr
-    assert not running(port), "the server the commands started is still running"
+    assert not server_running_at(port), "the server the commands started is still running"
     # A server started by hand (not by a command) is left running by the commands.
     from infra.local_database import dev_server
 
@@ -61,7 +54,7 @@ def test_commands_started_together_share_the_server_and_the_last_stops_it(data_d
     server.start()
     try:
         assert restoreclick("jobs", "list", data_dir=data_dir, db_port=port).returncode == 0
-        assert running(port)
+        assert server_running_at(port)
     finally:
         server.stop()
 

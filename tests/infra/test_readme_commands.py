@@ -35,6 +35,7 @@ from infra.local_database import dev_server
 from shared.core import db
 from shared.core.config import Settings, get_settings
 from shared.core.error_log import record_error
+from tests.fixtures.db import server_running_at
 from tests.fixtures.operating import CUSTOMER, MY_FILENAMES, walk_the_shop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,15 +97,7 @@ def operating_commands(section: str) -> list[str]:
 
 
 def embedded_server_running(clone: Clone) -> bool:
-    return embedded_server_running_at(clone.db_port)
-
-
-def embedded_server_running_at(port: int) -> bool:
-    try:
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=2):
-            return True
-    except psycopg.OperationalError:
-        return False
+    return server_running_at(clone.db_port)
 
 
 def test_every_operating_command_in_the_readme_runs_as_written_beside_a_running_dev(clone: Clone) -> None:
@@ -308,9 +301,7 @@ def test_the_looking_after_commands_in_the_readme_run_as_written_in_order(
         "db backup", "db restore", "db verify", "db health", "errors list", "errors show", "errors resolve",
         "customers erase", "orders list", "orders show", "orders resend", "orders refund",
     }  # fmt: skip
-    assert embedded_server_running_at(int(looking_after["LOCAL_DB_PORT"])), (
-        "a command stopped a server it did not start"
-    )
+    assert server_running_at(int(looking_after["LOCAL_DB_PORT"])), "a command stopped a server it did not start"
 
     # Rebuilding a lost database, as the section's prose writes it: the backup restored into
     # a new, empty database (no --force), then verified.
